@@ -1,0 +1,45 @@
+//! The library's one error type: the errno value a C caller will see.
+
+use std::fmt;
+
+/// An errno value. Every fallible operation returns `Result<T, Errno>`; the
+/// [`crate::ffi`] layer is the only place that turns it into `-1` + `errno`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Errno(pub i32);
+
+pub type Result<T> = std::result::Result<T, Errno>;
+
+impl Errno {
+    pub const EPERM: Errno = Errno(libc::EPERM);
+    pub const ENOENT: Errno = Errno(libc::ENOENT);
+    pub const EINTR: Errno = Errno(libc::EINTR);
+    pub const EIO: Errno = Errno(libc::EIO);
+    pub const E2BIG: Errno = Errno(libc::E2BIG);
+    pub const EAGAIN: Errno = Errno(libc::EAGAIN);
+    pub const ENOMEM: Errno = Errno(libc::ENOMEM);
+    pub const EACCES: Errno = Errno(libc::EACCES);
+    pub const EFAULT: Errno = Errno(libc::EFAULT);
+    pub const EEXIST: Errno = Errno(libc::EEXIST);
+    pub const EINVAL: Errno = Errno(libc::EINVAL);
+    pub const ENOSPC: Errno = Errno(libc::ENOSPC);
+    pub const ENOMSG: Errno = Errno(libc::ENOMSG);
+    pub const EIDRM: Errno = Errno(libc::EIDRM);
+    pub const ETIMEDOUT: Errno = Errno(libc::ETIMEDOUT);
+
+    /// The calling thread's current `errno`, for wrapping failed libc calls.
+    pub fn last() -> Errno {
+        Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO))
+    }
+}
+
+impl fmt::Debug for Errno {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Errno({}: {})", self.0, std::io::Error::from_raw_os_error(self.0))
+    }
+}
+
+impl From<std::io::Error> for Errno {
+    fn from(e: std::io::Error) -> Errno {
+        Errno(e.raw_os_error().unwrap_or(libc::EIO))
+    }
+}

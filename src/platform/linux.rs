@@ -1,0 +1,300 @@
+//! Linux platform layer.
+
+use crate::error::{Errno, Result};
+use std::cell::Cell;
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+// ---------------------------------------------------------------- futex
+
+/// How a [`futex_wait`] ended. Spurious returns are possible; callers re-check.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Wake {
+    /// Woken, or the word no longer held `expected` when we tried to sleep.
+    Woken,
+    TimedOut,
+    /// A signal handler ran. The futex call is made with a timeout, so the
+    /// kernel reports this as EINTR even under SA_RESTART (its restart block
+    /// is only used when no handler ran), which is what msgsnd/msgrcv/semop
+    /// callers expect.
+    Interrupted,
+}
+
+/// Sleeps while `*word == expected`, for at most `timeout`. The word lives in a
+/// shared file mapping, so the futex is keyed by inode and offset: no
+/// FUTEX_PRIVATE_FLAG, or waiters in other processes would never be found.
+pub fn futex_wait(word: &AtomicU32, expected: u32, timeout: Duration) -> Wake {
+    let ts = libc::timespec {
+        tv_sec: timeout.as_secs() as libc::time_t,
+        tv_nsec: timeout.subsec_nanos() as libc::c_long,
+    };
+    // SAFETY: `word` is a valid, aligned u32 for the duration of the call and
+    // `ts` outlives it; FUTEX_WAIT only reads both.
+    let r = unsafe {
+        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAIT, expected, &ts as *const libc::timespec)
+    };
+    if r == 0 {
+        return Wake::Woken;
+    }
+    match Errno::last().0 {
+        libc::ETIMEDOUT => Wake::TimedOut,
+        libc::EINTR => Wake::Interrupted,
+        _ => Wake::Woken, // EAGAIN: the value had already changed.
+    }
+}
+
+/// Wakes up to `count` sleepers on `word`.
+pub fn futex_wake(word: &AtomicU32, count: i32) {
+    // SAFETY: FUTEX_WAKE does not access the memory, it only uses the address as a key.
+    unsafe {
+        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, count);
+    }
+}
+
+/// Tells the CPU we are spinning (PAUSE / YIELD).
+#[inline]
+pub fn spin_hint() {
+    std::hint::spin_loop();
+}
+
+// ---------------------------------------------------------------- identity
+
+/// Bumped in the child after every fork, so per-thread and per-process caches
+/// taken before the fork are known to be stale.
+static FORK_GENERATION: AtomicU64 = AtomicU64::new(1);
+static CACHED_PID: AtomicI32 = AtomicI32::new(0);
+
+/// Who a thread is, durably: its TID plus its start time (clock ticks since
+/// boot), so that a recycled TID is never mistaken for the original thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ThreadIdentity {
+    pub tid: u32,
+    pub start: u64,
+}
+
+thread_local! {
+    static ME: Cell<(u64, ThreadIdentity)> = const { Cell::new((0, ThreadIdentity { tid: 0, start: 0 })) };
+}
+
+/// The calling thread's identity, cached per thread (and re-read after fork),
+/// so the fast path makes no system call.
+pub fn thread_identity() -> ThreadIdentity {
+    let generation = FORK_GENERATION.load(Ordering::Relaxed);
+    let (cached_gen, id) = ME.with(|c| c.get());
+    if cached_gen == generation {
+        return id;
+    }
+    // SAFETY: gettid has no preconditions.
+    let tid = unsafe { libc::gettid() } as u32;
+    let start = stat_of(tid).map(|s| s.start).unwrap_or(0);
+    let id = ThreadIdentity { tid, start };
+    ME.with(|c| c.set((generation, id)));
+    id
+}
+
+/// The calling process's pid, cached (glibc no longer caches getpid).
+pub fn pid() -> i32 {
+    let p = CACHED_PID.load(Ordering::Relaxed);
+    if p != 0 {
+        return p;
+    }
+    // SAFETY: getpid has no preconditions.
+    let p = unsafe { libc::getpid() };
+    CACHED_PID.store(p, Ordering::Relaxed);
+    p
+}
+
+extern "C" fn after_fork_in_child() {
+    FORK_GENERATION.fetch_add(1, Ordering::Relaxed);
+    CACHED_PID.store(0, Ordering::Relaxed);
+}
+
+/// Registers the fork handler that keeps the identity caches right. Called once
+/// from the library constructor.
+pub fn install_fork_handler() {
+    // SAFETY: registering a plain extern "C" function with no captured state.
+    unsafe {
+        libc::pthread_atfork(None, None, Some(after_fork_in_child));
+    }
+}
+
+struct ProcStat {
+    state: u8,
+    start: u64,
+}
+
+fn stat_of(tid: u32) -> Option<ProcStat> {
+    let text = std::fs::read_to_string(format!("/proc/{tid}/stat")).ok()?;
+    // The command name (field 2) may contain spaces and parentheses: parse
+    // from the last ')'. Fields after it start at field 3 (state); the start
+    // time is field 22.
+    let rest = &text[text.rfind(')')? + 1..];
+    let mut fields = rest.split_ascii_whitespace();
+    let state = fields.next()?.bytes().next()?;
+    let start = fields.nth(18)?.parse().ok()?;
+    Some(ProcStat { state, start })
+}
+
+/// Whether the thread is still running (not exited, not a zombie). A recorded
+/// start time of 0 means "unknown": then only existence is checked.
+pub fn thread_alive(who: ThreadIdentity) -> bool {
+    match stat_of(who.tid) {
+        None => false,
+        Some(s) => !matches!(s.state, b'Z' | b'X') && (who.start == 0 || s.start == who.start),
+    }
+}
+
+// ---------------------------------------------------------------- clocks
+
+/// Seconds since the epoch, as stored in `msg_stime` and friends. The coarse
+/// clock is served by the vDSO without a system call.
+pub fn now_secs() -> i64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid out-pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
+    ts.tv_sec as i64
+}
+
+// ---------------------------------------------------------------- credentials
+
+/// The credentials permission checks use, cached so that the fast path makes
+/// no system call. The cache is dropped by the set*id interposers in
+/// [`crate::ffi`] after every identity change, so checks always use the
+/// effective ids in force at call time.
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    pub euid: u32,
+    pub egid: u32,
+    pub groups: Vec<u32>,
+    /// Effective capability bits (CAP_* numbers as bit positions).
+    pub caps: u64,
+}
+
+pub const CAP_IPC_OWNER: u32 = 15;
+pub const CAP_SYS_ADMIN: u32 = 21;
+pub const CAP_SYS_RESOURCE: u32 = 24;
+
+impl Credentials {
+    pub fn has_cap(&self, cap: u32) -> bool {
+        self.caps & (1u64 << cap) != 0
+    }
+    pub fn in_group(&self, gid: u32) -> bool {
+        self.egid == gid || self.groups.contains(&gid)
+    }
+}
+
+static CREDS_VALID: AtomicBool = AtomicBool::new(false);
+static CREDS_GENERATION: AtomicU32 = AtomicU32::new(0);
+static CREDS: Mutex<Option<Credentials>> = Mutex::new(None);
+
+/// Forgets the cached credentials; the next check reads them afresh.
+pub fn credentials_changed() {
+    CREDS_GENERATION.fetch_add(1, Ordering::AcqRel);
+    CREDS_VALID.store(false, Ordering::Release);
+}
+
+/// Runs `f` with the caller's current credentials.
+pub fn with_credentials<R>(f: impl FnOnce(&Credentials) -> R) -> R {
+    let mut guard = CREDS.lock().unwrap_or_else(|p| p.into_inner());
+    if !CREDS_VALID.load(Ordering::Acquire) || guard.is_none() {
+        let generation = CREDS_GENERATION.load(Ordering::Acquire);
+        *guard = Some(read_credentials());
+        // A set*id call that raced with the read bumped the generation: leave
+        // the cache invalid so the next call reads again.
+        if CREDS_GENERATION.load(Ordering::Acquire) == generation {
+            CREDS_VALID.store(true, Ordering::Release);
+        }
+    }
+    f(guard.as_ref().expect("filled above"))
+}
+
+fn read_credentials() -> Credentials {
+    // SAFETY: plain getters; getgroups writes at most `n` entries into `groups`.
+    unsafe {
+        let euid = libc::geteuid();
+        let egid = libc::getegid();
+        let n = libc::getgroups(0, std::ptr::null_mut()).max(0);
+        let mut groups = vec![0 as libc::gid_t; n as usize];
+        let got = libc::getgroups(n, groups.as_mut_ptr()).max(0);
+        groups.truncate(got as usize);
+        Credentials { euid, egid, groups, caps: effective_caps() }
+    }
+}
+
+fn effective_caps() -> u64 {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const VERSION_3: u32 = 0x2008_0522;
+    let mut header = Header { version: VERSION_3, pid: 0 };
+    let mut data = [Data::default(); 2];
+    // SAFETY: capget with version 3 writes exactly two Data records.
+    let r = unsafe { libc::syscall(libc::SYS_capget, &mut header as *mut Header, data.as_mut_ptr()) };
+    if r != 0 {
+        return 0;
+    }
+    data[0].effective as u64 | (data[1].effective as u64) << 32
+}
+
+// ---------------------------------------------------------------- files and limits
+
+/// Makes sure the file has real pages behind `[offset, offset + len)`, so a
+/// later store into the mapping cannot SIGBUS on a full tmpfs.
+pub fn reserve_file_space(fd: RawFd, offset: u64, len: u64) -> Result<()> {
+    // SAFETY: plain system call on a descriptor we own.
+    match unsafe { libc::posix_fallocate(fd, offset as libc::off_t, len as libc::off_t) } {
+        0 => Ok(()),
+        libc::ENOSPC | libc::EFBIG => Err(Errno::ENOSPC),
+        e => Err(Errno(e)),
+    }
+}
+
+/// A kernel IPC limit from /proc/sys/kernel, where the platform has it.
+pub fn kernel_limit(name: &str) -> Option<i64> {
+    std::fs::read_to_string(format!("/proc/sys/kernel/{name}")).ok()?.trim().parse().ok()
+}
+
+/// Writes one line to stderr without going through Rust's buffered stdio.
+pub fn log_line(line: &str) {
+    let mut buf = Vec::with_capacity(line.len() + 10);
+    buf.extend_from_slice(b"ipcshim: ");
+    buf.extend_from_slice(line.as_bytes());
+    buf.push(b'\n');
+    // SAFETY: writing an owned buffer to fd 2.
+    unsafe { libc::write(2, buf.as_ptr().cast(), buf.len()) };
+}
+
+// ---------------------------------------------------------------- dynamic linking
+
+/// The next definition of `name` after ours in the symbol search order
+/// (`dlsym(RTLD_NEXT)`): libc's, for the functions we interpose.
+pub fn next_symbol(name: &std::ffi::CStr) -> Option<*mut libc::c_void> {
+    // SAFETY: dlsym with a NUL-terminated name; RTLD_NEXT is always valid.
+    let sym = unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr()) };
+    (!sym.is_null()).then_some(sym)
+}
+
+/// Whether the code at `addr` belongs to the main executable (as when the
+/// crate is linked statically into a Rust test) rather than to a shared
+/// library loaded into it.
+pub fn in_main_executable(addr: *const libc::c_void) -> bool {
+    fn base_of(addr: *const libc::c_void) -> Option<*mut libc::c_void> {
+        // SAFETY: dladdr only reads the loader's tables; `info` is an out-parameter.
+        let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+        (unsafe { libc::dladdr(addr, &mut info) } != 0).then_some(info.dli_fbase)
+    }
+    // SAFETY: getauxval has no preconditions; AT_PHDR points into the main executable.
+    let main_phdr = unsafe { libc::getauxval(libc::AT_PHDR) } as *const libc::c_void;
+    base_of(addr).is_some() && base_of(addr) == base_of(main_phdr)
+}
