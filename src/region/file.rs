@@ -1,0 +1,153 @@
+//! Finding, creating and validating the region file of a namespace.
+//!
+//! The file is `$IPCSHIM_DIR/ipcshim-<euid>-<namespace>.region`, with
+//! `IPCSHIM_DIR` defaulting to `/dev/shm` and `IPCSHIM_NAMESPACE` to
+//! `default`, so each user has a namespace of their own and tests can run in
+//! namespaces of their own in parallel.
+//!
+//! Creation and validation happen under an exclusive `flock` on the file. The
+//! creator sizes the file, reserves the control area, fills in the header and
+//! stores the magic number last; a creator that dies earlier leaves a file
+//! without magic (and without the lock, which dies with it), which the next
+//! opener initialises again. An existing file is mapped only if it is a
+//! regular file owned by us, not readable by others, with our magic, our
+//! version and exactly the size its header implies.
+
+use super::layout::{Layout, DEFAULT_CHUNKS, CHUNK_SIZE, MAGIC, MAX_CHUNKS, MAX_SLOTS, VERSION};
+use super::Region;
+use crate::error::{Errno, Result};
+use crate::log::diag;
+use crate::platform;
+use std::fs::{File, OpenOptions};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+
+pub(super) fn open_from_environment() -> Result<Region> {
+    let path = region_path()?;
+    open_or_create(&path).inspect_err(|e| diag(|| format!("{}: cannot use region file: {e:?}", path.display())))
+}
+
+fn region_path() -> Result<PathBuf> {
+    let dir = std::env::var_os("IPCSHIM_DIR").unwrap_or_else(|| "/dev/shm".into());
+    let name = std::env::var("IPCSHIM_NAMESPACE").unwrap_or_else(|_| "default".into());
+    if name.is_empty() || name.len() > 200 || name.contains('/') || name == "." || name == ".." {
+        diag(|| format!("IPCSHIM_NAMESPACE {name:?} is not a valid file name"));
+        return Err(Errno::EINVAL);
+    }
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    Ok(Path::new(&dir).join(format!("ipcshim-{euid}-{name}.region")))
+}
+
+/// Holds an exclusive flock for its lifetime. (The descriptor outlives it:
+/// it moves into the `Region`, or is closed after the lock is dropped.)
+struct FileLock(std::os::fd::RawFd);
+
+impl FileLock {
+    fn exclusive(file: &File) -> Result<Self> {
+        loop {
+            // SAFETY: flock on a descriptor we own.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
+                return Ok(FileLock(file.as_raw_fd()));
+            }
+            if Errno::last() != Errno::EINTR {
+                return Err(Errno::last());
+            }
+        }
+    }
+}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        // SAFETY: flock on a descriptor we own.
+        unsafe { libc::flock(self.0, libc::LOCK_UN) };
+    }
+}
+
+pub(super) fn open_or_create(path: &Path) -> Result<Region> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| {
+            let errno = Errno::from(e);
+            if errno.0 == libc::ELOOP {
+                diag(|| format!("{}: is a symbolic link; refusing it", path.display()));
+                return Errno::EACCES;
+            }
+            errno
+        })?;
+    let _lock = FileLock::exclusive(&file)?;
+    let meta = file.metadata()?;
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    if !meta.file_type().is_file() || meta.uid() != euid || meta.mode() & 0o077 != 0 {
+        diag(|| format!("{}: not a regular file of uid {euid} with mode 0600; refusing it", path.display()));
+        return Err(Errno::EACCES);
+    }
+    let mut magic = [0u8; 8];
+    let have_magic = meta.len() >= 8 && file.read_exact_at(&mut magic, 0).is_ok() && u64::from_le_bytes(magic) != 0;
+    if !have_magic {
+        return initialise(file, path);
+    }
+    if u64::from_le_bytes(magic) != MAGIC {
+        diag(|| format!("{}: not an ipcshim region (bad magic number)", path.display()));
+        return Err(Errno::EIO);
+    }
+    let mut fixed = [0u8; 24];
+    file.read_exact_at(&mut fixed, 8).map_err(|_| Errno::EIO)?;
+    let word = |i: usize| u32::from_le_bytes(fixed[i..i + 4].try_into().expect("4 bytes"));
+    let (version, msg_slots, chunk_count) = (word(0), word(4), word(8));
+    let recorded_size = u64::from_le_bytes(fixed[16..24].try_into().expect("8 bytes"));
+    if version != VERSION {
+        diag(|| format!("{}: region layout version {version}, this library speaks {VERSION}", path.display()));
+        return Err(Errno::EIO);
+    }
+    let Some(layout) = Layout::compute(msg_slots, chunk_count) else {
+        diag(|| format!("{}: corrupted header ({msg_slots} slots, {chunk_count} chunks)", path.display()));
+        return Err(Errno::EIO);
+    };
+    if recorded_size != layout.total_size || meta.len() != layout.total_size {
+        diag(|| {
+            format!("{}: size {} but the header implies {}: truncated or corrupted", path.display(), meta.len(), layout.total_size)
+        });
+        return Err(Errno::EIO);
+    }
+    drop(_lock);
+    map(file, path, layout)
+}
+
+fn initialise(file: File, path: &Path) -> Result<Region> {
+    let msg_slots = platform::kernel_limit("msgmni").unwrap_or(32000).clamp(1, MAX_SLOTS as i64) as u32;
+    let chunk_count = std::env::var("IPCSHIM_SIZE_MB")
+        .ok()
+        .and_then(|mb| mb.parse::<u64>().ok())
+        .map(|mb| (mb * 1024 * 1024 / CHUNK_SIZE).clamp(1, MAX_CHUNKS as u64) as u32)
+        .unwrap_or(DEFAULT_CHUNKS);
+    let layout = Layout::compute(msg_slots, chunk_count).ok_or(Errno::EINVAL)?;
+    // Zero-fill from scratch: a half-initialised file may hold anything.
+    file.set_len(0)?;
+    file.set_len(layout.total_size)?;
+    platform::reserve_file_space(file.as_raw_fd(), 0, layout.control_end)?;
+    let region = map(file, path, layout)?;
+    let header = region.header();
+    header.version.store(VERSION, Ordering::Relaxed);
+    header.msg_slots.store(msg_slots, Ordering::Relaxed);
+    header.chunk_count.store(chunk_count, Ordering::Relaxed);
+    header.total_size.store(layout.total_size, Ordering::Relaxed);
+    // Release: whoever reads the magic (under the flock, or later through the
+    // mapping) sees the fields above.
+    header.magic.store(MAGIC, Ordering::Release);
+    diag(|| format!("{}: created ({} queue slots, {} MiB of message space)", path.display(), msg_slots, layout.chunk_count as u64 * CHUNK_SIZE >> 20));
+    Ok(region)
+}
+
+fn map(file: File, path: &Path, layout: Layout) -> Result<Region> {
+    let map = memmap2::MmapOptions::new().len(layout.total_size as usize).map_raw(&file)?;
+    Ok(Region { base: map.as_mut_ptr(), layout, path: path.to_owned(), file, _map: map })
+}
