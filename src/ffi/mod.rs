@@ -1,0 +1,57 @@
+//! The exported C functions. Each one converts C types, calls into the
+//! library, and reports failure as `-1` + `errno`; [`call`] is the one place
+//! that sets `errno`, and the one panic boundary: no panic unwinds into C.
+
+mod api;
+mod creds;
+mod ftok;
+mod msg;
+
+use crate::error::{Errno, Result};
+use crate::platform;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+pub use api::*;
+
+/// Runs `f`, turning an error (or a panic) into `failure` with `errno` set.
+fn call<T>(failure: T, f: impl FnOnce() -> Result<T>) -> T {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(value)) => value,
+        Ok(Err(Errno(e))) => {
+            set_errno(e);
+            failure
+        }
+        Err(_) => {
+            crate::log::diag(|| "internal error (panic) caught at the C boundary".into());
+            set_errno(libc::EIO);
+            failure
+        }
+    }
+}
+
+fn set_errno(e: i32) {
+    // SAFETY: __errno_location returns the calling thread's errno slot.
+    unsafe { *libc::__errno_location() = e };
+}
+
+/// Addresses in the first page are never valid user buffers: treat them as
+/// NULL (EFAULT) instead of faulting on them.
+fn user_ptr<T>(p: *const T) -> Option<*const T> {
+    ((p as usize) >= 4096).then_some(p)
+}
+
+/// Runs when the library is loaded. The namespace is mapped now, before the
+/// program can change its uid, so that a process that drops privileges keeps
+/// the namespace it started with (and children inherit it over fork). When
+/// the crate is linked into a Rust test binary instead, nothing is mapped
+/// until first use, so tests choose their namespace.
+extern "C" fn on_load() {
+    platform::install_fork_handler();
+    if !platform::in_main_executable(on_load as *const libc::c_void) {
+        let _ = crate::region::get();
+    }
+}
+
+#[used]
+#[link_section = ".init_array"]
+static ON_LOAD: extern "C" fn() = on_load;

@@ -1,0 +1,58 @@
+//! What the System V families (msg, sem, shm) share: ids, `ipc_perm`,
+//! permission checks, and the per-family registry of slots.
+
+mod perm;
+pub mod registry;
+
+pub use perm::Perm;
+pub use registry::{Registry, Table};
+
+use crate::region::RobustLock;
+use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, Ordering};
+
+/// Linux's IPCMNI: an id is `seq * IPCMNI + index`.
+pub const IPCMNI: u32 = 32768;
+const SEQ_SHIFT: u32 = 15;
+/// Largest sequence number that keeps the id a positive int (Linux's IPCID_SEQ_MAX).
+const SEQ_MAX: u32 = (i32::MAX as u32) >> SEQ_SHIFT;
+
+pub fn make_id(seq: u32, index: u32) -> i32 {
+    ((seq << SEQ_SHIFT) + index) as i32
+}
+
+pub fn index_of(id: i32) -> u32 {
+    id as u32 % IPCMNI
+}
+
+/// `ObjectHeader::state` values.
+pub const FREE: u32 = 0;
+pub const LIVE: u32 = 1;
+
+/// The part of every System V object slot that the registry manages.
+///
+/// Locking: `lock` protects the whole slot, including the family-specific
+/// fields after the header. `state` and `id` are also read without the lock
+/// to validate an id quickly; they change only under both the registry lock
+/// and this lock.
+///
+/// Crash consistency: a slot becomes an object by a single Release store of
+/// `state = LIVE` after every field is written, and stops being one by a
+/// single store of `state = FREE`; a creator or remover that dies before that
+/// store leaves the slot as it was.
+#[repr(C)]
+pub struct ObjectHeader {
+    pub lock: RobustLock,
+    pub state: AtomicU32,
+    /// The full IPC id of the object in this slot (valid while LIVE).
+    pub id: AtomicI32,
+    pub perm: Perm,
+    /// Last change time (IPC_SET, creation): `msg_ctime`, `sem_ctime`, `shm_ctime`.
+    pub ctime: AtomicI64,
+}
+
+impl ObjectHeader {
+    /// Whether this slot currently holds the object named `id`.
+    pub fn holds(&self, id: i32) -> bool {
+        self.state.load(Ordering::Acquire) == LIVE && self.id.load(Ordering::Relaxed) == id
+    }
+}
