@@ -4,10 +4,18 @@
 //! key → slot mapping); it is always taken before any object lock, never
 //! after one.
 //!
+//! Ids are allocated exactly as Linux does (ipc/util.c, `ipc_idr_alloc`):
+//! the index is the next free one cyclically after the last allocated, in a
+//! window of `max(in_use * 3 / 2, 64)` indices, and the sequence number
+//! advances whenever the index wraps around. So a fresh namespace hands out
+//! the same ids as a fresh kernel IPC namespace, and a removed id is not
+//! reused soon.
+//!
 //! Crash consistency: the registry holds no derived state that a dead owner
 //! could leave wrong. `high_water` only grows and is raised before a slot is
-//! published, so it always covers every live slot; `next_seq` may have been
-//! advanced by a creator that died, which only skips a sequence number.
+//! published, so it always covers every live slot; `cursor`, `last_index`
+//! and `seq` may have been advanced by a creator that died, which only skips
+//! an index or a sequence number.
 
 use super::{make_id, ObjectHeader, FREE, LIVE, SEQ_MAX};
 use crate::error::{Errno, Result};
@@ -18,8 +26,12 @@ use std::sync::atomic::{AtomicU32, Ordering};
 #[repr(C)]
 pub struct Registry {
     pub lock: RobustLock,
-    /// Sequence number of the next object created (Linux's `ids->seq`).
-    next_seq: AtomicU32,
+    /// Sequence number of new objects (Linux's `ids->seq`).
+    seq: AtomicU32,
+    /// Where the cyclic index search starts (the idr's `idr_next`).
+    cursor: AtomicU32,
+    /// The last index allocated, plus one (0: none yet, as Linux's -1).
+    last_index_plus_one: AtomicU32,
     /// One past the highest slot index ever used: scans stop here.
     high_water: AtomicU32,
 }
@@ -107,12 +119,15 @@ fn create<T: Table + ?Sized>(
     if live_objects(table).count() as u32 >= req.limit {
         return Err(Errno::ENOSPC);
     }
-    let index = (0..table.slot_count())
-        .find(|&i| table.object(i).is_some_and(|o| o.state.load(Ordering::Acquire) == FREE))
-        .ok_or(Errno::ENOSPC)?;
+    let index = next_index(table)?;
     let object = table.object(index).ok_or(Errno::ENOSPC)?;
-    let seq = registry.next_seq.load(Ordering::Relaxed);
-    registry.next_seq.store(if seq >= SEQ_MAX { 0 } else { seq + 1 }, Ordering::Relaxed);
+    if index + 1 <= registry.last_index_plus_one.load(Ordering::Relaxed) {
+        let seq = registry.seq.load(Ordering::Relaxed) + 1;
+        registry.seq.store(if seq >= SEQ_MAX { 0 } else { seq }, Ordering::Relaxed);
+    }
+    registry.last_index_plus_one.store(index + 1, Ordering::Relaxed);
+    registry.cursor.store(index + 1, Ordering::Relaxed);
+    let seq = registry.seq.load(Ordering::Relaxed);
     registry.high_water.fetch_max(index + 1, Ordering::AcqRel);
     let id = make_id(seq, index);
 
@@ -124,6 +139,16 @@ fn create<T: Table + ?Sized>(
     // Publish: everything above becomes visible with the state.
     object.state.store(LIVE, Ordering::Release);
     Ok(id)
+}
+
+/// Linux's `idr_alloc_cyclic(0, window)`: the lowest free index at or after
+/// the cursor, else the lowest free index from 0.
+fn next_index<T: Table + ?Sized>(table: &T) -> Result<u32> {
+    let in_use = live_objects(table).count() as u32;
+    let window = (in_use * 3 / 2).max(64).min(table.slot_count());
+    let cursor = table.registry().cursor.load(Ordering::Relaxed);
+    let free = |i: &u32| table.object(*i).is_some_and(|o| o.state.load(Ordering::Acquire) == FREE);
+    (cursor..window).find(free).or_else(|| (0..window).find(free)).ok_or(Errno::ENOSPC)
 }
 
 /// Marks `object` removed: its id stops resolving at once and its key is
