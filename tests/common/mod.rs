@@ -1,0 +1,148 @@
+//! Shared by the integration tests: building C programs, running them on
+//! the kernel and under the shim, temporary directories.
+
+#![allow(dead_code)] // each test binary uses part of this
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// target/<profile>, where cargo put libipcshim.so for this test run.
+pub fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>").to_path_buf()
+}
+
+/// The library cargo built for this test run. `cargo test` leaves it in
+/// deps/ (only `cargo build` copies it up to target/<profile>).
+pub fn shim_library() -> PathBuf {
+    let lib = profile_dir().join("deps").join("libipcshim.so");
+    assert!(lib.exists(), "{} is missing: cargo builds it with the tests", lib.display());
+    lib
+}
+
+/// A directory removed (with its contents) when dropped.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(label: &str) -> TempDir {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("ipcshim-test-{}-{n}-{label}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create temp dir");
+        TempDir(path)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Compiles `c-tests/<name>.c`; `linked` adds the shim through pkg-config.
+pub fn compile(name: &str, out: &Path, linked: bool) -> PathBuf {
+    let source = repo().join("c-tests").join(format!("{name}.c"));
+    let exe = out.join(if linked { format!("{name}-linked") } else { name.to_owned() });
+    let mut cc = Command::new("cc");
+    cc.args(["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O1", "-o"]).arg(&exe).arg(&source);
+    if linked {
+        let pc = Command::new("pkg-config")
+            .args(["--cflags", "--libs", "ipcshim", "--define-variable"])
+            .arg(format!("libdir={}", shim_library().parent().expect("deps").display()))
+            .env("PKG_CONFIG_PATH", profile_dir().join("pkgconfig"))
+            .output()
+            .expect("pkg-config is needed to link C programs against the shim");
+        assert!(pc.status.success(), "pkg-config: {}", String::from_utf8_lossy(&pc.stderr));
+        cc.args(String::from_utf8(pc.stdout).expect("utf-8").split_whitespace());
+    }
+    let result = cc.output().expect("cc is needed to build the C tests");
+    assert!(result.status.success(), "cc {}: {}", source.display(), String::from_utf8_lossy(&result.stderr));
+    exe
+}
+
+/// How a C program is run.
+pub enum Mode<'a> {
+    /// On the kernel, in a new IPC namespace of its own.
+    Kernel,
+    /// Under the shim through LD_PRELOAD, in the shim namespace directory given.
+    Preload(&'a Path),
+    /// A program linked with the shim, in the shim namespace directory given.
+    Linked(&'a Path),
+}
+
+/// Whether `unshare --ipc` works here (root, or user namespaces).
+fn unshare_works() -> bool {
+    static WORKS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *WORKS.get_or_init(|| {
+        Command::new("unshare").args(["--ipc", "true"]).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+    })
+}
+
+/// Runs `exe` in a fresh working directory, killing it after `limit`.
+pub fn run(exe: &Path, mode: Mode, limit: Duration) -> Output {
+    let cwd = TempDir::new("cwd");
+    let mut cmd = match mode {
+        Mode::Kernel if unshare_works() => {
+            let mut c = Command::new("unshare");
+            c.arg("--ipc").arg(exe);
+            c
+        }
+        _ => Command::new(exe),
+    };
+    // cargo test sets LD_LIBRARY_PATH, which would beat the linked
+    // program's RUNPATH and could load a stale copy of the library.
+    for var in ["LD_PRELOAD", "LD_LIBRARY_PATH", "IPCSHIM_NAMESPACE", "IPCSHIM_LOG"] {
+        cmd.env_remove(var);
+    }
+    cmd.current_dir(cwd.path());
+    match mode {
+        Mode::Kernel => {}
+        Mode::Preload(ns) => {
+            cmd.env("LD_PRELOAD", shim_library()).env("IPCSHIM_DIR", ns);
+        }
+        Mode::Linked(ns) => {
+            cmd.env("IPCSHIM_DIR", ns);
+        }
+    }
+    run_with_limit(cmd, limit)
+}
+
+pub fn run_with_limit(mut cmd: Command, limit: Duration) -> Output {
+    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let pid = child.id() as i32;
+    let start = Instant::now();
+    // Read the pipes in the background so a chatty program cannot block.
+    let stdout = child.stdout.take().expect("piped");
+    let stderr = child.stderr.take().expect("piped");
+    let out = std::thread::spawn(move || read_all(stdout));
+    let err = std::thread::spawn(move || read_all(stderr));
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if start.elapsed() > limit {
+            // The program (and any children it left) ran too long.
+            let _ = Command::new("pkill").args(["-KILL", "-P", &pid.to_string()]).status();
+            let _ = child.kill();
+            break child.wait().expect("wait");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    Output { status, stdout: out.join().expect("reader"), stderr: err.join().expect("reader") }
+}
+
+fn read_all(mut r: impl std::io::Read) -> Vec<u8> {
+    let mut v = Vec::new();
+    let _ = r.read_to_end(&mut v);
+    v
+}
