@@ -9,8 +9,10 @@
 //!   allocation, recoverable locks, futex waits.
 //! - [`user`]: memory owned by the C caller.
 //! - [`platform`]: the operating system underneath (futex, mmap, clocks, pids, credentials).
+//! - [`crash_point`]: deliberate crashes for recovery tests (`IPCSHIM_CRASH_AT`).
 //! - [`error`]: the one error type, an errno value; [`log`]: `IPCSHIM_LOG` diagnostics.
 
+pub mod crash_point;
 pub mod error;
 pub mod ffi;
 pub mod ipc;

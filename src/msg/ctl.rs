@@ -128,6 +128,7 @@ fn remove(region: &Region, id: i32) -> Result<()> {
     // The id stops resolving here: from now on the queue's chunks are
     // abandoned and free for the taking even if we die before releasing them.
     registry::remove(&registry_guard, &q.header);
+    crate::crash_point::here("msg-remove-before-release");
     region.release_chunks(crate::region::ChunkOwner::msg_queue(id));
     // Sleepers find the slot no longer holds their id and return EIDRM
     // without touching these counts, which belong to the slot's next queue.

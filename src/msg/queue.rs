@@ -195,6 +195,7 @@ impl MsgQueue {
         let count = blocks_for(size);
         while (self.free_count.load(Relaxed) as usize) < count {
             let chunk = region.claim_chunk(self.owner())?;
+            crate::crash_point::here("msg-chunk-claimed");
             for i in (0..BLOCKS_PER_CHUNK).rev() {
                 // A freshly claimed chunk is ours: this cannot fail.
                 let _ = self.push_free(region, chunk * BLOCKS_PER_CHUNK + i);
@@ -224,11 +225,13 @@ impl MsgQueue {
         head.size.store(text.len() as u32, Relaxed);
         head.mtype.store(mtype, Relaxed);
 
+        crate::crash_point::here("msg-send-before-link");
         // The single store that publishes the message (see module docs).
         match self.tail.load(Relaxed) {
             NIL => self.head.store(first, Relaxed),
             last => self.msg_head(region, last).ok_or(Corrupt)?.next_msg.store(first, Relaxed),
         }
+        crate::crash_point::here("msg-send-after-link");
         self.tail.store(first, Relaxed);
         self.qnum.fetch_add(1, Relaxed);
         self.cbytes.fetch_add(text.len() as u64, Relaxed);
@@ -245,7 +248,8 @@ impl MsgQueue {
         let mut prev = NIL;
         let mut block = self.head.load(Relaxed);
         let mut position = 0i64;
-        let limit = self.qnum.load(Relaxed);
+        // Every message takes a block: a longer list is a cycle.
+        let limit = self.qnum.load(Relaxed).min(region.total_blocks());
         let mut seen = 0u64;
         while block != NIL {
             seen += 1;
@@ -291,6 +295,7 @@ impl MsgQueue {
             done += len;
             block = self.block(region, block).ok_or(Corrupt)?.next.load(Relaxed);
         }
+        crate::crash_point::here("msg-receive-after-copy");
         Ok(())
     }
 
@@ -302,6 +307,7 @@ impl MsgQueue {
             NIL => self.head.store(next, Relaxed),
             prev => self.msg_head(region, prev).ok_or(Corrupt)?.next_msg.store(next, Relaxed),
         }
+        crate::crash_point::here("msg-receive-after-unlink");
         if self.tail.load(Relaxed) == found.block {
             self.tail.store(found.prev, Relaxed);
         }

@@ -133,7 +133,9 @@ fn initialise(file: File, path: &Path) -> Result<Region> {
     // Zero-fill from scratch: a half-initialised file may hold anything.
     file.set_len(0)?;
     file.set_len(layout.total_size)?;
-    platform::reserve_file_space(file.as_raw_fd(), 0, layout.control_end)?;
+    // No room for the control area: the kernel's answer to an IPC call that
+    // cannot get memory is ENOMEM.
+    platform::reserve_file_space(file.as_raw_fd(), 0, layout.control_end).map_err(|_| Errno::ENOMEM)?;
     let region = map(file, path, layout)?;
     let header = region.header();
     header.version.store(VERSION, Ordering::Relaxed);

@@ -19,6 +19,10 @@ use std::time::Duration;
 const WAITERS: u32 = 1 << 31;
 const TID_MASK: u32 = !WAITERS;
 const SPINS: u32 = 200;
+/// Owner checks after which a TID in the lock word that was never confirmed
+/// in `owner_tid` is taken for garbage (a corrupted word) rather than an
+/// owner between its CAS and its next store.
+const UNCONFIRMED_CHECKS: u32 = 5;
 /// How often a sleeping waiter looks at whether the owner died.
 pub const OWNER_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -78,6 +82,7 @@ impl RobustLock {
         // From here on we take the lock with WAITERS set: we cannot know
         // whether others still sleep, so our unlock must wake one.
         let mut check_owner = true;
+        let mut unconfirmed = 0;
         loop {
             let seen = self.word.load(Ordering::Relaxed);
             if seen == 0 {
@@ -93,7 +98,16 @@ impl RobustLock {
                 continue;
             }
             let seen = seen | WAITERS;
-            if check_owner && !self.owner_alive(seen & TID_MASK) {
+            let owner_gone = check_owner
+                && match self.owner(seen & TID_MASK) {
+                    Owner::Alive => false,
+                    Owner::Dead => true,
+                    Owner::Unconfirmed => {
+                        unconfirmed += 1;
+                        unconfirmed > UNCONFIRMED_CHECKS
+                    }
+                };
+            if owner_gone {
                 if self.word.compare_exchange(seen, me.tid | WAITERS, Ordering::Acquire, Ordering::Relaxed).is_ok() {
                     self.record_owner(me);
                     return Guard { lock: self, recovered: true };
@@ -104,13 +118,14 @@ impl RobustLock {
         }
     }
 
-    fn owner_alive(&self, tid: u32) -> bool {
-        let start = if self.owner_tid.load(Ordering::Acquire) == tid {
-            self.owner_start.load(Ordering::Relaxed)
-        } else {
-            0
-        };
-        platform::thread_alive(ThreadIdentity { tid, start })
+    fn owner(&self, tid: u32) -> Owner {
+        let confirmed = self.owner_tid.load(Ordering::Acquire) == tid;
+        let start = if confirmed { self.owner_start.load(Ordering::Relaxed) } else { 0 };
+        match (platform::thread_alive(ThreadIdentity { tid, start }), confirmed) {
+            (false, _) => Owner::Dead,
+            (true, true) => Owner::Alive,
+            (true, false) => Owner::Unconfirmed,
+        }
     }
 
     fn unlock(&self) {
@@ -122,6 +137,15 @@ impl RobustLock {
             platform::futex_wake(&self.word, 1);
         }
     }
+}
+
+/// What a waiter makes of the TID in the lock word.
+enum Owner {
+    Alive,
+    Dead,
+    /// A live thread, but it has not recorded itself as the owner: it is
+    /// between its CAS and its next store, or the word is garbage.
+    Unconfirmed,
 }
 
 impl Drop for Guard<'_> {

@@ -88,10 +88,14 @@ impl Region {
         self.at(self.layout.msg_table + index as u64 * size_of::<MsgQueue>() as u64).ok()
     }
 
+    /// How many blocks the chunk area holds.
+    pub fn total_blocks(&self) -> u64 {
+        self.layout.chunk_count as u64 * BLOCKS_PER_CHUNK as u64
+    }
+
     /// File offset of block `block`, if it lies in the chunk area.
     fn block_offset(&self, block: u32) -> Option<u64> {
-        let total_blocks = self.layout.chunk_count as u64 * BLOCKS_PER_CHUNK as u64;
-        (u64::from(block) < total_blocks).then(|| self.layout.chunk_area + block as u64 * BLOCK_SIZE)
+        (u64::from(block) < self.total_blocks()).then(|| self.layout.chunk_area + block as u64 * BLOCK_SIZE)
     }
 
     /// A `T` stored at the start of block `block`.

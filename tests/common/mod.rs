@@ -49,10 +49,12 @@ impl Drop for TempDir {
     }
 }
 
-/// Compiles `c-tests/<name>.c`; `linked` adds the shim through pkg-config.
+/// Compiles `c-tests/<name>.c` (`name` may have a directory, e.g.
+/// `shim/probe`) into `out`; `linked` adds the shim through pkg-config.
 pub fn compile(name: &str, out: &Path, linked: bool) -> PathBuf {
     let source = repo().join("c-tests").join(format!("{name}.c"));
-    let exe = out.join(if linked { format!("{name}-linked") } else { name.to_owned() });
+    let base = name.rsplit('/').next().expect("a name");
+    let exe = out.join(if linked { format!("{base}-linked") } else { base.to_owned() });
     let mut cc = Command::new("cc");
     cc.args(["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O1", "-o"]).arg(&exe).arg(&source);
     if linked {

@@ -1,0 +1,279 @@
+//! Behaviour the kernel has no counterpart for: the fast path's lack of
+//! system calls, recovery from processes killed inside the shim, damaged
+//! region files, a full file system. The C programs in `c-tests/shim/` run
+//! under the shim only (LD_PRELOAD), each in a namespace of its own.
+
+mod common;
+
+use common::{compile, run_with_limit, shim_library, TempDir};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// Builds `c-tests/shim/<name>.c` once per test.
+fn program(name: &str, build: &TempDir) -> PathBuf {
+    compile(&format!("shim/{name}"), build.path(), false)
+}
+
+fn under_shim(exe: &Path, args: &[&str], ns: &Path, env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(exe);
+    cmd.args(args).current_dir(ns).env("LD_PRELOAD", shim_library()).env("IPCSHIM_DIR", ns).env("IPCSHIM_LOG", "1");
+    for var in ["LD_LIBRARY_PATH", "IPCSHIM_NAMESPACE", "IPCSHIM_CRASH_AT", "IPCSHIM_SIZE_MB"] {
+        cmd.env_remove(var);
+    }
+    cmd.envs(env.iter().copied());
+    run_with_limit(cmd, LIMIT)
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn assert_success(what: &str, out: &Output) {
+    assert!(out.status.success(), "{what}: {}\n{}{}", out.status, text(&out.stdout), text(&out.stderr));
+}
+
+#[test]
+fn fast_path_makes_no_system_call() {
+    let build = TempDir::new("fast");
+    let ns = TempDir::new("ns");
+    let out = under_shim(&program("fast_path", &build), &[], ns.path(), &[]);
+    assert_success("fast_path", &out);
+    assert!(text(&out.stdout).contains("made no system call: yes"));
+}
+
+/// A process is killed at `point` (its `n`-th passage) while it holds the
+/// queue lock; the survivors must take over, repair, and lose nothing.
+fn crash_at(point: &str, n: u32, size_mb: Option<&str>) {
+    let build = TempDir::new("crash");
+    let ns = TempDir::new("ns");
+    let mut env = vec![];
+    if let Some(mb) = size_mb {
+        env.push(("IPCSHIM_SIZE_MB", mb));
+    }
+    let out = under_shim(&program("crash_recovery", &build), &[point, &n.to_string()], ns.path(), &env);
+    assert_success(point, &out);
+    assert!(text(&out.stdout).contains("all checks held"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("lock holder died; repairing") || point.contains("remove"),
+        "the lock was not taken over from the dead holder:\n{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn crash_before_linking_a_message_loses_only_that_message() {
+    crash_at("msg-send-before-link", 30, None);
+}
+
+#[test]
+fn crash_after_linking_a_message_keeps_it() {
+    crash_at("msg-send-after-link", 30, None);
+}
+
+#[test]
+fn crash_after_claiming_a_chunk_leaks_nothing() {
+    crash_at("msg-chunk-claimed", 2, None);
+}
+
+#[test]
+fn crash_after_copying_a_message_out_leaves_it_queued() {
+    crash_at("msg-receive-after-copy", 5, None);
+}
+
+#[test]
+fn crash_after_unlinking_a_message_consumes_it_and_frees_its_blocks() {
+    crash_at("msg-receive-after-unlink", 5, None);
+}
+
+#[test]
+fn crash_while_removing_a_queue_leaves_its_chunks_reclaimable() {
+    crash_at("msg-remove-before-release", 1, Some("1"));
+}
+
+/// Runs `probe get` against a namespace whose region file is `damage`d
+/// after a healthy run created it; returns stdout and stderr.
+fn probe_damaged(damage: impl FnOnce(&Path)) -> (String, String) {
+    let build = TempDir::new("probe");
+    let ns = TempDir::new("ns");
+    let probe = program("probe", &build);
+    assert_success("healthy probe", &under_shim(&probe, &["get"], ns.path(), &[]));
+    let region = std::fs::read_dir(ns.path())
+        .expect("ns")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == "region"))
+        .expect("a region file");
+    damage(&region);
+    let out = under_shim(&probe, &["get"], ns.path(), &[]);
+    assert_success("probe on a damaged region", &out);
+    (text(&out.stdout), text(&out.stderr))
+}
+
+fn patch(path: &Path, offset: u64, bytes: &[u8]) {
+    use std::os::unix::fs::FileExt;
+    std::fs::OpenOptions::new().write(true).open(path).expect("open").write_all_at(bytes, offset).expect("patch");
+}
+
+#[test]
+fn a_foreign_file_is_refused_with_eio() {
+    let (out, err) = probe_damaged(|p| std::fs::write(p, vec![0x5a; 8192]).expect("write"));
+    assert_eq!(out, "msgget = EIO\n");
+    assert!(err.contains("not an ipcshim region"), "{err}");
+}
+
+#[test]
+fn a_truncated_region_is_refused_with_eio() {
+    let (out, err) = probe_damaged(|p| {
+        std::fs::OpenOptions::new().write(true).open(p).expect("open").set_len(1 << 20).expect("truncate")
+    });
+    assert_eq!(out, "msgget = EIO\n");
+    assert!(err.contains("truncated"), "{err}");
+}
+
+#[test]
+fn another_layout_version_is_refused_with_eio() {
+    let (out, err) = probe_damaged(|p| patch(p, 8, &99u32.to_le_bytes()));
+    assert_eq!(out, "msgget = EIO\n");
+    assert!(err.contains("version 99"), "{err}");
+}
+
+#[test]
+fn a_corrupted_header_is_refused_with_eio() {
+    let (out, err) = probe_damaged(|p| patch(p, 12, &0u32.to_le_bytes()));
+    assert_eq!(out, "msgget = EIO\n");
+    assert!(err.contains("corrupted header"), "{err}");
+}
+
+#[test]
+fn a_symbolic_link_is_refused_with_eacces() {
+    let (out, err) = probe_damaged(|p| {
+        let real = p.with_extension("real");
+        std::fs::rename(p, &real).expect("rename");
+        std::os::unix::fs::symlink(&real, p).expect("symlink");
+    });
+    assert_eq!(out, "msgget = EACCES\n");
+    assert!(err.contains("symbolic link"), "{err}");
+}
+
+#[test]
+fn a_region_others_could_write_is_refused_with_eacces() {
+    use std::os::unix::fs::PermissionsExt;
+    let (out, err) = probe_damaged(|p| std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o666)).expect("chmod"));
+    assert_eq!(out, "msgget = EACCES\n");
+    assert!(err.contains("mode 0600"), "{err}");
+}
+
+#[test]
+fn an_empty_file_is_initialised() {
+    let (out, _) = probe_damaged(|p| std::fs::write(p, b"").expect("truncate"));
+    assert_eq!(out, "msgget = ok\n");
+}
+
+/// The layout of the region file in `ns` (as created by the probe).
+fn layout_of(ns: &Path) -> (PathBuf, ipcshim::region::layout::Layout) {
+    let region = ns.join(format!("ipcshim-{}-default.region", unsafe { libc::geteuid() }));
+    let size = std::fs::metadata(&region).expect("region").len();
+    let slots = ipcshim::msg::limits().msgmni;
+    let layout = (1..=ipcshim::region::layout::MAX_CHUNKS)
+        .filter_map(|c| ipcshim::region::layout::Layout::compute(slots, c))
+        .find(|l| l.total_size == size)
+        .expect("layout of the region file");
+    (region, layout)
+}
+
+/// Garbage over a live queue's fields (its lock, state and id kept, so the
+/// calls reach it) and over its messages: every call must return, none may
+/// crash or hang, and the namespace must stay usable.
+#[test]
+fn garbage_in_queues_and_messages_never_crashes_or_hangs() {
+    let build = TempDir::new("scribble");
+    let probe = program("probe", &build);
+    let header = std::mem::size_of::<ipcshim::ipc::ObjectHeader>() as u64;
+    let slot = std::mem::size_of::<ipcshim::msg::MsgQueue>() as u64;
+    for seed in 1..=16u64 {
+        let ns = TempDir::new("ns");
+        assert_success("fill", &under_shim(&probe, &["fill"], ns.path(), &[]));
+        let (region, layout) = layout_of(ns.path());
+        let mut noise = Noise(seed);
+        patch(&region, layout.msg_table + header, &noise.bytes((slot - header) as usize));
+        patch(&region, layout.chunk_area, &noise.bytes(65536));
+        let out = under_shim(&probe, &["use"], ns.path(), &[]);
+        assert_success(&format!("use after garbage (seed {seed})"), &out);
+        assert!(text(&out.stdout).contains("a new queue works afterwards: yes"), "{}", text(&out.stdout));
+    }
+}
+
+/// A lock word naming a live thread (here: init) that never recorded itself
+/// as the owner can only be garbage: it is taken over, after a grace period.
+#[test]
+fn a_lock_word_naming_an_unrelated_live_process_is_taken_over() {
+    let build = TempDir::new("lockword");
+    let probe = program("probe", &build);
+    let ns = TempDir::new("ns");
+    assert_success("fill", &under_shim(&probe, &["fill"], ns.path(), &[]));
+    let (region, layout) = layout_of(ns.path());
+    patch(&region, layout.msg_table, &1u32.to_le_bytes());
+    let out = under_shim(&probe, &["use"], ns.path(), &[]);
+    assert_success("use after a garbage lock word", &out);
+    assert!(text(&out.stderr).contains("lock holder died; repairing"), "{}", text(&out.stderr));
+}
+
+/// xorshift: reproducible garbage, mixing plausible small numbers (which
+/// pass more checks and reach deeper) with arbitrary bytes.
+struct Noise(u64);
+
+impl Noise {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn bytes(&mut self, len: usize) -> Vec<u8> {
+        let mut buf = vec![0u8; len];
+        for word in buf.chunks_mut(4) {
+            let value = match self.next() % 4 {
+                0 => (self.next() % 300) as u32,
+                1 => u32::MAX,
+                _ => self.next() as u32,
+            };
+            word.copy_from_slice(&value.to_le_bytes()[..word.len()]);
+        }
+        buf
+    }
+}
+
+/// Runs `full_tmpfs <mode>` with its namespace on a tmpfs of `size`, in a
+/// mount namespace of its own.
+fn on_small_tmpfs(size: &str, mode: &str) -> Output {
+    let build = TempDir::new("full");
+    let exe = program("full_tmpfs", &build);
+    let mount = TempDir::new("mnt");
+    let root = unsafe { libc::geteuid() } == 0;
+    let script = format!(
+        "mount -t tmpfs -o size={size} tmpfs {dir} && LD_PRELOAD={lib} IPCSHIM_DIR={dir} exec {exe} {mode}",
+        dir = mount.path().display(),
+        lib = shim_library().display(),
+        exe = exe.display(),
+    );
+    let mut cmd = Command::new("unshare");
+    cmd.args(if root { &["--mount"][..] } else { &["--mount", "--map-root-user"][..] }).args(["sh", "-c", &script]);
+    cmd.env_remove("LD_LIBRARY_PATH");
+    run_with_limit(cmd, LIMIT)
+}
+
+#[test]
+fn a_full_file_system_gives_enomem_for_messages() {
+    let out = on_small_tmpfs("7m", "chunks");
+    assert_success("full_tmpfs chunks", &out);
+    assert!(text(&out.stdout).contains("with ENOMEM: yes"), "{}", text(&out.stdout));
+}
+
+#[test]
+fn a_full_file_system_gives_enomem_for_the_region() {
+    let out = on_small_tmpfs("2m", "region");
+    assert_success("full_tmpfs region", &out);
+    assert_eq!(text(&out.stdout), "msgget with no room for the region = -1 ENOMEM\n");
+}
