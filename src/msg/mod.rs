@@ -239,12 +239,7 @@ impl Waiter {
         if !self.spun && spinning_pays() {
             self.spun = true;
             drop(guard);
-            for _ in 0..SPINS {
-                if word.load(Relaxed) != seen {
-                    break;
-                }
-                platform::spin_hint();
-            }
+            spin_until_changed(word, seen);
             return lock(region, q, id);
         }
         // Registered and read `seen` under the lock: a waker changes the
@@ -269,9 +264,29 @@ impl Waiter {
     }
 }
 
-/// Spin iterations before sleeping: long enough to cover a peer's reply on
-/// the other CPU (a few microseconds), short against a time slice.
-const SPINS: u32 = 4000;
+/// How long a would-be sleeper spins before sleeping. Long enough to cover
+/// a peer's reply from the other CPU, including the peer's own wake-up from
+/// a futex sleep (tens of microseconds on an idle virtual CPU), so that a
+/// ping-pong that once fell asleep gets back to spinning; short against a
+/// scheduler time slice, so a loaded machine loses little to it.
+const SPIN_TIME: Duration = Duration::from_micros(50);
+
+/// Spins while `*word == seen`, for at most [`SPIN_TIME`]. The clock is the
+/// vDSO's: no system call.
+fn spin_until_changed(word: &AtomicU32, seen: u32) {
+    let deadline = platform::monotonic_now() + SPIN_TIME;
+    loop {
+        for _ in 0..32 {
+            if word.load(Relaxed) != seen {
+                return;
+            }
+            platform::spin_hint();
+        }
+        if platform::monotonic_now() >= deadline {
+            return;
+        }
+    }
+}
 
 /// Spinning only helps when the peer can run at the same time.
 fn spinning_pays() -> bool {

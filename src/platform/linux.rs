@@ -157,6 +157,14 @@ pub fn now_secs() -> i64 {
     ts.tv_sec as i64
 }
 
+/// A monotonic instant (vDSO, no system call), for bounding spins.
+pub fn monotonic_now() -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid out-pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
 // ---------------------------------------------------------------- credentials
 
 /// The credentials permission checks use, cached so that the fast path makes

@@ -1,0 +1,411 @@
+#define _GNU_SOURCE
+/*
+ * msgmp_eidrm.c - IPC_RMID while other processes are blocked on the queue.
+ *
+ *  1. queue filled to msg_qbytes with type-1 messages; two children blocked
+ *     in msgrcv (msgtyp 2, and msgtyp 1 | MSG_EXCEPT) and two children
+ *     blocked in msgsnd (256 bytes and 1 byte); the parent does IPC_RMID:
+ *     all four calls return -1 EIDRM.  Afterwards every operation on the
+ *     old id fails with EINVAL and msgget(key, 0) fails with ENOENT.
+ *  2. empty queue, three children blocked in msgrcv(msgtyp 0); IPC_RMID is
+ *     done by another child (same uid, not the creator process): all three
+ *     get EIDRM.  A new queue created with the same key gets a different
+ *     id, and the old id still gives EINVAL (ids are not recycled at once).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+/* ---------------------------------------------------------------- common */
+
+static pid_t kids[16];
+static int nkids;
+static int qids[8];
+static int nq;
+static int in_child;
+
+static const char *errname(int e)
+{
+	switch (e) {
+	case 0: return "0";
+	case EPERM: return "EPERM";
+	case ENOENT: return "ENOENT";
+	case EINTR: return "EINTR";
+	case E2BIG: return "E2BIG";
+	case EAGAIN: return "EAGAIN";
+	case ENOMEM: return "ENOMEM";
+	case EACCES: return "EACCES";
+	case EFAULT: return "EFAULT";
+	case EEXIST: return "EEXIST";
+	case EINVAL: return "EINVAL";
+	case ENOSPC: return "ENOSPC";
+	case ENOSYS: return "ENOSYS";
+	case ENOMSG: return "ENOMSG";
+	case EIDRM: return "EIDRM";
+	default: return "E?";
+	}
+}
+
+static void kill_all(void)
+{
+	for (int i = 0; i < nkids; i++)
+		if (kids[i] > 0)
+			kill(kids[i], SIGKILL);
+	for (int i = 0; i < nkids; i++)
+		if (kids[i] > 0)
+			waitpid(kids[i], NULL, 0);
+	nkids = 0;
+	for (int i = 0; i < nq; i++)
+		msgctl(qids[i], IPC_RMID, NULL);
+	nq = 0;
+}
+
+static void die(const char *what)
+{
+	int e = errno;
+	printf("FATAL: %s: %s\n", what, errname(e));
+	if (in_child)
+		_exit(1);
+	kill_all();
+	exit(1);
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	static const char m[] = "TIMEOUT\n";
+	if (write(1, m, sizeof m - 1) < 0) {
+		/* nothing */
+	}
+	kill_all();
+	_exit(1);
+}
+
+static void setup(void)
+{
+	setvbuf(stdout, NULL, _IONBF, 0);
+	signal(SIGALRM, on_alarm);
+	alarm(20);
+}
+
+static int new_queue(key_t key)
+{
+	int id = msgget(key, IPC_CREAT | IPC_EXCL | 0600);
+	if (id < 0)
+		die("msgget");
+	qids[nq++] = id;
+	return id;
+}
+
+static void rm_queue(int id)
+{
+	for (int i = 0; i < nq; i++)
+		if (qids[i] == id)
+			qids[i] = qids[--nq];
+	if (msgctl(id, IPC_RMID, NULL) != 0)
+		die("IPC_RMID");
+}
+
+/* fork a child running fn(arg); the child dies with the parent */
+static pid_t spawn(void (*fn)(int), int arg)
+{
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		in_child = 1;
+		nkids = 0;
+		nq = 0;
+		alarm(0);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(1);
+		fn(arg);
+		_exit(0);
+	}
+	kids[nkids++] = pid;
+	return pid;
+}
+
+/* wait for a child, return its exit code (or 100+signal) */
+static int reap(pid_t pid)
+{
+	int st;
+	if (waitpid(pid, &st, 0) != pid)
+		die("waitpid");
+	for (int i = 0; i < nkids; i++)
+		if (kids[i] == pid)
+			kids[i] = kids[--nkids];
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 100 + WTERMSIG(st);
+}
+
+static void write_full(int fd, const void *buf, size_t n)
+{
+	const char *p = buf;
+	while (n > 0) {
+		ssize_t r = write(fd, p, n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			die("write pipe");
+		p += r;
+		n -= (size_t)r;
+	}
+}
+
+/* read n bytes, giving up after 5 s without data; returns 0 or -1 */
+static int read_timed(int fd, void *buf, size_t n)
+{
+	char *p = buf;
+	while (n > 0) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		int r = poll(&pfd, 1, 5000);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		ssize_t k = read(fd, p, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+/* state letter from /proc/<pid>/stat, '?' if unreadable */
+static char proc_state(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return '?';
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return '?';
+	buf[n] = 0;
+	char *p = strrchr(buf, ')');
+	return (p && p[1] == ' ') ? p[2] : '?';
+}
+
+/* poll (up to ~10 s) until the child is in state st; 1 on success */
+static int wait_state(pid_t pid, char st)
+{
+	for (int i = 0; i < 10000; i++) {
+		if (proc_state(pid) == st)
+			return 1;
+		usleep(1000);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ test */
+
+#define BUF 512
+
+struct msg {
+	long mtype;
+	char text[BUF];
+};
+
+/* result of one call in a child */
+struct res {
+	long r;
+	int err;
+	long mtype;
+	char text[40];
+};
+
+/* a child doing `count` msgrcv or msgsnd calls, announcing each one */
+enum { RCV, SND };
+struct job {
+	int q, op, flg, count;
+	long typ;
+	size_t size;
+	int ready[2], res[2];
+	pid_t pid;
+	const char *name;
+};
+static struct job jobs[8];
+
+static void worker(int j)
+{
+	struct job *jb = &jobs[j];
+	for (int k = 0; k < jb->count; k++) {
+		struct msg m;
+		struct res rs;
+		memset(&m, 0, sizeof m);
+		memset(&rs, 0, sizeof rs);
+		write_full(jb->ready[1], "R", 1);
+		if (jb->op == RCV) {
+			rs.r = msgrcv(jb->q, &m, jb->size, jb->typ, jb->flg);
+		} else {
+			m.mtype = jb->typ;
+			snprintf(m.text, sizeof m.text, "%s#%d", jb->name, k);
+			rs.r = msgsnd(jb->q, &m, jb->size, jb->flg);
+		}
+		rs.err = rs.r < 0 ? errno : 0;
+		rs.mtype = m.mtype;
+		memcpy(rs.text, m.text, sizeof rs.text);
+		rs.text[sizeof rs.text - 1] = 0;
+		write_full(jb->res[1], &rs, sizeof rs);
+	}
+}
+
+static void start(int j, const char *name, int q, int op, long typ,
+		  size_t size, int flg, int count)
+{
+	struct job *jb = &jobs[j];
+	jb->name = name;
+	jb->q = q;
+	jb->op = op;
+	jb->typ = typ;
+	jb->size = size;
+	jb->flg = flg;
+	jb->count = count;
+	if (pipe(jb->ready) != 0 || pipe(jb->res) != 0)
+		die("pipe");
+	jb->pid = spawn(worker, j);
+	close(jb->ready[1]);
+	close(jb->res[1]);
+}
+
+/* wait for the next "about to block" of job j, then for state S */
+static void await_blocked(int j)
+{
+	char c;
+	int ok = read_timed(jobs[j].ready[0], &c, 1) == 0 &&
+		 wait_state(jobs[j].pid, 'S');
+	printf("%s: blocked: %s\n", jobs[j].name, ok ? "yes" : "no");
+}
+
+/* print the next result of job j */
+static void show_res(int j)
+{
+	struct res rs;
+	if (read_timed(jobs[j].res[0], &rs, sizeof rs) != 0) {
+		printf("%s: <no result>\n", jobs[j].name);
+		kill(jobs[j].pid, SIGKILL);     /* so that finish() can reap */
+	}
+	else if (rs.r < 0)
+		printf("%s: -1 %s\n", jobs[j].name, errname(rs.err));
+	else if (jobs[j].op == SND)
+		printf("%s: %ld\n", jobs[j].name, rs.r);
+	else
+		printf("%s: %ld bytes, type %ld, \"%s\"\n", jobs[j].name,
+		       rs.r, rs.mtype, rs.text);
+}
+
+static void finish(int j)
+{
+	close(jobs[j].ready[0]);
+	close(jobs[j].res[0]);
+	printf("%s: exit %d\n", jobs[j].name, reap(jobs[j].pid));
+}
+
+static void show(const char *what, long r)
+{
+	if (r < 0)
+		printf("%s: -1 %s\n", what, errname(errno));
+	else
+		printf("%s: %ld\n", what, r);
+}
+
+static void set_qbytes(int q, unsigned long qbytes)
+{
+	struct msqid_ds ds;
+	if (msgctl(q, IPC_STAT, &ds) != 0)
+		die("IPC_STAT");
+	ds.msg_qbytes = qbytes;
+	if (msgctl(q, IPC_SET, &ds) != 0)
+		die("IPC_SET");
+}
+
+/* all calls on a removed id */
+static void old_id_checks(int q, key_t key)
+{
+	struct msg m = { .mtype = 1 };
+	struct msqid_ds ds;
+	show("old id: msgsnd", msgsnd(q, &m, 1, 0));
+	show("old id: msgsnd IPC_NOWAIT", msgsnd(q, &m, 1, IPC_NOWAIT));
+	show("old id: msgrcv", msgrcv(q, &m, BUF, 0, 0));
+	show("old id: msgrcv IPC_NOWAIT", msgrcv(q, &m, BUF, 0, IPC_NOWAIT));
+	show("old id: IPC_STAT", msgctl(q, IPC_STAT, &ds));
+	show("old id: IPC_RMID", msgctl(q, IPC_RMID, NULL));
+	show("msgget(key, 0)", msgget(key, 0) < 0 ? -1 : 0);
+}
+
+static void remover(int q)
+{
+	if (msgctl(q, IPC_RMID, NULL) != 0)
+		_exit(1);
+}
+
+int main(void)
+{
+	struct msg m;
+
+	setup();
+
+	printf("-- blocked receivers and senders, parent removes\n");
+	key_t key = 0xe1d;
+	int q = new_queue(key);
+	set_qbytes(q, 1024);
+	memset(&m, 0, sizeof m);
+	m.mtype = 1;
+	for (int i = 0; i < 4; i++)
+		if (msgsnd(q, &m, 256, IPC_NOWAIT) != 0)
+			die("fill");
+	show("queue full: msgsnd 1 byte IPC_NOWAIT", msgsnd(q, &m, 1, IPC_NOWAIT));
+	start(0, "msgrcv msgtyp 2", q, RCV, 2, BUF, 0, 1);
+	start(1, "msgrcv msgtyp 1 MSG_EXCEPT", q, RCV, 1, BUF, MSG_EXCEPT, 1);
+	start(2, "msgsnd 256 bytes", q, SND, 1, 256, 0, 1);
+	start(3, "msgsnd 1 byte", q, SND, 1, 1, 0, 1);
+	for (int j = 0; j < 4; j++)
+		await_blocked(j);
+	rm_queue(q);
+	for (int j = 0; j < 4; j++)
+		show_res(j);
+	for (int j = 0; j < 4; j++)
+		finish(j);
+	old_id_checks(q, key);
+
+	printf("-- blocked receivers on an empty queue, another child removes\n");
+	q = new_queue(key);
+	start(0, "msgrcv msgtyp 0 (a)", q, RCV, 0, BUF, 0, 1);
+	start(1, "msgrcv msgtyp 0 (b)", q, RCV, 0, BUF, 0, 1);
+	start(2, "msgrcv msgtyp 0 (c)", q, RCV, 0, BUF, 0, 1);
+	for (int j = 0; j < 3; j++)
+		await_blocked(j);
+	printf("remover child: exit %d\n", reap(spawn(remover, q)));
+	for (int i = 0; i < nq; i++)   /* already gone: forget it */
+		if (qids[i] == q)
+			qids[i] = qids[--nq];
+	for (int j = 0; j < 3; j++)
+		show_res(j);
+	for (int j = 0; j < 3; j++)
+		finish(j);
+	old_id_checks(q, key);
+	int q2 = new_queue(key);
+	printf("new queue with same key has a different id: %s\n",
+	       q2 != q ? "yes" : "no");
+	m.mtype = 1;
+	show("old id with new queue present: msgsnd", msgsnd(q, &m, 1, IPC_NOWAIT));
+	show("new id: msgsnd", msgsnd(q2, &m, 1, IPC_NOWAIT));
+	rm_queue(q2);
+	return 0;
+}

@@ -1,0 +1,446 @@
+#define _GNU_SOURCE
+/*
+ * msgmp_eintr.c - signals arriving while a child is blocked in msgrcv
+ * (empty queue) or msgsnd (full queue).
+ *
+ * Interrupting (the call returns -1 EINTR, nothing is sent/received):
+ *  - SIGUSR1 with a handler installed WITH SA_RESTART (Linux never
+ *    restarts msgsnd/msgrcv after a handler ran),
+ *  - SIGUSR1 with a handler installed without SA_RESTART,
+ *  - SIGSTOP + SIGCONT when a SIGCONT handler (SA_RESTART) is installed,
+ *  - SIGALRM from a periodic ITIMER_REAL with a handler (SA_RESTART).
+ * Not interrupting (the child stays blocked, then completes normally when
+ * the parent sends / makes room):
+ *  - SIGUSR1 with disposition SIG_IGN,
+ *  - SIGWINCH with default disposition (ignored by default),
+ *  - SIGUSR1 with a handler but blocked by sigprocmask (the handler runs
+ *    once the child unblocks it after the call),
+ *  - SIGSTOP, wait for state 'T', SIGCONT, without handlers.
+ * The queue contents afterwards are printed.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <sys/prctl.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+
+/* ---------------------------------------------------------------- common */
+
+static pid_t kids[16];
+static int nkids;
+static int qids[8];
+static int nq;
+static int in_child;
+
+static const char *errname(int e)
+{
+	switch (e) {
+	case 0: return "0";
+	case EPERM: return "EPERM";
+	case ENOENT: return "ENOENT";
+	case EINTR: return "EINTR";
+	case E2BIG: return "E2BIG";
+	case EAGAIN: return "EAGAIN";
+	case ENOMEM: return "ENOMEM";
+	case EACCES: return "EACCES";
+	case EFAULT: return "EFAULT";
+	case EEXIST: return "EEXIST";
+	case EINVAL: return "EINVAL";
+	case ENOSPC: return "ENOSPC";
+	case ENOSYS: return "ENOSYS";
+	case ENOMSG: return "ENOMSG";
+	case EIDRM: return "EIDRM";
+	default: return "E?";
+	}
+}
+
+static void kill_all(void)
+{
+	for (int i = 0; i < nkids; i++)
+		if (kids[i] > 0)
+			kill(kids[i], SIGKILL);
+	for (int i = 0; i < nkids; i++)
+		if (kids[i] > 0)
+			waitpid(kids[i], NULL, 0);
+	nkids = 0;
+	for (int i = 0; i < nq; i++)
+		msgctl(qids[i], IPC_RMID, NULL);
+	nq = 0;
+}
+
+static void die(const char *what)
+{
+	int e = errno;
+	printf("FATAL: %s: %s\n", what, errname(e));
+	if (in_child)
+		_exit(1);
+	kill_all();
+	exit(1);
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	static const char m[] = "TIMEOUT\n";
+	if (write(1, m, sizeof m - 1) < 0) {
+		/* nothing */
+	}
+	kill_all();
+	_exit(1);
+}
+
+static void setup(void)
+{
+	setvbuf(stdout, NULL, _IONBF, 0);
+	signal(SIGALRM, on_alarm);
+	alarm(20);
+}
+
+static int new_queue(key_t key)
+{
+	int id = msgget(key, IPC_CREAT | IPC_EXCL | 0600);
+	if (id < 0)
+		die("msgget");
+	qids[nq++] = id;
+	return id;
+}
+
+static void rm_queue(int id)
+{
+	for (int i = 0; i < nq; i++)
+		if (qids[i] == id)
+			qids[i] = qids[--nq];
+	if (msgctl(id, IPC_RMID, NULL) != 0)
+		die("IPC_RMID");
+}
+
+/* fork a child running fn(arg); the child dies with the parent */
+static pid_t spawn(void (*fn)(int), int arg)
+{
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		in_child = 1;
+		nkids = 0;
+		nq = 0;
+		alarm(0);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(1);
+		fn(arg);
+		_exit(0);
+	}
+	kids[nkids++] = pid;
+	return pid;
+}
+
+/* wait for a child, return its exit code (or 100+signal) */
+static int reap(pid_t pid)
+{
+	int st;
+	if (waitpid(pid, &st, 0) != pid)
+		die("waitpid");
+	for (int i = 0; i < nkids; i++)
+		if (kids[i] == pid)
+			kids[i] = kids[--nkids];
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 100 + WTERMSIG(st);
+}
+
+static void write_full(int fd, const void *buf, size_t n)
+{
+	const char *p = buf;
+	while (n > 0) {
+		ssize_t r = write(fd, p, n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			die("write pipe");
+		p += r;
+		n -= (size_t)r;
+	}
+}
+
+/* read n bytes, giving up after 5 s without data; returns 0 or -1 */
+static int read_timed(int fd, void *buf, size_t n)
+{
+	char *p = buf;
+	while (n > 0) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		int r = poll(&pfd, 1, 5000);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		ssize_t k = read(fd, p, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+/* state letter from /proc/<pid>/stat, '?' if unreadable */
+static char proc_state(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return '?';
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return '?';
+	buf[n] = 0;
+	char *p = strrchr(buf, ')');
+	return (p && p[1] == ' ') ? p[2] : '?';
+}
+
+/* poll (up to ~10 s) until the child is in state st; 1 on success */
+static int wait_state(pid_t pid, char st)
+{
+	for (int i = 0; i < 10000; i++) {
+		if (proc_state(pid) == st)
+			return 1;
+		usleep(1000);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ test */
+
+struct msg {
+	long mtype;
+	char text[256];
+};
+
+struct res {
+	long r;
+	int err;
+	int handled;
+	char text[32];
+};
+
+enum disp {
+	D_RESTART, D_NORESTART, D_CONT_HANDLER, D_TIMER,
+	D_IGN, D_DFL_IGN, D_MASKED, D_STOPCONT
+};
+
+static const struct kase {
+	const char *name;
+	enum disp disp;
+	int interrupts;
+} cases[] = {
+	{ "SIGUSR1, handler with SA_RESTART", D_RESTART, 1 },
+	{ "SIGUSR1, handler without SA_RESTART", D_NORESTART, 1 },
+	{ "SIGSTOP+SIGCONT, SIGCONT handler with SA_RESTART", D_CONT_HANDLER, 1 },
+	{ "periodic ITIMER_REAL, SIGALRM handler with SA_RESTART", D_TIMER, 1 },
+	{ "SIGUSR1, SIG_IGN", D_IGN, 0 },
+	{ "SIGWINCH, default disposition", D_DFL_IGN, 0 },
+	{ "SIGUSR1, handler but signal blocked", D_MASKED, 0 },
+	{ "SIGSTOP+SIGCONT, no handlers", D_STOPCONT, 0 },
+};
+
+enum { RCV, SND };
+
+static int cur_q, cur_op, cur_case;
+static int ready_pipe[2], res_pipe[2];
+static volatile sig_atomic_t handled;
+
+static void on_sig(int sig)
+{
+	(void)sig;
+	handled++;
+}
+
+static void set_handler(int sig, void (*fn)(int), int flags)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = fn;
+	sa.sa_flags = flags;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(sig, &sa, NULL) != 0)
+		die("sigaction");
+}
+
+static void timer(long usec)
+{
+	struct itimerval it = { { 0, usec }, { 0, usec } };
+	if (setitimer(ITIMER_REAL, &it, NULL) != 0)
+		die("setitimer");
+}
+
+static void child(int unused)
+{
+	struct msg m;
+	struct res rs;
+	sigset_t usr1;
+	(void)unused;
+
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	switch (cases[cur_case].disp) {
+	case D_RESTART: set_handler(SIGUSR1, on_sig, SA_RESTART); break;
+	case D_NORESTART: set_handler(SIGUSR1, on_sig, 0); break;
+	case D_CONT_HANDLER: set_handler(SIGCONT, on_sig, SA_RESTART); break;
+	case D_TIMER: set_handler(SIGALRM, on_sig, SA_RESTART); break;
+	case D_IGN: set_handler(SIGUSR1, SIG_IGN, 0); break;
+	case D_DFL_IGN: set_handler(SIGWINCH, SIG_DFL, 0); break;
+	case D_MASKED:
+		set_handler(SIGUSR1, on_sig, SA_RESTART);
+		sigprocmask(SIG_BLOCK, &usr1, NULL);
+		break;
+	case D_STOPCONT: break;
+	}
+	memset(&m, 0, sizeof m);
+	memset(&rs, 0, sizeof rs);
+	write_full(ready_pipe[1], "R", 1);
+	if (cases[cur_case].disp == D_TIMER)
+		timer(50000);
+	if (cur_op == RCV) {
+		rs.r = msgrcv(cur_q, &m, sizeof m.text, 0, 0);
+	} else {
+		m.mtype = 9;
+		strcpy(m.text, "from child");
+		rs.r = msgsnd(cur_q, &m, 100, 0);
+	}
+	rs.err = rs.r < 0 ? errno : 0;
+	if (cases[cur_case].disp == D_TIMER)
+		timer(0);
+	if (cases[cur_case].disp == D_MASKED)
+		sigprocmask(SIG_UNBLOCK, &usr1, NULL);
+	rs.handled = handled;
+	memcpy(rs.text, m.text, sizeof rs.text);
+	rs.text[sizeof rs.text - 1] = 0;
+	write_full(res_pipe[1], &rs, sizeof rs);
+}
+
+static void set_qbytes(int q, unsigned long qbytes)
+{
+	struct msqid_ds ds;
+	if (msgctl(q, IPC_STAT, &ds) != 0)
+		die("IPC_STAT");
+	ds.msg_qbytes = qbytes;
+	if (msgctl(q, IPC_SET, &ds) != 0)
+		die("IPC_SET");
+}
+
+/* print and remove everything left in the queue */
+static void drain(int q, const char *what)
+{
+	struct msg m;
+	long r;
+	printf("%s: left in queue:", what);
+	while ((r = msgrcv(q, &m, sizeof m.text, 0, IPC_NOWAIT)) >= 0)
+		printf(" (type %ld, %ld bytes)", m.mtype, r);
+	printf(errno == ENOMSG ? "\n" : " then -1 %s\n", errname(errno));
+}
+
+static void run_case(int c, int op)
+{
+	const struct kase *k = &cases[c];
+	struct msg m;
+	struct res rs;
+	char what[128], ch;
+	int ok;
+
+	snprintf(what, sizeof what, "%s, %s", op == RCV ? "msgrcv" : "msgsnd",
+		 k->name);
+	cur_q = new_queue(IPC_PRIVATE);
+	cur_op = op;
+	cur_case = c;
+	set_qbytes(cur_q, 512);
+	memset(&m, 0, sizeof m);
+	if (op == SND) {
+		m.mtype = 1;
+		for (int i = 0; i < 2; i++)
+			if (msgsnd(cur_q, &m, 256, IPC_NOWAIT) != 0)
+				die("fill");
+	}
+	if (pipe(ready_pipe) != 0 || pipe(res_pipe) != 0)
+		die("pipe");
+	pid_t pid = spawn(child, 0);
+	close(ready_pipe[1]);
+	close(res_pipe[1]);
+
+	ok = read_timed(ready_pipe[0], &ch, 1) == 0;
+	/* with the timer the child may be interrupted before we look */
+	if (k->disp != D_TIMER)
+		printf("%s: blocked: %s\n", what,
+		       ok && wait_state(pid, 'S') ? "yes" : "no");
+
+	switch (k->disp) {
+	case D_RESTART: case D_NORESTART: case D_IGN: case D_MASKED:
+		kill(pid, SIGUSR1);
+		break;
+	case D_DFL_IGN:
+		kill(pid, SIGWINCH);
+		break;
+	case D_CONT_HANDLER: case D_STOPCONT:
+		kill(pid, SIGSTOP);
+		printf("%s: stopped: %s\n", what,
+		       wait_state(pid, 'T') ? "yes" : "no");
+		kill(pid, SIGCONT);
+		break;
+	case D_TIMER:
+		break;
+	}
+
+	if (!k->interrupts) {
+		struct pollfd pfd = { .fd = res_pipe[0], .events = POLLIN };
+		ok = wait_state(pid, 'S') && poll(&pfd, 1, 0) == 0;
+		printf("%s: still blocked after signal: %s\n", what,
+		       ok ? "yes" : "no");
+		if (op == RCV) {
+			m.mtype = 5;
+			strcpy(m.text, "hello");
+			if (msgsnd(cur_q, &m, 6, 0) != 0)
+				die("msgsnd");
+		} else if (msgrcv(cur_q, &m, sizeof m.text, 0, 0) != 256) {
+			die("msgrcv");
+		}
+	}
+
+	if (read_timed(res_pipe[0], &rs, sizeof rs) != 0) {
+		printf("%s: <no result>\n", what);
+		kill(pid, SIGKILL);     /* so that reap() returns */
+	}
+	else if (rs.r < 0)
+		printf("%s: -1 %s, handler ran: %s\n", what, errname(rs.err),
+		       rs.handled ? "yes" : "no");
+	else if (op == RCV)
+		printf("%s: %ld bytes \"%s\", handler ran: %s\n", what, rs.r,
+		       rs.text, rs.handled ? "yes" : "no");
+	else
+		printf("%s: %ld, handler ran: %s\n", what, rs.r,
+		       rs.handled ? "yes" : "no");
+	close(ready_pipe[0]);
+	close(res_pipe[0]);
+	printf("%s: exit %d\n", what, reap(pid));
+	drain(cur_q, what);
+	rm_queue(cur_q);
+}
+
+int main(void)
+{
+	setup();
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+		run_case((int)c, RCV);
+		run_case((int)c, SND);
+	}
+	return 0;
+}
