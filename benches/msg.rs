@@ -22,12 +22,8 @@ const SOURCE: &str = include_str!("c/msgbench.c");
 
 /// (mode, message size in bytes, message count).  The counts aim at
 /// 0.2–1 s per kernel run on a 2-core VM.
-const CASES: [(&str, usize, u64); 4] = [
-    ("pingpong", 64, 15_000),
-    ("pingpong", 4096, 15_000),
-    ("stream", 64, 300_000),
-    ("stream", 4096, 50_000),
-];
+const CASES: [(&str, usize, u64); 4] =
+    [("pingpong", 64, 15_000), ("pingpong", 4096, 15_000), ("stream", 64, 300_000), ("stream", 4096, 50_000)];
 
 /// A fresh directory under the system temp dir, removed when dropped.
 struct TempDir(PathBuf);
@@ -70,10 +66,7 @@ fn run() -> Result<(), String> {
         Err(_) => 7,
     };
     // `cargo bench` passes `--bench`; other arguments select cases by name.
-    let filters: Vec<String> = env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
+    let filters: Vec<String> = env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let build = TempDir::new("build")?;
     let bin = compile(&build.0)?;
     eprintln!("shim library: {}; {rounds} rounds per case", lib.display());
@@ -99,14 +92,8 @@ fn run() -> Result<(), String> {
             shim.push(s);
             ratio.push(s / k);
         }
-        let (what, better) = if mode == "pingpong" {
-            ("time", "lower")
-        } else {
-            ("rate", "higher")
-        };
-        let (lo, hi) = ratio
-            .iter()
-            .fold((f64::MAX, f64::MIN), |(lo, hi), &r| (lo.min(r), hi.max(r)));
+        let (what, better) = if mode == "pingpong" { ("time", "lower") } else { ("rate", "higher") };
+        let (lo, hi) = ratio.iter().fold((f64::MAX, f64::MIN), |(lo, hi), &r| (lo.min(r), hi.max(r)));
         println!(
             "{:<16} kernel {:>13}   shim {:>13}   shim/kernel {what} ratio median {:.2} ({lo:.2}–{hi:.2}) over {rounds} rounds ({better} is better)",
             format!("{name}:"),
@@ -156,17 +143,13 @@ fn compile(dir: &Path) -> Result<PathBuf, String> {
 /// (preloaded, with a fresh `IPCSHIM_DIR` that is removed afterwards).
 fn run_once(bin: &Path, args: &[String], lib: Option<&Path>) -> Result<f64, String> {
     let mut cmd = Command::new(bin);
-    cmd.args(args)
-        .env_remove("LD_PRELOAD")
-        .env_remove("IPCSHIM_DIR");
+    cmd.args(args).env_remove("LD_PRELOAD").env_remove("IPCSHIM_DIR");
     cmd.stdin(Stdio::null()).stderr(Stdio::inherit());
     let state = lib.map(|_| TempDir::new("state")).transpose()?;
     if let (Some(lib), Some(state)) = (lib, &state) {
         cmd.env("LD_PRELOAD", lib).env("IPCSHIM_DIR", &state.0);
     }
-    let out = cmd
-        .output()
-        .map_err(|e| format!("running {}: {e}", bin.display()))?;
+    let out = cmd.output().map_err(|e| format!("running {}: {e}", bin.display()))?;
     drop(state);
     let variant = if lib.is_some() { "shim" } else { "kernel" };
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -42,7 +42,8 @@ fn differential(name: &str) {
                 first_difference(&expected, &got)
             );
         }
-        let left: Vec<_> = std::fs::read_dir(ns.path()).expect("ns dir").filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
+        let left: Vec<_> =
+            std::fs::read_dir(ns.path()).expect("ns dir").filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
         assert!(
             left.iter().all(|f| f.to_string_lossy().ends_with(".region")),
             "{name} ({how}) left files behind in its namespace: {left:?}"

@@ -160,7 +160,8 @@ fn a_symbolic_link_is_refused_with_eacces() {
 #[test]
 fn a_region_others_could_write_is_refused_with_eacces() {
     use std::os::unix::fs::PermissionsExt;
-    let (out, err) = probe_damaged(|p| std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o666)).expect("chmod"));
+    let (out, err) =
+        probe_damaged(|p| std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o666)).expect("chmod"));
     assert_eq!(out, "msgget = EACCES\n");
     assert!(err.contains("mode 0600"), "{err}");
 }

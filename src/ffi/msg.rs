@@ -32,7 +32,13 @@ pub unsafe extern "C" fn msgsnd(msqid: c_int, msgp: *const c_void, msgsz: size_t
 /// # Safety
 /// `msgp` must point to a buffer for a `struct msgbuf` with `msgsz` bytes of text, as msgrcv(2) requires.
 #[no_mangle]
-pub unsafe extern "C" fn msgrcv(msqid: c_int, msgp: *mut c_void, msgsz: size_t, msgtyp: c_long, msgflg: c_int) -> ssize_t {
+pub unsafe extern "C" fn msgrcv(
+    msqid: c_int,
+    msgp: *mut c_void,
+    msgsz: size_t,
+    msgtyp: c_long,
+    msgflg: c_int,
+) -> ssize_t {
     call(-1, || {
         let select = msg::check_receive(msqid, msgsz, msgtyp, msgflg)?;
         let msgp = user_ptr(msgp).map(|p| p.cast::<u8>().cast_mut());

@@ -49,7 +49,8 @@ impl Perm {
 
     /// Who may IPC_SET and IPC_RMID: the owner, the creator, or CAP_SYS_ADMIN.
     pub fn check_owner(&self, creds: &Credentials) -> Result<()> {
-        if creds.euid == self.cuid.load(Relaxed) || creds.euid == self.uid.load(Relaxed) || creds.has_cap(CAP_SYS_ADMIN) {
+        if creds.euid == self.cuid.load(Relaxed) || creds.euid == self.uid.load(Relaxed) || creds.has_cap(CAP_SYS_ADMIN)
+        {
             Ok(())
         } else {
             Err(Errno::EPERM)

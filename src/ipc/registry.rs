@@ -121,7 +121,7 @@ fn create<T: Table + ?Sized>(
     }
     let index = next_index(table)?;
     let object = table.object(index).ok_or(Errno::ENOSPC)?;
-    if index + 1 <= registry.last_index_plus_one.load(Ordering::Relaxed) {
+    if index < registry.last_index_plus_one.load(Ordering::Relaxed) {
         let seq = registry.seq.load(Ordering::Relaxed) + 1;
         registry.seq.store(if seq >= SEQ_MAX { 0 } else { seq }, Ordering::Relaxed);
     }

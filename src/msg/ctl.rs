@@ -98,6 +98,7 @@ fn stat(region: &Region, q: &super::MsgQueue, check_read: bool) -> Result<libc::
 fn set_attributes(region: &Region, id: i32, new: &libc::msqid_ds) -> Result<()> {
     let q = queue(region, id)?;
     let guard = lock(region, q, id)?;
+    #[allow(clippy::unnecessary_cast)] // msglen_t is narrower on 32-bit targets
     let qbytes = new.msg_qbytes as u64;
     platform::with_credentials(|c| {
         q.header.perm.check_owner(c)?;

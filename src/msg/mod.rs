@@ -103,11 +103,17 @@ pub fn get(region: &Region, key: i32, flags: i32) -> Result<i32> {
     let limits = limits();
     let request = ipc::registry::GetRequest { key, flags, limit: limits.msgmni };
     platform::with_credentials(|creds| {
-        ipc::registry::get(&Queues(region), &request, creds, |_| Ok(()), |object, _guard| {
-            let q = region.msg_queue(ipc::index_of(object.id.load(Relaxed))).ok_or(Errno::EIO)?;
-            q.init(limits.msgmnb);
-            Ok(())
-        })
+        ipc::registry::get(
+            &Queues(region),
+            &request,
+            creds,
+            |_| Ok(()),
+            |object, _guard| {
+                let q = region.msg_queue(ipc::index_of(object.id.load(Relaxed))).ok_or(Errno::EIO)?;
+                q.init(limits.msgmnb);
+                Ok(())
+            },
+        )
     })
 }
 
@@ -168,7 +174,13 @@ pub fn check_receive(id: i32, size: usize, msgtyp: i64, flags: i32) -> Result<Se
 
 /// msgrcv(2), after [`check_receive`]: copies the text into `text` (None for
 /// a NULL buffer) and returns the message type and the length copied.
-pub fn receive(region: &Region, id: i32, text: Option<&mut OutBuf>, select: Select, flags: i32) -> Result<(i64, usize)> {
+pub fn receive(
+    region: &Region,
+    id: i32,
+    text: Option<&mut OutBuf>,
+    select: Select,
+    flags: i32,
+) -> Result<(i64, usize)> {
     let q = queue(region, id)?;
     let mut text = text;
     let capacity = text.as_ref().map_or(usize::MAX >> 1, |t| t.len());

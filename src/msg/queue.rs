@@ -350,7 +350,9 @@ impl MsgQueue {
                             }
                         }
                     }
-                    crate::log::diag(|| format!("msg queue {}: corrupted message list cut", self.header.id.load(Relaxed)));
+                    crate::log::diag(|| {
+                        format!("msg queue {}: corrupted message list cut", self.header.id.load(Relaxed))
+                    });
                     break;
                 }
             }

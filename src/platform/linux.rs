@@ -26,10 +26,8 @@ pub enum Wake {
 /// shared file mapping, so the futex is keyed by inode and offset: no
 /// FUTEX_PRIVATE_FLAG, or waiters in other processes would never be found.
 pub fn futex_wait(word: &AtomicU32, expected: u32, timeout: Duration) -> Wake {
-    let ts = libc::timespec {
-        tv_sec: timeout.as_secs() as libc::time_t,
-        tv_nsec: timeout.subsec_nanos() as libc::c_long,
-    };
+    let ts =
+        libc::timespec { tv_sec: timeout.as_secs() as libc::time_t, tv_nsec: timeout.subsec_nanos() as libc::c_long };
     // SAFETY: `word` is a valid, aligned u32 for the duration of the call and
     // `ts` outlives it; FUTEX_WAIT only reads both.
     let r = unsafe {
@@ -154,7 +152,9 @@ pub fn now_secs() -> i64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: `ts` is a valid out-pointer.
     unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
-    ts.tv_sec as i64
+    #[allow(clippy::unnecessary_cast)] // time_t is 32-bit on some targets
+    let secs = ts.tv_sec as i64;
+    secs
 }
 
 /// A monotonic instant (vDSO, no system call), for bounding spins.

@@ -13,7 +13,7 @@
 //! regular file owned by us, not readable by others, with our magic, our
 //! version and exactly the size its header implies.
 
-use super::layout::{Layout, DEFAULT_CHUNKS, CHUNK_SIZE, MAGIC, MAX_CHUNKS, MAX_SLOTS, VERSION};
+use super::layout::{Layout, CHUNK_SIZE, DEFAULT_CHUNKS, MAGIC, MAX_CHUNKS, MAX_SLOTS, VERSION};
 use super::Region;
 use crate::error::{Errno, Result};
 use crate::log::diag;
@@ -114,7 +114,12 @@ pub(super) fn open_or_create(path: &Path) -> Result<Region> {
     };
     if recorded_size != layout.total_size || meta.len() != layout.total_size {
         diag(|| {
-            format!("{}: size {} but the header implies {}: truncated or corrupted", path.display(), meta.len(), layout.total_size)
+            format!(
+                "{}: size {} but the header implies {}: truncated or corrupted",
+                path.display(),
+                meta.len(),
+                layout.total_size
+            )
         });
         return Err(Errno::EIO);
     }
@@ -145,7 +150,14 @@ fn initialise(file: File, path: &Path) -> Result<Region> {
     // Release: whoever reads the magic (under the flock, or later through the
     // mapping) sees the fields above.
     header.magic.store(MAGIC, Ordering::Release);
-    diag(|| format!("{}: created ({} queue slots, {} MiB of message space)", path.display(), msg_slots, layout.chunk_count as u64 * CHUNK_SIZE >> 20));
+    diag(|| {
+        format!(
+            "{}: created ({} queue slots, {} MiB of message space)",
+            path.display(),
+            msg_slots,
+            (layout.chunk_count as u64 * CHUNK_SIZE) >> 20
+        )
+    });
     Ok(region)
 }
 

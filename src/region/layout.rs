@@ -82,6 +82,15 @@ impl Layout {
             align_up(chunk_committed + chunk_count.div_ceil(64) as u64 * size_of::<AtomicU64>() as u64, PAGE);
         let chunk_area = control_end;
         let total_size = chunk_area + chunk_count as u64 * CHUNK_SIZE;
-        Some(Layout { msg_slots, chunk_count, msg_table, chunk_owners, chunk_committed, control_end, chunk_area, total_size })
+        Some(Layout {
+            msg_slots,
+            chunk_count,
+            msg_table,
+            chunk_owners,
+            chunk_committed,
+            control_end,
+            chunk_area,
+            total_size,
+        })
     }
 }

@@ -68,7 +68,7 @@ impl Region {
     /// A bounds- and alignment-checked view of a `T` at `offset`.
     pub fn at<T: Shared>(&self, offset: u64) -> Result<&T> {
         let end = offset.checked_add(size_of::<T>() as u64).ok_or(Errno::EIO)?;
-        if end > self.layout.total_size || offset % align_of::<T>() as u64 != 0 {
+        if end > self.layout.total_size || !offset.is_multiple_of(align_of::<T>() as u64) {
             return Err(Errno::EIO);
         }
         // SAFETY: in bounds and aligned (checked above); `T: Shared` makes any
