@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,22 @@ static inline void show(const char *what, long r)
 		printf("%s = %ld %s\n", what, r, errname(e));
 	else
 		printf("%s = %ld\n", what, r);
+}
+
+/* show() with a printf-style label: showf(r, "msgsnd(size=%zu)", n). */
+static inline __attribute__((format(printf, 2, 3)))
+void showf(long r, const char *fmt, ...)
+{
+	int e = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		printf(" = %ld %s\n", r, errname(e));
+	else
+		printf(" = %ld\n", r);
 }
 
 static int test_failures;
@@ -303,6 +320,18 @@ static inline long kernel_limit(const char *name, int field)
 	return v;
 }
 
+/* kernel_limit(), but a value that cannot be read is fatal (see die). */
+static inline long kernel_limit_or_die(const char *name, int field)
+{
+	long v = kernel_limit(name, field);
+	if (v < 0) {
+		char what[160];
+		snprintf(what, sizeof what, "/proc/sys/kernel/%s", name);
+		die(what);
+	}
+	return v;
+}
+
 /* glibc leaves union semun to the program. */
 union semun {
 	int val;
@@ -310,5 +339,24 @@ union semun {
 	unsigned short *array;
 	struct seminfo *__buf;
 };
+
+/* -------------------------------------------------------- message queues */
+
+/* msgget(key, IPC_CREAT | IPC_EXCL | 0600), tracked; fatal if it fails. */
+static inline int new_queue(key_t key)
+{
+	int id = msgget(key, IPC_CREAT | IPC_EXCL | 0600);
+	if (id < 0)
+		die("msgget");
+	return track(TEST_MSG, id);
+}
+
+/* Untracks and removes a queue; fatal if IPC_RMID fails. */
+static inline void rm_queue(int id)
+{
+	untrack(id);
+	if (msgctl(id, IPC_RMID, NULL) != 0)
+		die("IPC_RMID");
+}
 
 #endif

@@ -11,46 +11,19 @@
  * errors (ENOENT for missing/empty/dangling paths, ENOTDIR, ELOOP,
  * ENAMETOOLONG), and using an ftok key with msgget.
  */
-#include <errno.h>
 #include <limits.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ipc.h>
-#include <sys/msg.h>
 #include <sys/stat.h>
-#include <unistd.h>
+#include "common.h"
 
-static const char *ename(int e)
+/* errname() plus the errors only path lookups give. */
+static const char *path_errname(int e)
 {
-	static char other[32];
-
 	switch (e) {
-	case EPERM: return "EPERM";
-	case ENOENT: return "ENOENT";
-	case EINTR: return "EINTR";
-	case E2BIG: return "E2BIG";
-	case EAGAIN: return "EAGAIN";
-	case EFAULT: return "EFAULT";
-	case EEXIST: return "EEXIST";
 	case ENOTDIR: return "ENOTDIR";
-	case EINVAL: return "EINVAL";
-	case ENOSPC: return "ENOSPC";
-	case ERANGE: return "ERANGE";
 	case ENAMETOOLONG: return "ENAMETOOLONG";
-	case ENOSYS: return "ENOSYS";
 	case ELOOP: return "ELOOP";
-	case ENOMSG: return "ENOMSG";
-	case EIDRM: return "EIDRM";
-	case EACCES: return "EACCES";
+	default: return errname(e);
 	}
-	snprintf(other, sizeof other, "errno=%d", e);
-	return other;
-}
-
-static const char *yesno(int c)
-{
-	return c ? "yes" : "no";
 }
 
 /* The documented glibc formula, from stat(); exits if stat fails. */
@@ -60,7 +33,7 @@ static key_t formula(const char *path, int id)
 	unsigned long long k;
 
 	if (stat(path, &st) != 0) {
-		printf("setup: stat(%s) failed: %s\n", path, ename(errno));
+		printf("setup: stat(%s) failed: %s\n", path, path_errname(errno));
 		exit(1);
 	}
 	k = ((unsigned long long)st.st_ino & 0xffff) |
@@ -70,7 +43,7 @@ static key_t formula(const char *path, int id)
 }
 
 /* Print whether ftok(path, id) matches the formula (raw key only if asked). */
-static key_t check(const char *path, int id, const char *idlabel, int print_raw)
+static key_t check_key(const char *path, int id, const char *idlabel, int print_raw)
 {
 	key_t k = ftok(path, id);
 
@@ -88,7 +61,7 @@ static void expect_fail(const char *path, const char *label)
 	errno = 0;
 	k = ftok(path, 'a');
 	if (k == (key_t)-1)
-		printf("ftok(%s, 'a') = -1 %s\n", label, ename(errno));
+		printf("ftok(%s, 'a') = -1 %s\n", label, path_errname(errno));
 	else
 		printf("ftok(%s, 'a') succeeded unexpectedly\n", label);
 }
@@ -98,7 +71,7 @@ static void touch(const char *path)
 	FILE *f = fopen(path, "w");
 
 	if (!f) {
-		printf("setup: cannot create %s: %s\n", path, ename(errno));
+		printf("setup: cannot create %s: %s\n", path, path_errname(errno));
 		exit(1);
 	}
 	fclose(f);
@@ -114,14 +87,14 @@ int main(void)
 	key_t k, k0, k256;
 	int q;
 
-	setvbuf(stdout, NULL, _IONBF, 0);
+	setup();
 
 	printf("-- cwd and a file in it\n");
 	touch("keyfile");
 	touch("other");
 	for (unsigned i = 0; i < sizeof ids / sizeof ids[0]; i++) {
-		check(".", ids[i], idnames[i], 0);
-		check("keyfile", ids[i], idnames[i], 0);
+		check_key(".", ids[i], idnames[i], 0);
+		check_key("keyfile", ids[i], idnames[i], 0);
 	}
 	k0 = ftok("keyfile", 0);
 	k256 = ftok("keyfile", 256);
@@ -139,22 +112,22 @@ int main(void)
 
 	printf("-- links\n");
 	if (symlink("keyfile", "symlink") != 0 || link("keyfile", "hardlink") != 0) {
-		printf("setup: link failed: %s\n", ename(errno));
+		printf("setup: link failed: %s\n", path_errname(errno));
 		return 1;
 	}
 	printf("symlink gives target's key: %s\n", yesno(ftok("symlink", 'a') == ftok("keyfile", 'a')));
 	printf("hard link gives same key: %s\n", yesno(ftok("hardlink", 'a') == ftok("keyfile", 'a')));
 
 	printf("-- fixed paths (raw keys are stable on one machine)\n");
-	check("/", 'x', "'x'", 1);
-	check("/etc/passwd", 7, "7", 1);
+	check_key("/", 'x', "'x'", 1);
+	check_key("/etc/passwd", 7, "7", 1);
 
 	printf("-- errors\n");
 	expect_fail("nonexistent", "\"nonexistent\"");
 	expect_fail("", "\"\"");
 	expect_fail("keyfile/x", "\"keyfile/x\"");
 	if (symlink("missing-target", "dangling") != 0 || symlink("loop", "loop") != 0) {
-		printf("setup: symlink failed: %s\n", ename(errno));
+		printf("setup: symlink failed: %s\n", path_errname(errno));
 		return 1;
 	}
 	expect_fail("dangling", "dangling symlink");
@@ -166,7 +139,7 @@ int main(void)
 	k = ftok("keyfile", 'q');
 	q = msgget(k, IPC_CREAT | IPC_EXCL | 0600);
 	if (q < 0) {
-		printf("msgget(ftok key, IPC_CREAT|IPC_EXCL) = -1 %s\n", ename(errno));
+		printf("msgget(ftok key, IPC_CREAT|IPC_EXCL) = -1 %s\n", path_errname(errno));
 		return 1;
 	}
 	printf("msgget(ftok key, IPC_CREAT|IPC_EXCL) = ok\n");
@@ -176,7 +149,7 @@ int main(void)
 	printf("msg_perm.__key == ftok key: %s\n", yesno(ds.msg_perm.__key == k));
 	printf("msgget(ftok(symlink), 0) finds it: %s\n", yesno(msgget(ftok("symlink", 'q'), 0) == q));
 	printf("msgget(ftok(keyfile, 'r'), 0) = %s\n",
-	       msgget(ftok("keyfile", 'r'), 0) < 0 ? ename(errno) : "found (unexpected)");
+	       msgget(ftok("keyfile", 'r'), 0) < 0 ? path_errname(errno) : "found (unexpected)");
 	if (msgctl(q, IPC_RMID, NULL) != 0)
 		return 1;
 

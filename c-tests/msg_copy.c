@@ -11,58 +11,8 @@
  * that copying changes nothing: message stays, msg_qnum/msg_cbytes,
  * msg_lrpid and msg_rtime unchanged.
  */
-#include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ipc.h>
-#include <sys/msg.h>
-#include <unistd.h>
-
-static const char *ename(int e)
-{
-	static char other[32];
-
-	switch (e) {
-	case EPERM: return "EPERM";
-	case ENOENT: return "ENOENT";
-	case EINTR: return "EINTR";
-	case E2BIG: return "E2BIG";
-	case EAGAIN: return "EAGAIN";
-	case EFAULT: return "EFAULT";
-	case EEXIST: return "EEXIST";
-	case ENOTDIR: return "ENOTDIR";
-	case EINVAL: return "EINVAL";
-	case ENOSPC: return "ENOSPC";
-	case ERANGE: return "ERANGE";
-	case ENAMETOOLONG: return "ENAMETOOLONG";
-	case ENOSYS: return "ENOSYS";
-	case ELOOP: return "ELOOP";
-	case ENOMSG: return "ENOMSG";
-	case EIDRM: return "EIDRM";
-	case EACCES: return "EACCES";
-	}
-	snprintf(other, sizeof other, "errno=%d", e);
-	return other;
-}
-
-static long read_limit(const char *name)
-{
-	char path[64];
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof path, "/proc/sys/kernel/%s", name);
-	f = fopen(path, "r");
-	if (!f || fscanf(f, "%ld", &v) != 1) {
-		printf("setup: cannot read %s\n", path);
-		exit(1);
-	}
-	fclose(f);
-	return v;
-}
+#include "common.h"
 
 struct mbuf {
 	long mtype;
@@ -80,7 +30,7 @@ static void snd(long type, const char *text)
 	buf->mtype = type;
 	memcpy(buf->mtext, text, len);
 	if (msgsnd(qid, buf, len, IPC_NOWAIT) != 0) {
-		printf("setup: msgsnd failed: %s\n", ename(errno));
+		printf("setup: msgsnd failed: %s\n", errname(errno));
 		exit(1);
 	}
 	printf("sent type=%ld text=%s\n", type, text);
@@ -110,7 +60,7 @@ static void rcv(long typ, int flg, size_t bufsz, const char *szlabel)
 	buf->mtype = 0;
 	n = msgrcv(qid, buf, bufsz, typ, flg);
 	if (n < 0)
-		printf("msgrcv(msgtyp=%ld, %s, bufsz=%s) = -1 %s\n", typ, flagstr(flg), szlabel, ename(errno));
+		printf("msgrcv(msgtyp=%ld, %s, bufsz=%s) = -1 %s\n", typ, flagstr(flg), szlabel, errname(errno));
 	else
 		printf("msgrcv(msgtyp=%ld, %s, bufsz=%s) -> mtype=%ld len=%zd text=%.*s\n",
 		       typ, flagstr(flg), szlabel, buf->mtype, n, n > 64 ? 0 : (int)n, buf->mtext);
@@ -127,7 +77,7 @@ static struct msqid_ds stat_q(void)
 
 	memset(&ds, 0, sizeof ds);
 	if (msgctl(qid, IPC_STAT, &ds) != 0) {
-		printf("setup: IPC_STAT failed: %s\n", ename(errno));
+		printf("setup: IPC_STAT failed: %s\n", errname(errno));
 		exit(1);
 	}
 	return ds;
@@ -149,15 +99,15 @@ int main(void)
 	long msgmax;
 	ssize_t n;
 
-	setvbuf(stdout, NULL, _IONBF, 0);
-	msgmax = read_limit("msgmax");
+	setup();
+	msgmax = kernel_limit_or_die("msgmax", 0);
 	bufcap = (size_t)msgmax * 2;
 	buf = calloc(1, sizeof(struct mbuf) + bufcap);
 	if (!buf)
 		return 1;
 	qid = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
 	if (qid < 0) {
-		printf("setup: msgget failed: %s\n", ename(errno));
+		printf("setup: msgget failed: %s\n", errname(errno));
 		return 1;
 	}
 
@@ -208,7 +158,7 @@ int main(void)
 	buf->mtype = 2;
 	memset(buf->mtext, 'M', (size_t)msgmax);
 	if (msgsnd(qid, buf, (size_t)msgmax, IPC_NOWAIT) != 0) {
-		printf("setup: msgsnd(msgmax) failed: %s\n", ename(errno));
+		printf("setup: msgsnd(msgmax) failed: %s\n", errname(errno));
 		return 1;
 	}
 	memset(buf->mtext, 0, bufcap);
@@ -226,7 +176,7 @@ int main(void)
 
 	printf("-- removed queue\n");
 	if (msgctl(qid, IPC_RMID, NULL) != 0) {
-		printf("cleanup: IPC_RMID failed: %s\n", ename(errno));
+		printf("cleanup: IPC_RMID failed: %s\n", errname(errno));
 		return 1;
 	}
 	copy(0);

@@ -15,78 +15,8 @@
  * Raising msg_qbytes above msgmnb is not tested (depends on
  * CAP_SYS_RESOURCE).
  */
-#include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ipc.h>
-#include <sys/msg.h>
 #include <time.h>
-#include <unistd.h>
-
-static const char *ename(int e)
-{
-	static char other[32];
-
-	switch (e) {
-	case EPERM: return "EPERM";
-	case ENOENT: return "ENOENT";
-	case EINTR: return "EINTR";
-	case E2BIG: return "E2BIG";
-	case EAGAIN: return "EAGAIN";
-	case EFAULT: return "EFAULT";
-	case EEXIST: return "EEXIST";
-	case ENOTDIR: return "ENOTDIR";
-	case EINVAL: return "EINVAL";
-	case ENOSPC: return "ENOSPC";
-	case ERANGE: return "ERANGE";
-	case ENAMETOOLONG: return "ENAMETOOLONG";
-	case ENOSYS: return "ENOSYS";
-	case ELOOP: return "ELOOP";
-	case ENOMSG: return "ENOMSG";
-	case EIDRM: return "EIDRM";
-	case EACCES: return "EACCES";
-	}
-	snprintf(other, sizeof other, "errno=%d", e);
-	return other;
-}
-
-static __attribute__((format(printf, 2, 3)))
-void show(long r, const char *fmt, ...)
-{
-	int e = errno;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	if (r == -1)
-		printf(" = -1 %s\n", ename(e));
-	else
-		printf(" = %ld\n", r);
-}
-
-static const char *yesno(int c)
-{
-	return c ? "yes" : "no";
-}
-
-static long read_limit(const char *name)
-{
-	char path[64];
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof path, "/proc/sys/kernel/%s", name);
-	f = fopen(path, "r");
-	if (!f || fscanf(f, "%ld", &v) != 1) {
-		printf("setup: cannot read %s\n", path);
-		exit(1);
-	}
-	fclose(f);
-	return v;
-}
+#include "common.h"
 
 static int qid;
 static long msgmnb;
@@ -98,7 +28,7 @@ static struct msqid_ds stat_q(void)
 
 	memset(&ds, 0, sizeof ds);
 	if (msgctl(qid, IPC_STAT, &ds) != 0) {
-		printf("setup: IPC_STAT failed: %s\n", ename(errno));
+		printf("setup: IPC_STAT failed: %s\n", errname(errno));
 		exit(1);
 	}
 	return ds;
@@ -146,7 +76,7 @@ static void snd(const char *text)
 	size_t len = strlen(text);
 
 	memcpy(m.mtext, text, len);
-	show(msgsnd(qid, &m, len, IPC_NOWAIT), "msgsnd(\"%s\")", text);
+	showf(msgsnd(qid, &m, len, IPC_NOWAIT), "msgsnd(\"%s\")", text);
 }
 
 static void rcv(void)
@@ -155,7 +85,7 @@ static void rcv(void)
 	ssize_t n = msgrcv(qid, &m, sizeof m.mtext, 0, IPC_NOWAIT);
 
 	if (n < 0)
-		show(n, "msgrcv");
+		showf(n, "msgrcv");
 	else
 		printf("msgrcv -> len=%zd text=%.*s\n", n, (int)n, m.mtext);
 }
@@ -175,16 +105,16 @@ int main(void)
 	struct msqid_ds ds, before_ds, after_ds;
 	time_t t0, t1;
 
-	setvbuf(stdout, NULL, _IONBF, 0);
+	setup();
 	prog_start = time(NULL);
-	msgmnb = read_limit("msgmnb");
+	msgmnb = kernel_limit_or_die("msgmnb", 0);
 
 	printf("-- fresh queue\n");
 	t0 = time(NULL);
 	qid = msgget(0x4242, IPC_CREAT | IPC_EXCL | 0640);
 	t1 = time(NULL);
 	if (qid < 0) {
-		printf("setup: msgget failed: %s\n", ename(errno));
+		printf("setup: msgget failed: %s\n", errname(errno));
 		return 1;
 	}
 	print_stat("after msgget", t0, t1);
@@ -217,10 +147,10 @@ int main(void)
 	{
 		struct mbuf m;
 
-		show(msgrcv(qid, &m, 1, 0, IPC_NOWAIT), "msgrcv(bufsz=1) (E2BIG)");
-		show(msgrcv(qid, &m, sizeof m.mtext, 77, IPC_NOWAIT), "msgrcv(type=77)");
+		showf(msgrcv(qid, &m, 1, 0, IPC_NOWAIT), "msgrcv(bufsz=1) (E2BIG)");
+		showf(msgrcv(qid, &m, sizeof m.mtext, 77, IPC_NOWAIT), "msgrcv(type=77)");
 		m.mtype = 0;
-		show(msgsnd(qid, &m, 1, IPC_NOWAIT), "msgsnd(mtype=0)");
+		showf(msgsnd(qid, &m, 1, IPC_NOWAIT), "msgsnd(mtype=0)");
 	}
 	after_ds = stat_q();
 	printf("IPC_STAT identical after failed calls: %s\n",
@@ -228,23 +158,23 @@ int main(void)
 
 	printf("-- IPC_SET\n");
 	t0 = time(NULL);
-	show(set_mode_qbytes(0600, (unsigned long)msgmnb / 2), "msgctl(IPC_SET, mode=0600, qbytes=msgmnb/2)");
+	showf(set_mode_qbytes(0600, (unsigned long)msgmnb / 2), "msgctl(IPC_SET, mode=0600, qbytes=msgmnb/2)");
 	t1 = time(NULL);
 	print_stat("after IPC_SET", t0, t1);
 	ds = stat_q();
 	printf("msg_qbytes == msgmnb/2: %s\n", yesno((long)ds.msg_qbytes == msgmnb / 2));
-	show(set_mode_qbytes(07777, (unsigned long)msgmnb / 2), "msgctl(IPC_SET, mode=07777)");
+	showf(set_mode_qbytes(07777, (unsigned long)msgmnb / 2), "msgctl(IPC_SET, mode=07777)");
 	ds = stat_q();
 	printf("mode=%04o\n", (unsigned)ds.msg_perm.mode);
-	show(set_mode_qbytes(0644, (unsigned long)msgmnb), "msgctl(IPC_SET, mode=0644, qbytes=msgmnb)");
+	showf(set_mode_qbytes(0644, (unsigned long)msgmnb), "msgctl(IPC_SET, mode=0644, qbytes=msgmnb)");
 	ds = stat_q();
 	printf("mode=%04o msg_qbytes == msgmnb: %s\n", (unsigned)ds.msg_perm.mode,
 	       yesno((long)ds.msg_qbytes == msgmnb));
-	show(set_mode_qbytes(0644, 1), "msgctl(IPC_SET, qbytes=1)");
+	showf(set_mode_qbytes(0644, 1), "msgctl(IPC_SET, qbytes=1)");
 	ds = stat_q();
 	printf("msg_qbytes=%lu msg_cbytes=%lu (contents kept)\n",
 	       (unsigned long)ds.msg_qbytes, (unsigned long)ds.msg_cbytes);
-	show(set_mode_qbytes(0644, (unsigned long)msgmnb), "msgctl(IPC_SET, qbytes=msgmnb)");
+	showf(set_mode_qbytes(0644, (unsigned long)msgmnb), "msgctl(IPC_SET, qbytes=msgmnb)");
 
 	printf("-- IPC_SET ignores everything but uid, gid, mode, qbytes\n");
 	before_ds = stat_q();
@@ -260,7 +190,7 @@ int main(void)
 	ds.msg_stime = 5;
 	ds.msg_rtime = 6;
 	ds.msg_ctime = 7;
-	show(msgctl(qid, IPC_SET, &ds), "msgctl(IPC_SET, garbage in other fields)");
+	showf(msgctl(qid, IPC_SET, &ds), "msgctl(IPC_SET, garbage in other fields)");
 	after_ds = stat_q();
 	printf("key/cuid/cgid/seq/qnum/cbytes/pids/stime/rtime unchanged: %s\n",
 	       yesno(after_ds.msg_perm.__key == before_ds.msg_perm.__key &&
@@ -281,50 +211,50 @@ int main(void)
 	ds.msg_perm.uid = (uid_t)-1;
 	ds.msg_perm.mode = 0600;
 	ds.msg_qbytes = 10;
-	show(msgctl(qid, IPC_SET, &ds), "msgctl(IPC_SET, uid=-1, mode=0600, qbytes=10)");
+	showf(msgctl(qid, IPC_SET, &ds), "msgctl(IPC_SET, uid=-1, mode=0600, qbytes=10)");
 	ds = before_ds;
 	ds.msg_perm.gid = (gid_t)-1;
 	ds.msg_perm.mode = 0600;
 	ds.msg_qbytes = 10;
-	show(msgctl(qid, IPC_SET, &ds), "msgctl(IPC_SET, gid=-1, mode=0600, qbytes=10)");
+	showf(msgctl(qid, IPC_SET, &ds), "msgctl(IPC_SET, gid=-1, mode=0600, qbytes=10)");
 	after_ds = stat_q();
 	printf("IPC_STAT identical after failed IPC_SET: %s\n",
 	       yesno(memcmp(&before_ds, &after_ds, sizeof before_ds) == 0));
 	ds = before_ds;
 	ds.msg_perm.uid = geteuid();
 	ds.msg_perm.gid = getegid();
-	show(msgctl(qid, IPC_SET, &ds), "msgctl(IPC_SET, uid=euid, gid=egid)");
+	showf(msgctl(qid, IPC_SET, &ds), "msgctl(IPC_SET, uid=euid, gid=egid)");
 
 	printf("-- NULL and invalid commands\n");
-	show(msgctl(qid, IPC_SET, NULL), "msgctl(IPC_SET, NULL)");
-	show(msgctl(qid, IPC_STAT, NULL), "msgctl(IPC_STAT, NULL)");
-	show(msgctl(qid, 12345, &ds), "msgctl(cmd=12345)");
-	show(msgctl(qid, -1, &ds), "msgctl(cmd=-1)");
-	show(msgctl(qid, 4, &ds), "msgctl(cmd=4)");
-	show(msgctl(qid, 10, &ds), "msgctl(cmd=10)");
-	show(msgctl(qid, 14, &ds), "msgctl(cmd=14)");
-	show(msgctl(qid, 12345, NULL), "msgctl(cmd=12345, NULL)");
+	showf(msgctl(qid, IPC_SET, NULL), "msgctl(IPC_SET, NULL)");
+	showf(msgctl(qid, IPC_STAT, NULL), "msgctl(IPC_STAT, NULL)");
+	showf(msgctl(qid, 12345, &ds), "msgctl(cmd=12345)");
+	showf(msgctl(qid, -1, &ds), "msgctl(cmd=-1)");
+	showf(msgctl(qid, 4, &ds), "msgctl(cmd=4)");
+	showf(msgctl(qid, 10, &ds), "msgctl(cmd=10)");
+	showf(msgctl(qid, 14, &ds), "msgctl(cmd=14)");
+	showf(msgctl(qid, 12345, NULL), "msgctl(cmd=12345, NULL)");
 	print_stat("queue unaffected", prog_start, time(NULL));
 
 	printf("-- IPC_RMID\n");
-	show(msgctl(qid, IPC_RMID, NULL), "msgctl(IPC_RMID) (queue holds 1 message)");
-	show(msgctl(qid, IPC_RMID, NULL), "msgctl(IPC_RMID) again");
-	show(msgctl(qid, IPC_STAT, &ds), "msgctl(IPC_STAT) after IPC_RMID");
-	show(msgctl(qid, IPC_SET, &ds), "msgctl(IPC_SET) after IPC_RMID");
+	showf(msgctl(qid, IPC_RMID, NULL), "msgctl(IPC_RMID) (queue holds 1 message)");
+	showf(msgctl(qid, IPC_RMID, NULL), "msgctl(IPC_RMID) again");
+	showf(msgctl(qid, IPC_STAT, &ds), "msgctl(IPC_STAT) after IPC_RMID");
+	showf(msgctl(qid, IPC_SET, &ds), "msgctl(IPC_SET) after IPC_RMID");
 	snd("x");
 	rcv();
-	show(msgget(0x4242, 0) < 0 ? -1 : 0, "msgget(0x4242, 0) after IPC_RMID");
+	showf(msgget(0x4242, 0) < 0 ? -1 : 0, "msgget(0x4242, 0) after IPC_RMID");
 
 	printf("-- IPC_RMID ignores its buffer argument\n");
 	qid = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
 	if (qid < 0)
 		return 1;
 	memset(&ds, 0xff, sizeof ds);
-	show(msgctl(qid, IPC_RMID, &ds), "msgctl(IPC_RMID, garbage buffer)");
+	showf(msgctl(qid, IPC_RMID, &ds), "msgctl(IPC_RMID, garbage buffer)");
 	qid = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
 	if (qid < 0)
 		return 1;
-	show(msgctl(qid, IPC_RMID, (struct msqid_ds *)1), "msgctl(IPC_RMID, (void *)1)");
+	showf(msgctl(qid, IPC_RMID, (struct msqid_ds *)1), "msgctl(IPC_RMID, (void *)1)");
 	printf("done\n");
 	return 0;
 }

@@ -15,72 +15,8 @@
  *  - msgctl IPC_SET copies the buffer before looking up the id (NULL ->
  *    EFAULT for a non-negative unknown id), IPC_STAT looks up first.
  */
-#include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ipc.h>
-#include <sys/msg.h>
-
-static const char *ename(int e)
-{
-	static char other[32];
-
-	switch (e) {
-	case EPERM: return "EPERM";
-	case ENOENT: return "ENOENT";
-	case EINTR: return "EINTR";
-	case E2BIG: return "E2BIG";
-	case EAGAIN: return "EAGAIN";
-	case EFAULT: return "EFAULT";
-	case EEXIST: return "EEXIST";
-	case ENOTDIR: return "ENOTDIR";
-	case EINVAL: return "EINVAL";
-	case ENOSPC: return "ENOSPC";
-	case ERANGE: return "ERANGE";
-	case ENAMETOOLONG: return "ENAMETOOLONG";
-	case ENOSYS: return "ENOSYS";
-	case ELOOP: return "ELOOP";
-	case ENOMSG: return "ENOMSG";
-	case EIDRM: return "EIDRM";
-	case EACCES: return "EACCES";
-	}
-	snprintf(other, sizeof other, "errno=%d", e);
-	return other;
-}
-
-static __attribute__((format(printf, 2, 3)))
-void show(long r, const char *fmt, ...)
-{
-	int e = errno;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	if (r == -1)
-		printf(" = -1 %s\n", ename(e));
-	else
-		printf(" = %ld\n", r);
-}
-
-static long read_limit(const char *name)
-{
-	char path[64];
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof path, "/proc/sys/kernel/%s", name);
-	f = fopen(path, "r");
-	if (!f || fscanf(f, "%ld", &v) != 1) {
-		printf("setup: cannot read %s\n", path);
-		exit(1);
-	}
-	fclose(f);
-	return v;
-}
+#include "common.h"
 
 struct mbuf {
 	long mtype;
@@ -92,7 +28,7 @@ static int mkq(void)
 	int id = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
 
 	if (id < 0) {
-		printf("setup: msgget failed: %s\n", ename(errno));
+		printf("setup: msgget failed: %s\n", errname(errno));
 		exit(1);
 	}
 	return id;
@@ -105,20 +41,20 @@ static void bad_id(int id, const char *what)
 	struct msqid_ds ds;
 
 	printf("-- %s\n", what);
-	show(msgsnd(id, &m, 5, IPC_NOWAIT), "msgsnd(IPC_NOWAIT)");
-	show(msgsnd(id, &m, 5, 0), "msgsnd(flags=0)");
-	show(msgsnd(id, &m, 0, 0), "msgsnd(size=0)");
-	show(msgrcv(id, &m, sizeof m.mtext, 0, IPC_NOWAIT), "msgrcv(IPC_NOWAIT)");
-	show(msgrcv(id, &m, sizeof m.mtext, 0, 0), "msgrcv(flags=0)");
-	show(msgrcv(id, &m, sizeof m.mtext, -5, 0), "msgrcv(type=-5, flags=0)");
-	show(msgrcv(id, &m, sizeof m.mtext, 0, MSG_COPY | IPC_NOWAIT), "msgrcv(MSG_COPY|IPC_NOWAIT)");
-	show(msgrcv(id, NULL, sizeof m.mtext, 0, IPC_NOWAIT), "msgrcv(NULL buf, IPC_NOWAIT)");
+	showf(msgsnd(id, &m, 5, IPC_NOWAIT), "msgsnd(IPC_NOWAIT)");
+	showf(msgsnd(id, &m, 5, 0), "msgsnd(flags=0)");
+	showf(msgsnd(id, &m, 0, 0), "msgsnd(size=0)");
+	showf(msgrcv(id, &m, sizeof m.mtext, 0, IPC_NOWAIT), "msgrcv(IPC_NOWAIT)");
+	showf(msgrcv(id, &m, sizeof m.mtext, 0, 0), "msgrcv(flags=0)");
+	showf(msgrcv(id, &m, sizeof m.mtext, -5, 0), "msgrcv(type=-5, flags=0)");
+	showf(msgrcv(id, &m, sizeof m.mtext, 0, MSG_COPY | IPC_NOWAIT), "msgrcv(MSG_COPY|IPC_NOWAIT)");
+	showf(msgrcv(id, NULL, sizeof m.mtext, 0, IPC_NOWAIT), "msgrcv(NULL buf, IPC_NOWAIT)");
 	memset(&ds, 0, sizeof ds);
-	show(msgctl(id, IPC_STAT, &ds), "msgctl(IPC_STAT)");
+	showf(msgctl(id, IPC_STAT, &ds), "msgctl(IPC_STAT)");
 	ds.msg_perm.mode = 0600;
 	ds.msg_qbytes = 100;
-	show(msgctl(id, IPC_SET, &ds), "msgctl(IPC_SET)");
-	show(msgctl(id, IPC_RMID, NULL), "msgctl(IPC_RMID)");
+	showf(msgctl(id, IPC_SET, &ds), "msgctl(IPC_SET)");
+	showf(msgctl(id, IPC_RMID, NULL), "msgctl(IPC_RMID)");
 }
 
 int main(void)
@@ -128,8 +64,8 @@ int main(void)
 	long msgmax, *large;  /* large: mtype + 2*msgmax text bytes, zeroed */
 	int live, dead, big;
 
-	setvbuf(stdout, NULL, _IONBF, 0);
-	msgmax = read_limit("msgmax");
+	setup();
+	msgmax = kernel_limit_or_die("msgmax", 0);
 	memset(&m, 0, sizeof m);
 	large = calloc(1, sizeof(long) + 2 * (size_t)msgmax);
 	if (!large)
@@ -138,7 +74,7 @@ int main(void)
 
 	live = mkq();
 	dead = mkq();
-	show(msgctl(dead, IPC_RMID, NULL), "msgctl(dead, IPC_RMID)");
+	showf(msgctl(dead, IPC_RMID, NULL), "msgctl(dead, IPC_RMID)");
 	/* An id with an index nobody uses (far above anything created here). */
 	big = 0x7ffffff0;
 
@@ -148,61 +84,61 @@ int main(void)
 	bad_id(dead, "id after IPC_RMID");
 	bad_id(live + 32768, "live id + 32768 (same index, other sequence)");
 	memset(&ds, 0, sizeof ds);
-	show(msgctl(live, IPC_STAT, &ds), "live queue still fine: msgctl(IPC_STAT)");
+	showf(msgctl(live, IPC_STAT, &ds), "live queue still fine: msgctl(IPC_STAT)");
 
 	printf("-- msgsnd: NULL buffer is checked first\n");
-	show(msgsnd(-1, NULL, 5, IPC_NOWAIT), "msgsnd(id=-1, NULL)");
-	show(msgsnd(big, NULL, 5, IPC_NOWAIT), "msgsnd(unknown id, NULL)");
-	show(msgsnd(dead, NULL, 5, IPC_NOWAIT), "msgsnd(removed id, NULL)");
-	show(msgsnd(live, NULL, (size_t)msgmax + 1, IPC_NOWAIT), "msgsnd(live, NULL, size=msgmax+1)");
-	show(msgsnd(-1, NULL, (size_t)-1, IPC_NOWAIT), "msgsnd(id=-1, NULL, size=(size_t)-1)");
+	showf(msgsnd(-1, NULL, 5, IPC_NOWAIT), "msgsnd(id=-1, NULL)");
+	showf(msgsnd(big, NULL, 5, IPC_NOWAIT), "msgsnd(unknown id, NULL)");
+	showf(msgsnd(dead, NULL, 5, IPC_NOWAIT), "msgsnd(removed id, NULL)");
+	showf(msgsnd(live, NULL, (size_t)msgmax + 1, IPC_NOWAIT), "msgsnd(live, NULL, size=msgmax+1)");
+	showf(msgsnd(-1, NULL, (size_t)-1, IPC_NOWAIT), "msgsnd(id=-1, NULL, size=(size_t)-1)");
 
 	printf("-- msgsnd: size, id and mtype before queue state\n");
 	m.mtype = 0;
-	show(msgsnd(big, &m, 1, IPC_NOWAIT), "msgsnd(unknown id, mtype=0)");
-	show(msgsnd(big, large, (size_t)msgmax + 1, IPC_NOWAIT), "msgsnd(unknown id, size=msgmax+1)");
+	showf(msgsnd(big, &m, 1, IPC_NOWAIT), "msgsnd(unknown id, mtype=0)");
+	showf(msgsnd(big, large, (size_t)msgmax + 1, IPC_NOWAIT), "msgsnd(unknown id, size=msgmax+1)");
 	ds.msg_qbytes = 0;
-	show(msgctl(live, IPC_SET, &ds), "msgctl(live, IPC_SET, msg_qbytes=0)");
+	showf(msgctl(live, IPC_SET, &ds), "msgctl(live, IPC_SET, msg_qbytes=0)");
 	m.mtype = 1;
-	show(msgsnd(live, &m, 1, IPC_NOWAIT), "msgsnd(live full, size=1)");
+	showf(msgsnd(live, &m, 1, IPC_NOWAIT), "msgsnd(live full, size=1)");
 	m.mtype = 0;
-	show(msgsnd(live, &m, 1, IPC_NOWAIT), "msgsnd(live full, mtype=0)");
+	showf(msgsnd(live, &m, 1, IPC_NOWAIT), "msgsnd(live full, mtype=0)");
 	m.mtype = -7;
-	show(msgsnd(live, &m, 1, 0), "msgsnd(live full, mtype=-7, flags=0)");
-	show(msgsnd(live, large, (size_t)msgmax + 1, 0), "msgsnd(live full, size=msgmax+1, flags=0)");
-	show(msgsnd(live, &m, (size_t)-1, 0), "msgsnd(live full, size=(size_t)-1, flags=0)");
+	showf(msgsnd(live, &m, 1, 0), "msgsnd(live full, mtype=-7, flags=0)");
+	showf(msgsnd(live, large, (size_t)msgmax + 1, 0), "msgsnd(live full, size=msgmax+1, flags=0)");
+	showf(msgsnd(live, &m, (size_t)-1, 0), "msgsnd(live full, size=(size_t)-1, flags=0)");
 	ds.msg_qbytes = 100;
-	show(msgctl(live, IPC_SET, &ds), "msgctl(live, IPC_SET, msg_qbytes=100)");
+	showf(msgctl(live, IPC_SET, &ds), "msgctl(live, IPC_SET, msg_qbytes=100)");
 
 	printf("-- msgrcv: arguments before queue state\n");
-	show(msgrcv(-1, NULL, 10, 0, 0), "msgrcv(id=-1, NULL, flags=0)");
-	show(msgrcv(big, NULL, 10, 0, IPC_NOWAIT), "msgrcv(unknown id, NULL, IPC_NOWAIT)");
-	show(msgrcv(live, &m, (size_t)-1, 0, 0), "msgrcv(live empty, bufsz=(size_t)-1, flags=0)");
-	show(msgrcv(live, &m, 10, 0, MSG_COPY), "msgrcv(live empty, MSG_COPY, flags without IPC_NOWAIT)");
-	show(msgrcv(live, &m, 10, 0, MSG_COPY | MSG_EXCEPT | IPC_NOWAIT), "msgrcv(live empty, MSG_COPY|MSG_EXCEPT|IPC_NOWAIT)");
-	show(msgrcv(big, &m, (size_t)-1, 0, MSG_COPY), "msgrcv(unknown id, bufsz=(size_t)-1, MSG_COPY)");
-	show(msgrcv(live, &m, 10, 0, IPC_NOWAIT), "msgrcv(live empty, IPC_NOWAIT)");
+	showf(msgrcv(-1, NULL, 10, 0, 0), "msgrcv(id=-1, NULL, flags=0)");
+	showf(msgrcv(big, NULL, 10, 0, IPC_NOWAIT), "msgrcv(unknown id, NULL, IPC_NOWAIT)");
+	showf(msgrcv(live, &m, (size_t)-1, 0, 0), "msgrcv(live empty, bufsz=(size_t)-1, flags=0)");
+	showf(msgrcv(live, &m, 10, 0, MSG_COPY), "msgrcv(live empty, MSG_COPY, flags without IPC_NOWAIT)");
+	showf(msgrcv(live, &m, 10, 0, MSG_COPY | MSG_EXCEPT | IPC_NOWAIT), "msgrcv(live empty, MSG_COPY|MSG_EXCEPT|IPC_NOWAIT)");
+	showf(msgrcv(big, &m, (size_t)-1, 0, MSG_COPY), "msgrcv(unknown id, bufsz=(size_t)-1, MSG_COPY)");
+	showf(msgrcv(live, &m, 10, 0, IPC_NOWAIT), "msgrcv(live empty, IPC_NOWAIT)");
 	m.mtype = 3;
 	memcpy(m.mtext, "0123456789ABCDEF", 16);
-	show(msgsnd(live, &m, 16, IPC_NOWAIT), "msgsnd(live, 16 bytes)");
-	show(msgrcv(live, &m, 4, 0, MSG_COPY | MSG_EXCEPT | IPC_NOWAIT), "msgrcv(bufsz=4, MSG_COPY|MSG_EXCEPT|IPC_NOWAIT)");
-	show(msgrcv(live, &m, (size_t)-1, 3, IPC_NOWAIT), "msgrcv(bufsz=(size_t)-1, type=3)");
-	show(msgrcv(live, &m, 4, 9, IPC_NOWAIT), "msgrcv(bufsz=4, type=9) (nothing selected)");
-	show(msgrcv(live, &m, 4, 3, IPC_NOWAIT), "msgrcv(bufsz=4, type=3) (selected, too big)");
-	show(msgrcv(live, &m, sizeof m.mtext, 3, IPC_NOWAIT), "msgrcv(type=3)");
+	showf(msgsnd(live, &m, 16, IPC_NOWAIT), "msgsnd(live, 16 bytes)");
+	showf(msgrcv(live, &m, 4, 0, MSG_COPY | MSG_EXCEPT | IPC_NOWAIT), "msgrcv(bufsz=4, MSG_COPY|MSG_EXCEPT|IPC_NOWAIT)");
+	showf(msgrcv(live, &m, (size_t)-1, 3, IPC_NOWAIT), "msgrcv(bufsz=(size_t)-1, type=3)");
+	showf(msgrcv(live, &m, 4, 9, IPC_NOWAIT), "msgrcv(bufsz=4, type=9) (nothing selected)");
+	showf(msgrcv(live, &m, 4, 3, IPC_NOWAIT), "msgrcv(bufsz=4, type=3) (selected, too big)");
+	showf(msgrcv(live, &m, sizeof m.mtext, 3, IPC_NOWAIT), "msgrcv(type=3)");
 
 	printf("-- msgctl: IPC_SET copies in before the lookup, IPC_STAT looks up first\n");
-	show(msgctl(big, IPC_SET, NULL), "msgctl(unknown id, IPC_SET, NULL)");
-	show(msgctl(dead, IPC_SET, NULL), "msgctl(removed id, IPC_SET, NULL)");
-	show(msgctl(-1, IPC_SET, NULL), "msgctl(id=-1, IPC_SET, NULL)");
-	show(msgctl(big, IPC_STAT, NULL), "msgctl(unknown id, IPC_STAT, NULL)");
-	show(msgctl(dead, IPC_STAT, NULL), "msgctl(removed id, IPC_STAT, NULL)");
-	show(msgctl(big, 12345, NULL), "msgctl(unknown id, cmd=12345, NULL)");
-	show(msgctl(-1, 12345, NULL), "msgctl(id=-1, cmd=12345, NULL)");
-	show(msgctl(big, IPC_RMID, NULL), "msgctl(unknown id, IPC_RMID)");
-	show(msgctl(INT_MIN, IPC_INFO, (struct msqid_ds *)&ds), "msgctl(id=INT_MIN, IPC_INFO)");
+	showf(msgctl(big, IPC_SET, NULL), "msgctl(unknown id, IPC_SET, NULL)");
+	showf(msgctl(dead, IPC_SET, NULL), "msgctl(removed id, IPC_SET, NULL)");
+	showf(msgctl(-1, IPC_SET, NULL), "msgctl(id=-1, IPC_SET, NULL)");
+	showf(msgctl(big, IPC_STAT, NULL), "msgctl(unknown id, IPC_STAT, NULL)");
+	showf(msgctl(dead, IPC_STAT, NULL), "msgctl(removed id, IPC_STAT, NULL)");
+	showf(msgctl(big, 12345, NULL), "msgctl(unknown id, cmd=12345, NULL)");
+	showf(msgctl(-1, 12345, NULL), "msgctl(id=-1, cmd=12345, NULL)");
+	showf(msgctl(big, IPC_RMID, NULL), "msgctl(unknown id, IPC_RMID)");
+	showf(msgctl(INT_MIN, IPC_INFO, (struct msqid_ds *)&ds), "msgctl(id=INT_MIN, IPC_INFO)");
 
-	show(msgctl(live, IPC_RMID, NULL), "msgctl(live, IPC_RMID)");
+	showf(msgctl(live, IPC_RMID, NULL), "msgctl(live, IPC_RMID)");
 	free(large);
 	printf("done\n");
 	return 0;

@@ -11,71 +11,7 @@
  * contents kept, sends refused until drained); restoring msg_qbytes to
  * msgmnb. Nothing here blocks.
  */
-#include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ipc.h>
-#include <sys/msg.h>
-
-static const char *ename(int e)
-{
-	static char other[32];
-
-	switch (e) {
-	case EPERM: return "EPERM";
-	case ENOENT: return "ENOENT";
-	case EINTR: return "EINTR";
-	case E2BIG: return "E2BIG";
-	case EAGAIN: return "EAGAIN";
-	case EFAULT: return "EFAULT";
-	case EEXIST: return "EEXIST";
-	case ENOTDIR: return "ENOTDIR";
-	case EINVAL: return "EINVAL";
-	case ENOSPC: return "ENOSPC";
-	case ERANGE: return "ERANGE";
-	case ENAMETOOLONG: return "ENAMETOOLONG";
-	case ENOSYS: return "ENOSYS";
-	case ELOOP: return "ELOOP";
-	case ENOMSG: return "ENOMSG";
-	case EIDRM: return "EIDRM";
-	case EACCES: return "EACCES";
-	}
-	snprintf(other, sizeof other, "errno=%d", e);
-	return other;
-}
-
-static __attribute__((format(printf, 2, 3)))
-void show(long r, const char *fmt, ...)
-{
-	int e = errno;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	if (r == -1)
-		printf(" = -1 %s\n", ename(e));
-	else
-		printf(" = %ld\n", r);
-}
-
-static long read_limit(const char *name)
-{
-	char path[64];
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof path, "/proc/sys/kernel/%s", name);
-	f = fopen(path, "r");
-	if (!f || fscanf(f, "%ld", &v) != 1) {
-		printf("setup: cannot read %s\n", path);
-		exit(1);
-	}
-	fclose(f);
-	return v;
-}
+#include "common.h"
 
 struct mbuf {
 	long mtype;
@@ -96,7 +32,7 @@ static int snd_sz(size_t sz)
 
 static void try_snd(size_t sz)
 {
-	show(snd_sz(sz), "msgsnd(size=%zu, IPC_NOWAIT)", sz);
+	showf(snd_sz(sz), "msgsnd(size=%zu, IPC_NOWAIT)", sz);
 }
 
 static void try_rcv(long typ)
@@ -104,7 +40,7 @@ static void try_rcv(long typ)
 	ssize_t n = msgrcv(qid, buf, bufcap, typ, IPC_NOWAIT);
 
 	if (n < 0)
-		show(n, "msgrcv(type=%ld, IPC_NOWAIT)", typ);
+		showf(n, "msgrcv(type=%ld, IPC_NOWAIT)", typ);
 	else
 		printf("msgrcv(type=%ld, IPC_NOWAIT) -> mtype=%ld len=%zd\n", typ, buf->mtype, n);
 }
@@ -115,7 +51,7 @@ static struct msqid_ds stat_q(void)
 
 	memset(&ds, 0, sizeof ds);
 	if (msgctl(qid, IPC_STAT, &ds) != 0) {
-		printf("setup: IPC_STAT failed: %s\n", ename(errno));
+		printf("setup: IPC_STAT failed: %s\n", errname(errno));
 		exit(1);
 	}
 	return ds;
@@ -135,7 +71,7 @@ static void set_qbytes(unsigned long qb)
 	struct msqid_ds ds = stat_q();
 
 	ds.msg_qbytes = qb;
-	show(msgctl(qid, IPC_SET, &ds), "msgctl(IPC_SET, msg_qbytes=%lu)", qb);
+	showf(msgctl(qid, IPC_SET, &ds), "msgctl(IPC_SET, msg_qbytes=%lu)", qb);
 }
 
 static void drain(void)
@@ -144,7 +80,7 @@ static void drain(void)
 
 	while (msgrcv(qid, buf, bufcap, 0, IPC_NOWAIT) >= 0)
 		n++;
-	printf("drained %ld messages (last errno %s)\n", n, ename(errno));
+	printf("drained %ld messages (last errno %s)\n", n, errname(errno));
 }
 
 int main(void)
@@ -152,9 +88,9 @@ int main(void)
 	long msgmax, msgmnb, sent, n;
 	size_t left;
 
-	setvbuf(stdout, NULL, _IONBF, 0);
-	msgmax = read_limit("msgmax");
-	msgmnb = read_limit("msgmnb");
+	setup();
+	msgmax = kernel_limit_or_die("msgmax", 0);
+	msgmnb = kernel_limit_or_die("msgmnb", 0);
 	printf("msgmax=%ld msgmnb=%ld\n", msgmax, msgmnb);
 	bufcap = (size_t)msgmax;
 	buf = calloc(1, sizeof(struct mbuf) + bufcap);
@@ -162,7 +98,7 @@ int main(void)
 		return 1;
 	qid = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
 	if (qid < 0) {
-		printf("setup: msgget failed: %s\n", ename(errno));
+		printf("setup: msgget failed: %s\n", errname(errno));
 		return 1;
 	}
 
@@ -181,7 +117,7 @@ int main(void)
 		size_t sz = left > (size_t)msgmax ? (size_t)msgmax : left;
 
 		if (snd_sz(sz) != 0) {
-			printf("setup: filling failed: %s\n", ename(errno));
+			printf("setup: filling failed: %s\n", errname(errno));
 			return 1;
 		}
 		left -= sz;
@@ -264,7 +200,7 @@ int main(void)
 	n = 0;
 	while (n < 2 * msgmnb + 1 && snd_sz(0) == 0)  /* bounded in case no limit */
 		n++;
-	show(n > 2 * msgmnb ? 0 : -1, "zero-length sends until failure: accepted %ld, then msgsnd", n);
+	showf(n > 2 * msgmnb ? 0 : -1, "zero-length sends until failure: accepted %ld, then msgsnd", n);
 	printf("accepted == msgmnb: %s\n", n == msgmnb ? "yes" : "no");
 	print_queue("full by count");
 	try_snd(1);
@@ -273,7 +209,7 @@ int main(void)
 	try_snd(0);
 	drain();
 
-	show(msgctl(qid, IPC_RMID, NULL), "msgctl(IPC_RMID)");
+	showf(msgctl(qid, IPC_RMID, NULL), "msgctl(IPC_RMID)");
 	free(buf);
 	printf("done\n");
 	return 0;

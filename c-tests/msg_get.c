@@ -13,41 +13,7 @@
  * Only permission requests that the owner is granted anyway are made, so
  * the output does not depend on CAP_IPC_OWNER.
  */
-#include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ipc.h>
-#include <sys/msg.h>
-#include <unistd.h>
-
-static const char *ename(int e)
-{
-	static char other[32];
-
-	switch (e) {
-	case EPERM: return "EPERM";
-	case ENOENT: return "ENOENT";
-	case EINTR: return "EINTR";
-	case E2BIG: return "E2BIG";
-	case EAGAIN: return "EAGAIN";
-	case EFAULT: return "EFAULT";
-	case EEXIST: return "EEXIST";
-	case ENOTDIR: return "ENOTDIR";
-	case EINVAL: return "EINVAL";
-	case ENOSPC: return "ENOSPC";
-	case ERANGE: return "ERANGE";
-	case ENAMETOOLONG: return "ENAMETOOLONG";
-	case ENOSYS: return "ENOSYS";
-	case ELOOP: return "ELOOP";
-	case ENOMSG: return "ENOMSG";
-	case EIDRM: return "EIDRM";
-	case EACCES: return "EACCES";
-	}
-	snprintf(other, sizeof other, "errno=%d", e);
-	return other;
-}
+#include "common.h"
 
 /* Print "<what> = ok" for a valid id (never the id itself) or "= -1 ERRNO". */
 static __attribute__((format(printf, 2, 3)))
@@ -60,31 +26,11 @@ void show_id(int r, const char *fmt, ...)
 	vprintf(fmt, ap);
 	va_end(ap);
 	if (r == -1)
-		printf(" = -1 %s\n", ename(e));
+		printf(" = -1 %s\n", errname(e));
 	else if (r >= 0)
 		printf(" = ok\n");
 	else
 		printf(" = unexpected negative %d\n", r);
-}
-
-static __attribute__((format(printf, 2, 3)))
-void show(long r, const char *fmt, ...)
-{
-	int e = errno;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	if (r == -1)
-		printf(" = -1 %s\n", ename(e));
-	else
-		printf(" = %ld\n", r);
-}
-
-static const char *yesno(int c)
-{
-	return c ? "yes" : "no";
 }
 
 static struct msqid_ds stat_q(int id)
@@ -93,7 +39,7 @@ static struct msqid_ds stat_q(int id)
 
 	memset(&ds, 0, sizeof ds);
 	if (msgctl(id, IPC_STAT, &ds) != 0) {
-		printf("setup: IPC_STAT failed: %s\n", ename(errno));
+		printf("setup: IPC_STAT failed: %s\n", errname(errno));
 		exit(1);
 	}
 	return ds;
@@ -102,7 +48,7 @@ static struct msqid_ds stat_q(int id)
 static void rmq(int id)
 {
 	if (msgctl(id, IPC_RMID, NULL) != 0) {
-		printf("cleanup: IPC_RMID failed: %s\n", ename(errno));
+		printf("cleanup: IPC_RMID failed: %s\n", errname(errno));
 		exit(1);
 	}
 }
@@ -120,7 +66,7 @@ int main(void)
 	struct msqid_ds ds;
 	int a, b, c, d, k, k2, k3, kn, r, old;
 
-	setvbuf(stdout, NULL, _IONBF, 0);
+	setup();
 
 	printf("-- IPC_PRIVATE\n");
 	a = msgget(IPC_PRIVATE, 0600);
@@ -204,16 +150,16 @@ int main(void)
 
 	printf("-- remove and re-create\n");
 	old = k;
-	show(msgctl(k, IPC_RMID, NULL), "msgctl(0x1234 queue, IPC_RMID)");
+	showf(msgctl(k, IPC_RMID, NULL), "msgctl(0x1234 queue, IPC_RMID)");
 	show_id(msgget(K, 0), "msgget(0x1234, 0) after IPC_RMID");
-	show(msgctl(old, IPC_STAT, &ds), "msgctl(old id, IPC_STAT)");
+	showf(msgctl(old, IPC_STAT, &ds), "msgctl(old id, IPC_STAT)");
 	k = msgget(K, IPC_CREAT | 0600);
 	show_id(k, "msgget(0x1234, IPC_CREAT|0600) after IPC_RMID");
 	if (k < 0)
 		exit(1);
 	printf("new id != old id: %s\n", yesno(k != old));
 	print_mode("re-created", k);
-	show(msgctl(old, IPC_STAT, &ds), "msgctl(old id, IPC_STAT) after re-create");
+	showf(msgctl(old, IPC_STAT, &ds), "msgctl(old id, IPC_STAT) after re-create");
 	r = msgget(K, 0);
 	show_id(r, "msgget(0x1234, 0)");
 	printf("returns new id: %s\n", yesno(r == k));

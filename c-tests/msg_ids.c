@@ -3,10 +3,7 @@
  * when the index wraps. A fresh namespace therefore hands out the very same
  * ids as a fresh kernel IPC namespace, which this program prints raw. */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <stdio.h>
-#include <sys/msg.h>
-#include <unistd.h>
+#include "common.h"
 
 static int make(void)
 {
@@ -20,7 +17,7 @@ static int make(void)
 
 int main(void)
 {
-	setvbuf(stdout, NULL, _IONBF, 0);
+	setup();
 	int ids[200];
 
 	printf("-- first ids\n");

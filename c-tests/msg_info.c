@@ -15,76 +15,7 @@
  * out 0, 1, 2, ... to the first queues"; after all queues are gone the
  * next index is only checked for consistency with IPC_INFO and MSG_STAT.
  */
-#include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ipc.h>
-#include <sys/msg.h>
-
-static const char *ename(int e)
-{
-	static char other[32];
-
-	switch (e) {
-	case EPERM: return "EPERM";
-	case ENOENT: return "ENOENT";
-	case EINTR: return "EINTR";
-	case E2BIG: return "E2BIG";
-	case EAGAIN: return "EAGAIN";
-	case EFAULT: return "EFAULT";
-	case EEXIST: return "EEXIST";
-	case ENOTDIR: return "ENOTDIR";
-	case EINVAL: return "EINVAL";
-	case ENOSPC: return "ENOSPC";
-	case ERANGE: return "ERANGE";
-	case ENAMETOOLONG: return "ENAMETOOLONG";
-	case ENOSYS: return "ENOSYS";
-	case ELOOP: return "ELOOP";
-	case ENOMSG: return "ENOMSG";
-	case EIDRM: return "EIDRM";
-	case EACCES: return "EACCES";
-	}
-	snprintf(other, sizeof other, "errno=%d", e);
-	return other;
-}
-
-static __attribute__((format(printf, 2, 3)))
-void show(long r, const char *fmt, ...)
-{
-	int e = errno;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	if (r == -1)
-		printf(" = -1 %s\n", ename(e));
-	else
-		printf(" = %ld\n", r);
-}
-
-static const char *yesno(int c)
-{
-	return c ? "yes" : "no";
-}
-
-static long read_limit(const char *name)
-{
-	char path[64];
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof path, "/proc/sys/kernel/%s", name);
-	f = fopen(path, "r");
-	if (!f || fscanf(f, "%ld", &v) != 1) {
-		printf("setup: cannot read %s\n", path);
-		exit(1);
-	}
-	fclose(f);
-	return v;
-}
+#include "common.h"
 
 #define NQ 6
 static int q[NQ];     /* our queue ids; -1 when removed or not yet created */
@@ -110,7 +41,7 @@ static int info(int cmd, const char *when)
 
 	memset(&mi, 0xa5, sizeof mi);
 	r = msgctl(0, cmd, (struct msqid_ds *)&mi);
-	show(r, "msgctl(0, %s) [%s]", cmd == IPC_INFO ? "IPC_INFO" : "MSG_INFO", when);
+	showf(r, "msgctl(0, %s) [%s]", cmd == IPC_INFO ? "IPC_INFO" : "MSG_INFO", when);
 	if (r < 0)
 		return r;
 	printf("  msgpool=%d msgmap=%d msgtql=%d\n", mi.msgpool, mi.msgmap, mi.msgtql);
@@ -134,7 +65,7 @@ static void scan(int cmd, int maxidx)
 		memset(&ref, 0, sizeof ref);
 		r = msgctl(i, cmd, &ds);
 		if (r < 0) {
-			show(r, "msgctl(index %d, %s)", i, name);
+			showf(r, "msgctl(index %d, %s)", i, name);
 			continue;
 		}
 		printf("msgctl(index %d, %s) -> id of %s", i, name, label_of(r));
@@ -155,7 +86,7 @@ static void snd(int idx, size_t sz)
 
 	memset(m.mtext, 'x', sz);
 	if (msgsnd(q[idx], &m, sz, IPC_NOWAIT) != 0) {
-		printf("setup: msgsnd failed: %s\n", ename(errno));
+		printf("setup: msgsnd failed: %s\n", errname(errno));
 		exit(1);
 	}
 	printf("sent %zu bytes to q%d\n", sz, idx);
@@ -163,7 +94,7 @@ static void snd(int idx, size_t sz)
 
 static void rm(int idx)
 {
-	show(msgctl(q[idx], IPC_RMID, NULL), "msgctl(q%d, IPC_RMID)", idx);
+	showf(msgctl(q[idx], IPC_RMID, NULL), "msgctl(q%d, IPC_RMID)", idx);
 	q[idx] = -1;
 }
 
@@ -171,7 +102,7 @@ static void create(int idx, key_t key, int mode)
 {
 	q[idx] = msgget(key, IPC_CREAT | mode);
 	if (q[idx] < 0) {
-		printf("setup: msgget failed: %s\n", ename(errno));
+		printf("setup: msgget failed: %s\n", errname(errno));
 		exit(1);
 	}
 	printf("created q%d\n", idx);
@@ -183,29 +114,29 @@ int main(void)
 	struct msqid_ds ds;
 	int r, found;
 
-	setvbuf(stdout, NULL, _IONBF, 0);
+	setup();
 	for (int i = 0; i < NQ; i++)
 		q[i] = -1;
-	msgmax = read_limit("msgmax");
-	msgmnb = read_limit("msgmnb");
-	msgmni = read_limit("msgmni");
+	msgmax = kernel_limit_or_die("msgmax", 0);
+	msgmnb = kernel_limit_or_die("msgmnb", 0);
+	msgmni = kernel_limit_or_die("msgmni", 0);
 	printf("/proc: msgmax=%ld msgmnb=%ld msgmni=%ld\n", msgmax, msgmnb, msgmni);
 
 	printf("-- empty namespace\n");
 	info(IPC_INFO, "no queues");
 	info(MSG_INFO, "no queues");
-	show(msgctl(0, MSG_STAT, &ds), "msgctl(index 0, MSG_STAT)");
-	show(msgctl(0, MSG_STAT_ANY, &ds), "msgctl(index 0, MSG_STAT_ANY)");
+	showf(msgctl(0, MSG_STAT, &ds), "msgctl(index 0, MSG_STAT)");
+	showf(msgctl(0, MSG_STAT_ANY, &ds), "msgctl(index 0, MSG_STAT_ANY)");
 
 	printf("-- argument checks\n");
-	show(msgctl(-1, IPC_INFO, (struct msqid_ds *)&mi), "msgctl(-1, IPC_INFO)");
-	show(msgctl(-1, MSG_INFO, (struct msqid_ds *)&mi), "msgctl(-1, MSG_INFO)");
-	show(msgctl(12345, IPC_INFO, (struct msqid_ds *)&mi), "msgctl(12345, IPC_INFO)");
-	show(msgctl(12345, MSG_INFO, (struct msqid_ds *)&mi), "msgctl(12345, MSG_INFO)");
-	show(msgctl(0, IPC_INFO, NULL), "msgctl(0, IPC_INFO, NULL)");
-	show(msgctl(0, MSG_INFO, NULL), "msgctl(0, MSG_INFO, NULL)");
-	show(msgctl(-1, MSG_STAT, &ds), "msgctl(index -1, MSG_STAT)");
-	show(msgctl(-1, MSG_STAT_ANY, &ds), "msgctl(index -1, MSG_STAT_ANY)");
+	showf(msgctl(-1, IPC_INFO, (struct msqid_ds *)&mi), "msgctl(-1, IPC_INFO)");
+	showf(msgctl(-1, MSG_INFO, (struct msqid_ds *)&mi), "msgctl(-1, MSG_INFO)");
+	showf(msgctl(12345, IPC_INFO, (struct msqid_ds *)&mi), "msgctl(12345, IPC_INFO)");
+	showf(msgctl(12345, MSG_INFO, (struct msqid_ds *)&mi), "msgctl(12345, MSG_INFO)");
+	showf(msgctl(0, IPC_INFO, NULL), "msgctl(0, IPC_INFO, NULL)");
+	showf(msgctl(0, MSG_INFO, NULL), "msgctl(0, MSG_INFO, NULL)");
+	showf(msgctl(-1, MSG_STAT, &ds), "msgctl(index -1, MSG_STAT)");
+	showf(msgctl(-1, MSG_STAT_ANY, &ds), "msgctl(index -1, MSG_STAT_ANY)");
 
 	printf("-- four queues\n");
 	create(0, IPC_PRIVATE, 0600);
@@ -215,9 +146,9 @@ int main(void)
 	r = info(IPC_INFO, "4 queues");
 	scan(MSG_STAT, r);
 	scan(MSG_STAT_ANY, r);
-	show(msgctl(r, MSG_STAT, NULL), "msgctl(index %d, MSG_STAT, NULL)", r);
-	show(msgctl(r, MSG_STAT_ANY, NULL), "msgctl(index %d, MSG_STAT_ANY, NULL)", r);
-	show(msgctl(32767, MSG_STAT, &ds), "msgctl(index 32767, MSG_STAT)");
+	showf(msgctl(r, MSG_STAT, NULL), "msgctl(index %d, MSG_STAT, NULL)", r);
+	showf(msgctl(r, MSG_STAT_ANY, NULL), "msgctl(index %d, MSG_STAT_ANY, NULL)", r);
+	showf(msgctl(32767, MSG_STAT, &ds), "msgctl(index 32767, MSG_STAT)");
 
 	printf("-- MSG_INFO counts messages and bytes\n");
 	snd(0, 1);
@@ -230,9 +161,9 @@ int main(void)
 	{
 		struct mbuf m;
 
-		show(msgrcv(q[0], &m, sizeof m.mtext, 0, IPC_NOWAIT), "msgrcv(q0)");
-		show(msgrcv(q[0], &m, sizeof m.mtext, 0, IPC_NOWAIT | MSG_COPY), "msgrcv(q0, MSG_COPY)");
-		show(msgrcv(q[0], &m, 1, 0, IPC_NOWAIT | MSG_NOERROR), "msgrcv(q0, bufsz=1, MSG_NOERROR)");
+		showf(msgrcv(q[0], &m, sizeof m.mtext, 0, IPC_NOWAIT), "msgrcv(q0)");
+		showf(msgrcv(q[0], &m, sizeof m.mtext, 0, IPC_NOWAIT | MSG_COPY), "msgrcv(q0, MSG_COPY)");
+		showf(msgrcv(q[0], &m, 1, 0, IPC_NOWAIT | MSG_NOERROR), "msgrcv(q0, bufsz=1, MSG_NOERROR)");
 	}
 	info(MSG_INFO, "after receiving 1 + 2 bytes");
 	rm(2);
@@ -268,7 +199,7 @@ int main(void)
 	       yesno(r >= 0 && found == r));
 	printf("MSG_STAT_ANY at that index returns q4's id: %s\n",
 	       yesno(r >= 0 && msgctl(r, MSG_STAT_ANY, &ds) == q[4]));
-	show(msgctl(r + 1, MSG_STAT, &ds), "msgctl(IPC_INFO return + 1, MSG_STAT)");
+	showf(msgctl(r + 1, MSG_STAT, &ds), "msgctl(IPC_INFO return + 1, MSG_STAT)");
 	memset(&mi, 0, sizeof mi);
 	printf("MSG_INFO returns the same index: %s\n",
 	       yesno(msgctl(0, MSG_INFO, (struct msqid_ds *)&mi) == r));

@@ -12,76 +12,7 @@
  * 200 private and 200 keyed queues (distinct ids, key lookup, MSG_INFO
  * msgpool, IPC_INFO highest index), all removed again.
  */
-#include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ipc.h>
-#include <sys/msg.h>
-
-static const char *ename(int e)
-{
-	static char other[32];
-
-	switch (e) {
-	case EPERM: return "EPERM";
-	case ENOENT: return "ENOENT";
-	case EINTR: return "EINTR";
-	case E2BIG: return "E2BIG";
-	case EAGAIN: return "EAGAIN";
-	case EFAULT: return "EFAULT";
-	case EEXIST: return "EEXIST";
-	case ENOTDIR: return "ENOTDIR";
-	case EINVAL: return "EINVAL";
-	case ENOSPC: return "ENOSPC";
-	case ERANGE: return "ERANGE";
-	case ENAMETOOLONG: return "ENAMETOOLONG";
-	case ENOSYS: return "ENOSYS";
-	case ELOOP: return "ELOOP";
-	case ENOMSG: return "ENOMSG";
-	case EIDRM: return "EIDRM";
-	case EACCES: return "EACCES";
-	}
-	snprintf(other, sizeof other, "errno=%d", e);
-	return other;
-}
-
-static __attribute__((format(printf, 2, 3)))
-void show(long r, const char *fmt, ...)
-{
-	int e = errno;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	if (r == -1)
-		printf(" = -1 %s\n", ename(e));
-	else
-		printf(" = %ld\n", r);
-}
-
-static const char *yesno(int c)
-{
-	return c ? "yes" : "no";
-}
-
-static long read_limit(const char *name)
-{
-	char path[64];
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof path, "/proc/sys/kernel/%s", name);
-	f = fopen(path, "r");
-	if (!f || fscanf(f, "%ld", &v) != 1) {
-		printf("setup: cannot read %s\n", path);
-		exit(1);
-	}
-	fclose(f);
-	return v;
-}
+#include "common.h"
 
 struct mbuf {
 	long mtype;
@@ -96,7 +27,7 @@ static int mkq(key_t key)
 	int id = msgget(key, IPC_CREAT | 0600);
 
 	if (id < 0) {
-		printf("setup: msgget failed: %s\n", ename(errno));
+		printf("setup: msgget failed: %s\n", errname(errno));
 		exit(1);
 	}
 	return id;
@@ -105,7 +36,7 @@ static int mkq(key_t key)
 static void rmq(int id)
 {
 	if (msgctl(id, IPC_RMID, NULL) != 0) {
-		printf("cleanup: IPC_RMID failed: %s\n", ename(errno));
+		printf("cleanup: IPC_RMID failed: %s\n", errname(errno));
 		exit(1);
 	}
 }
@@ -116,7 +47,7 @@ static struct msqid_ds stat_q(int id)
 
 	memset(&ds, 0, sizeof ds);
 	if (msgctl(id, IPC_STAT, &ds) != 0) {
-		printf("setup: IPC_STAT failed: %s\n", ename(errno));
+		printf("setup: IPC_STAT failed: %s\n", errname(errno));
 		exit(1);
 	}
 	return ds;
@@ -138,7 +69,7 @@ static long fill(int id)
 		size_t sz = (size_t)(left > msgmax ? msgmax : left);
 
 		if (snd(id, sz) != 0) {
-			printf("setup: fill failed: %s\n", ename(errno));
+			printf("setup: fill failed: %s\n", errname(errno));
 			exit(1);
 		}
 		left -= (long)sz;
@@ -155,7 +86,7 @@ static void msg_info(const char *when)
 	memset(&mi, 0, sizeof mi);
 	r = msgctl(0, MSG_INFO, (struct msqid_ds *)&mi);
 	if (r < 0) {
-		show(r, "msgctl(MSG_INFO)");
+		showf(r, "msgctl(MSG_INFO)");
 		return;
 	}
 	printf("MSG_INFO [%s]: msgpool=%d msgmap=%d msgtql=%d\n", when, mi.msgpool, mi.msgmap, mi.msgtql);
@@ -168,10 +99,10 @@ int main(void)
 	long n, total_msgs;
 	ssize_t got;
 
-	setvbuf(stdout, NULL, _IONBF, 0);
-	msgmax = read_limit("msgmax");
-	msgmnb = read_limit("msgmnb");
-	msgmni = read_limit("msgmni");
+	setup();
+	msgmax = kernel_limit_or_die("msgmax", 0);
+	msgmnb = kernel_limit_or_die("msgmnb", 0);
+	msgmni = kernel_limit_or_die("msgmni", 0);
 	printf("msgmax=%ld msgmnb=%ld msgmni=%ld\n", msgmax, msgmnb, msgmni);
 	buf = calloc(1, sizeof(struct mbuf) + (size_t)msgmax * 2 + 16);
 	if (!buf)
@@ -184,12 +115,12 @@ int main(void)
 	printf("keyed queue msg_qbytes == msgmnb: %s\n", yesno((long)stat_q(b).msg_qbytes == msgmnb));
 
 	printf("-- msgmax\n");
-	show(snd(a, (size_t)msgmax), "msgsnd(size=msgmax)");
-	show(snd(a, (size_t)msgmax + 1), "msgsnd(size=msgmax+1)");
-	show(snd(b, (size_t)msgmax + 1), "msgsnd(size=msgmax+1) on an empty queue");
-	show(snd(a, (size_t)msgmax * 2), "msgsnd(size=2*msgmax)");
+	showf(snd(a, (size_t)msgmax), "msgsnd(size=msgmax)");
+	showf(snd(a, (size_t)msgmax + 1), "msgsnd(size=msgmax+1)");
+	showf(snd(b, (size_t)msgmax + 1), "msgsnd(size=msgmax+1) on an empty queue");
+	showf(snd(a, (size_t)msgmax * 2), "msgsnd(size=2*msgmax)");
 	got = msgrcv(a, buf, (size_t)msgmax - 1, 0, IPC_NOWAIT);
-	show(got, "msgrcv(bufsz=msgmax-1)");
+	showf(got, "msgrcv(bufsz=msgmax-1)");
 	got = msgrcv(a, buf, (size_t)msgmax - 1, 0, IPC_NOWAIT | MSG_NOERROR);
 	printf("msgrcv(bufsz=msgmax-1, MSG_NOERROR) returns msgmax-1: %s\n", yesno(got == msgmax - 1));
 	ds = stat_q(a);
@@ -200,8 +131,8 @@ int main(void)
 	ds = stat_q(a);
 	printf("filled to msgmnb with %ld messages: msg_cbytes == msgmnb: %s\n", n,
 	       yesno((long)ds.msg_cbytes == msgmnb));
-	show(snd(a, 1), "msgsnd(size=1) on a queue holding msgmnb bytes");
-	show(snd(b, 1), "msgsnd(size=1) to another queue");
+	showf(snd(a, 1), "msgsnd(size=1) on a queue holding msgmnb bytes");
+	showf(snd(b, 1), "msgsnd(size=1) to another queue");
 	rmq(a);
 	rmq(b);
 
@@ -223,9 +154,9 @@ int main(void)
 	}
 	ds = stat_q(ids[0]);
 	ds.msg_qbytes = (msglen_t)msgmnb - 1;
-	show(msgctl(ids[0], IPC_SET, &ds), "msgctl(IPC_SET, msg_qbytes=msgmnb-1)");
+	showf(msgctl(ids[0], IPC_SET, &ds), "msgctl(IPC_SET, msg_qbytes=msgmnb-1)");
 	ds.msg_qbytes = (msglen_t)msgmnb;
-	show(msgctl(ids[0], IPC_SET, &ds), "msgctl(IPC_SET, msg_qbytes=msgmnb)");
+	showf(msgctl(ids[0], IPC_SET, &ds), "msgctl(IPC_SET, msg_qbytes=msgmnb)");
 	printf("msg_qbytes == msgmnb: %s\n", yesno((long)stat_q(ids[0]).msg_qbytes == msgmnb));
 	for (int i = 0; i < 4; i++)
 		rmq(ids[i]);
@@ -279,7 +210,7 @@ int main(void)
 		rmq(keyed[i]);
 	}
 	msg_info("all removed");
-	show(msgget(0x10000, 0), "msgget(0x10000, 0) after removal");
+	showf(msgget(0x10000, 0), "msgget(0x10000, 0) after removal");
 
 	free(buf);
 	printf("done\n");

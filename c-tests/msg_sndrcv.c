@@ -12,78 +12,8 @@
  * an empty queue (ENOMSG), NULL buffers (msgsnd EFAULT; msgrcv on an empty
  * queue with IPC_NOWAIT gives ENOMSG), and ignored flag bits on msgsnd.
  */
-#include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ipc.h>
-#include <sys/msg.h>
-#include <unistd.h>
-
-static const char *ename(int e)
-{
-	static char other[32];
-
-	switch (e) {
-	case EPERM: return "EPERM";
-	case ENOENT: return "ENOENT";
-	case EINTR: return "EINTR";
-	case E2BIG: return "E2BIG";
-	case EAGAIN: return "EAGAIN";
-	case EFAULT: return "EFAULT";
-	case EEXIST: return "EEXIST";
-	case ENOTDIR: return "ENOTDIR";
-	case EINVAL: return "EINVAL";
-	case ENOSPC: return "ENOSPC";
-	case ERANGE: return "ERANGE";
-	case ENAMETOOLONG: return "ENAMETOOLONG";
-	case ENOSYS: return "ENOSYS";
-	case ELOOP: return "ELOOP";
-	case ENOMSG: return "ENOMSG";
-	case EIDRM: return "EIDRM";
-	case EACCES: return "EACCES";
-	}
-	snprintf(other, sizeof other, "errno=%d", e);
-	return other;
-}
-
-static __attribute__((format(printf, 2, 3)))
-void show(long r, const char *fmt, ...)
-{
-	int e = errno;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	if (r == -1)
-		printf(" = -1 %s\n", ename(e));
-	else
-		printf(" = %ld\n", r);
-}
-
-static const char *yesno(int c)
-{
-	return c ? "yes" : "no";
-}
-
-static long read_limit(const char *name)
-{
-	char path[64];
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof path, "/proc/sys/kernel/%s", name);
-	f = fopen(path, "r");
-	if (!f || fscanf(f, "%ld", &v) != 1) {
-		printf("setup: cannot read %s\n", path);
-		exit(1);
-	}
-	fclose(f);
-	return v;
-}
+#include "common.h"
 
 /* Message buffer large enough for any message this test sends. */
 struct mbuf {
@@ -112,7 +42,7 @@ static void snd_text(long type, const char *text)
 
 	sb->mtype = type;
 	memcpy(sb->mtext, text, len);
-	show(msgsnd(qid, sb, len, IPC_NOWAIT), "msgsnd(type=%ld, \"%s\")", type, text);
+	showf(msgsnd(qid, sb, len, IPC_NOWAIT), "msgsnd(type=%ld, \"%s\")", type, text);
 }
 
 /*
@@ -127,7 +57,7 @@ static ssize_t rcv_text(size_t bufsz, long typ, int flg, const char *label)
 	rb->mtype = -99;
 	n = msgrcv(qid, rb, bufsz, typ, flg);
 	if (n < 0)
-		show(n, "msgrcv(%s)", label);
+		showf(n, "msgrcv(%s)", label);
 	else
 		printf("msgrcv(%s) -> mtype=%ld len=%zd text=%.*s\n",
 		       label, rb->mtype, n, (int)n, rb->mtext);
@@ -148,7 +78,7 @@ static void print_queue(const char *when)
 
 	memset(&ds, 0, sizeof ds);
 	if (msgctl(qid, IPC_STAT, &ds) != 0) {
-		printf("setup: IPC_STAT failed: %s\n", ename(errno));
+		printf("setup: IPC_STAT failed: %s\n", errname(errno));
 		exit(1);
 	}
 	printf("%s: msg_qnum=%lu msg_cbytes=%lu\n", when,
@@ -167,8 +97,8 @@ int main(void)
 	ssize_t n;
 	int ok;
 
-	setvbuf(stdout, NULL, _IONBF, 0);
-	msgmax = read_limit("msgmax");
+	setup();
+	msgmax = kernel_limit_or_die("msgmax", 0);
 	printf("msgmax=%ld\n", msgmax);
 	bufcap = (size_t)msgmax * 2 + 64;
 	sb = mb_alloc(bufcap);
@@ -176,7 +106,7 @@ int main(void)
 
 	qid = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
 	if (qid < 0) {
-		printf("setup: msgget failed: %s\n", ename(errno));
+		printf("setup: msgget failed: %s\n", errname(errno));
 		return 1;
 	}
 
@@ -198,44 +128,44 @@ int main(void)
 	printf("-- binary payload\n");
 	sb->mtype = 9;
 	memcpy(sb->mtext, "a\0b\0\377", 5);
-	show(msgsnd(qid, sb, 5, 0), "msgsnd(type=9, 5 bytes with NULs)");
+	showf(msgsnd(qid, sb, 5, 0), "msgsnd(type=9, 5 bytes with NULs)");
 	memset(rb->mtext, 0x7e, bufcap);
 	n = msgrcv(qid, rb, 64, 0, IPC_NOWAIT);
-	show(n, "msgrcv(bufsz=64)");
+	showf(n, "msgrcv(bufsz=64)");
 	printf("mtype=%ld bytes equal: %s\n", rb->mtype,
 	       yesno(n == 5 && memcmp(rb->mtext, "a\0b\0\377", 5) == 0));
 
 	printf("-- sizes\n");
 	sb->mtype = 4;
-	show(msgsnd(qid, sb, 0, 0), "msgsnd(size=0)");
+	showf(msgsnd(qid, sb, 0, 0), "msgsnd(size=0)");
 	print_queue("after size 0");
 	rcv_text(0, 0, IPC_NOWAIT, "bufsz=0");
 	printf("text bytes untouched: %s\n", yesno(untouched_from(0)));
 	sb->mtext[0] = 'x';
-	show(msgsnd(qid, sb, 1, 0), "msgsnd(size=1)");
+	showf(msgsnd(qid, sb, 1, 0), "msgsnd(size=1)");
 	rcv_text(1, 0, IPC_NOWAIT, "bufsz=1");
 	fill_pattern(sb->mtext, (size_t)msgmax, 7);
 	sb->mtype = 5;
-	show(msgsnd(qid, sb, (size_t)msgmax, 0), "msgsnd(size=msgmax)");
+	showf(msgsnd(qid, sb, (size_t)msgmax, 0), "msgsnd(size=msgmax)");
 	print_queue("after size msgmax");
 	memset(rb->mtext, 0, bufcap);
 	n = msgrcv(qid, rb, (size_t)msgmax, 0, IPC_NOWAIT);
 	printf("msgrcv(bufsz=msgmax) returned msgmax: %s\n", yesno(n == msgmax));
 	printf("mtype=%ld content equal: %s\n", rb->mtype,
 	       yesno(n == msgmax && memcmp(rb->mtext, sb->mtext, (size_t)msgmax) == 0));
-	show(msgsnd(qid, sb, (size_t)msgmax + 1, 0), "msgsnd(size=msgmax+1)");
-	show(msgsnd(qid, sb, (size_t)msgmax + 1, IPC_NOWAIT), "msgsnd(size=msgmax+1, IPC_NOWAIT)");
-	show(msgsnd(qid, sb, (size_t)-1, IPC_NOWAIT), "msgsnd(size=(size_t)-1)");
-	show(msgsnd(qid, sb, (size_t)LONG_MAX + 1, IPC_NOWAIT), "msgsnd(size=LONG_MAX+1)");
+	showf(msgsnd(qid, sb, (size_t)msgmax + 1, 0), "msgsnd(size=msgmax+1)");
+	showf(msgsnd(qid, sb, (size_t)msgmax + 1, IPC_NOWAIT), "msgsnd(size=msgmax+1, IPC_NOWAIT)");
+	showf(msgsnd(qid, sb, (size_t)-1, IPC_NOWAIT), "msgsnd(size=(size_t)-1)");
+	showf(msgsnd(qid, sb, (size_t)LONG_MAX + 1, IPC_NOWAIT), "msgsnd(size=LONG_MAX+1)");
 	print_queue("after rejected sizes");
 
 	printf("-- receive buffer sizes\n");
 	fill_pattern(sb->mtext, 100, 3);
 	sb->mtype = 6;
-	show(msgsnd(qid, sb, 100, 0), "msgsnd(size=100)");
+	showf(msgsnd(qid, sb, 100, 0), "msgsnd(size=100)");
 	memset(rb->mtext, 0, bufcap);
 	n = msgrcv(qid, rb, (size_t)msgmax * 2, 0, IPC_NOWAIT);
-	show(n, "msgrcv(bufsz=2*msgmax)");
+	showf(n, "msgrcv(bufsz=2*msgmax)");
 	printf("content equal: %s\n", yesno(n == 100 && memcmp(rb->mtext, sb->mtext, 100) == 0));
 	snd_text(6, "small");
 	rcv_text((size_t)LONG_MAX, 0, IPC_NOWAIT, "bufsz=LONG_MAX");
@@ -248,18 +178,18 @@ int main(void)
 	printf("-- mtype validation\n");
 	sb->mtext[0] = 'z';
 	sb->mtype = 0;
-	show(msgsnd(qid, sb, 1, IPC_NOWAIT), "msgsnd(mtype=0)");
+	showf(msgsnd(qid, sb, 1, IPC_NOWAIT), "msgsnd(mtype=0)");
 	sb->mtype = -1;
-	show(msgsnd(qid, sb, 1, IPC_NOWAIT), "msgsnd(mtype=-1)");
+	showf(msgsnd(qid, sb, 1, IPC_NOWAIT), "msgsnd(mtype=-1)");
 	sb->mtype = LONG_MIN;
-	show(msgsnd(qid, sb, 1, IPC_NOWAIT), "msgsnd(mtype=LONG_MIN)");
+	showf(msgsnd(qid, sb, 1, IPC_NOWAIT), "msgsnd(mtype=LONG_MIN)");
 	sb->mtype = 0;
-	show(msgsnd(qid, sb, 0, IPC_NOWAIT), "msgsnd(mtype=0, size=0)");
+	showf(msgsnd(qid, sb, 0, IPC_NOWAIT), "msgsnd(mtype=0, size=0)");
 	sb->mtype = 0;
-	show(msgsnd(qid, sb, (size_t)msgmax + 1, IPC_NOWAIT), "msgsnd(mtype=0, size=msgmax+1)");
+	showf(msgsnd(qid, sb, (size_t)msgmax + 1, IPC_NOWAIT), "msgsnd(mtype=0, size=msgmax+1)");
 	print_queue("after rejected mtypes");
 	sb->mtype = LONG_MAX;
-	show(msgsnd(qid, sb, 1, IPC_NOWAIT), "msgsnd(mtype=LONG_MAX)");
+	showf(msgsnd(qid, sb, 1, IPC_NOWAIT), "msgsnd(mtype=LONG_MAX)");
 	rcv_text(10, 0, IPC_NOWAIT, "type=0");
 
 	printf("-- MSG_NOERROR truncation\n");
@@ -286,7 +216,7 @@ int main(void)
 	rcv_text(8, 0, IPC_NOWAIT, "bufsz=8");
 	sb->mtype = 8;
 	sb->mtext[0] = 'q';
-	show(msgsnd(qid, sb, 1, 0), "msgsnd(size=1)");
+	showf(msgsnd(qid, sb, 1, 0), "msgsnd(size=1)");
 	rcv_text(0, 0, IPC_NOWAIT, "bufsz=0");
 	rcv_text(1, 0, IPC_NOWAIT, "bufsz=1");
 
@@ -297,17 +227,17 @@ int main(void)
 	printf("user buffer untouched: %s\n", yesno(rb->mtype == -99 && untouched_from(0)));
 
 	printf("-- NULL buffers\n");
-	show(msgsnd(qid, NULL, 5, IPC_NOWAIT), "msgsnd(NULL buf, size=5)");
-	show(msgsnd(qid, NULL, 0, IPC_NOWAIT), "msgsnd(NULL buf, size=0)");
-	show(msgsnd(qid, NULL, (size_t)msgmax + 1, IPC_NOWAIT), "msgsnd(NULL buf, size=msgmax+1)");
+	showf(msgsnd(qid, NULL, 5, IPC_NOWAIT), "msgsnd(NULL buf, size=5)");
+	showf(msgsnd(qid, NULL, 0, IPC_NOWAIT), "msgsnd(NULL buf, size=0)");
+	showf(msgsnd(qid, NULL, (size_t)msgmax + 1, IPC_NOWAIT), "msgsnd(NULL buf, size=msgmax+1)");
 	print_queue("after NULL msgsnd");
-	show(msgrcv(qid, NULL, 100, 0, IPC_NOWAIT), "msgrcv(NULL buf) on empty queue, IPC_NOWAIT");
-	show(msgrcv(qid, NULL, 0, 0, IPC_NOWAIT), "msgrcv(NULL buf, bufsz=0) on empty queue, IPC_NOWAIT");
+	showf(msgrcv(qid, NULL, 100, 0, IPC_NOWAIT), "msgrcv(NULL buf) on empty queue, IPC_NOWAIT");
+	showf(msgrcv(qid, NULL, 0, 0, IPC_NOWAIT), "msgrcv(NULL buf, bufsz=0) on empty queue, IPC_NOWAIT");
 
 	printf("-- flag bits that do not apply to msgsnd are ignored\n");
 	sb->mtype = 3;
 	memcpy(sb->mtext, "flags", 5);
-	show(msgsnd(qid, sb, 5, MSG_NOERROR | MSG_EXCEPT), "msgsnd(flags=MSG_NOERROR|MSG_EXCEPT)");
+	showf(msgsnd(qid, sb, 5, MSG_NOERROR | MSG_EXCEPT), "msgsnd(flags=MSG_NOERROR|MSG_EXCEPT)");
 	rcv_text(100, 0, IPC_NOWAIT, "type=0");
 
 	printf("-- many messages keep FIFO order\n");
@@ -329,7 +259,7 @@ int main(void)
 	printf("200 messages received in send order: %s\n", yesno(ok));
 	print_queue("final");
 
-	show(msgctl(qid, IPC_RMID, NULL), "msgctl(IPC_RMID)");
+	showf(msgctl(qid, IPC_RMID, NULL), "msgctl(IPC_RMID)");
 	free(sb);
 	free(rb);
 	printf("done\n");

@@ -10,41 +10,8 @@
  * -LONG_MAX, and how selection interacts with E2BIG / MSG_NOERROR (a
  * too-big selected message blocks selection; no skipping to the next).
  */
-#include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ipc.h>
-#include <sys/msg.h>
-
-static const char *ename(int e)
-{
-	static char other[32];
-
-	switch (e) {
-	case EPERM: return "EPERM";
-	case ENOENT: return "ENOENT";
-	case EINTR: return "EINTR";
-	case E2BIG: return "E2BIG";
-	case EAGAIN: return "EAGAIN";
-	case EFAULT: return "EFAULT";
-	case EEXIST: return "EEXIST";
-	case ENOTDIR: return "ENOTDIR";
-	case EINVAL: return "EINVAL";
-	case ENOSPC: return "ENOSPC";
-	case ERANGE: return "ERANGE";
-	case ENAMETOOLONG: return "ENAMETOOLONG";
-	case ENOSYS: return "ENOSYS";
-	case ELOOP: return "ELOOP";
-	case ENOMSG: return "ENOMSG";
-	case EIDRM: return "EIDRM";
-	case EACCES: return "EACCES";
-	}
-	snprintf(other, sizeof other, "errno=%d", e);
-	return other;
-}
+#include "common.h"
 
 struct mbuf {
 	long mtype;
@@ -63,7 +30,7 @@ static void snd(long type, const char *text)
 	memcpy(m.mtext, text, len);
 	r = msgsnd(qid, &m, len, IPC_NOWAIT);
 	if (r != 0) {
-		printf("setup: msgsnd(type=%ld, %s) failed: %s\n", type, text, ename(errno));
+		printf("setup: msgsnd(type=%ld, %s) failed: %s\n", type, text, errname(errno));
 		exit(1);
 	}
 }
@@ -89,7 +56,7 @@ static int rcv_flags(long typ, int flg, size_t bufsz, const char *label)
 	memset(&m, 0, sizeof m);
 	n = msgrcv(qid, &m, bufsz, typ, flg | IPC_NOWAIT);
 	if (n < 0) {
-		printf("msgrcv(%s) = -1 %s\n", label, ename(errno));
+		printf("msgrcv(%s) = -1 %s\n", label, errname(errno));
 		return 0;
 	}
 	printf("msgrcv(%s) -> mtype=%ld len=%zd text=%.*s\n", label, m.mtype, n, (int)n, m.mtext);
@@ -117,7 +84,7 @@ static void print_qnum(void)
 
 	memset(&ds, 0, sizeof ds);
 	if (msgctl(qid, IPC_STAT, &ds) != 0) {
-		printf("setup: IPC_STAT failed: %s\n", ename(errno));
+		printf("setup: IPC_STAT failed: %s\n", errname(errno));
 		exit(1);
 	}
 	printf("msg_qnum=%lu msg_cbytes=%lu\n", (unsigned long)ds.msg_qnum,
@@ -126,10 +93,10 @@ static void print_qnum(void)
 
 int main(void)
 {
-	setvbuf(stdout, NULL, _IONBF, 0);
+	setup();
 	qid = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
 	if (qid < 0) {
-		printf("setup: msgget failed: %s\n", ename(errno));
+		printf("setup: msgget failed: %s\n", errname(errno));
 		return 1;
 	}
 
@@ -220,7 +187,7 @@ int main(void)
 	print_qnum();
 
 	if (msgctl(qid, IPC_RMID, NULL) != 0) {
-		printf("cleanup: IPC_RMID failed: %s\n", ename(errno));
+		printf("cleanup: IPC_RMID failed: %s\n", errname(errno));
 		return 1;
 	}
 	printf("done\n");

@@ -19,143 +19,8 @@
  *    child that got EPERM before may now read and IPC_RMID it.
  * Only the parent or one child at a time prints (the parent waits).
  */
-#include <errno.h>
 #include <grp.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-#include <sys/ipc.h>
-#include <sys/msg.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-
-/* ---------------------------------------------------------------- common */
-
-static pid_t kids[16];
-static int nkids;
-static int qids[8];
-static int nq;
-static int in_child;
-
-static const char *errname(int e)
-{
-	switch (e) {
-	case 0: return "0";
-	case EPERM: return "EPERM";
-	case ENOENT: return "ENOENT";
-	case EINTR: return "EINTR";
-	case E2BIG: return "E2BIG";
-	case EAGAIN: return "EAGAIN";
-	case ENOMEM: return "ENOMEM";
-	case EACCES: return "EACCES";
-	case EFAULT: return "EFAULT";
-	case EEXIST: return "EEXIST";
-	case EINVAL: return "EINVAL";
-	case ENOSPC: return "ENOSPC";
-	case ENOSYS: return "ENOSYS";
-	case ENOMSG: return "ENOMSG";
-	case EIDRM: return "EIDRM";
-	default: return "E?";
-	}
-}
-
-static void kill_all(void)
-{
-	for (int i = 0; i < nkids; i++)
-		if (kids[i] > 0)
-			kill(kids[i], SIGKILL);
-	for (int i = 0; i < nkids; i++)
-		if (kids[i] > 0)
-			waitpid(kids[i], NULL, 0);
-	nkids = 0;
-	for (int i = 0; i < nq; i++)
-		msgctl(qids[i], IPC_RMID, NULL);
-	nq = 0;
-}
-
-static void die(const char *what)
-{
-	int e = errno;
-	printf("FATAL: %s: %s\n", what, errname(e));
-	if (in_child)
-		_exit(1);
-	kill_all();
-	exit(1);
-}
-
-static void on_alarm(int sig)
-{
-	(void)sig;
-	static const char m[] = "TIMEOUT\n";
-	if (write(1, m, sizeof m - 1) < 0) {
-		/* nothing */
-	}
-	kill_all();
-	_exit(1);
-}
-
-static void setup(void)
-{
-	setvbuf(stdout, NULL, _IONBF, 0);
-	signal(SIGALRM, on_alarm);
-	alarm(20);
-}
-
-static int new_queue(key_t key)
-{
-	int id = msgget(key, IPC_CREAT | IPC_EXCL | 0600);
-	if (id < 0)
-		die("msgget");
-	qids[nq++] = id;
-	return id;
-}
-
-static void rm_queue(int id)
-{
-	for (int i = 0; i < nq; i++)
-		if (qids[i] == id)
-			qids[i] = qids[--nq];
-	if (msgctl(id, IPC_RMID, NULL) != 0)
-		die("IPC_RMID");
-}
-
-/* fork a child running fn(arg); the child dies with the parent */
-static pid_t spawn(void (*fn)(int), int arg)
-{
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	if (pid < 0)
-		die("fork");
-	if (pid == 0) {
-		in_child = 1;
-		nkids = 0;
-		nq = 0;
-		alarm(0);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(1);
-		fn(arg);
-		_exit(0);
-	}
-	kids[nkids++] = pid;
-	return pid;
-}
-
-/* wait for a child, return its exit code (or 100+signal) */
-static int reap(pid_t pid)
-{
-	int st;
-	if (waitpid(pid, &st, 0) != pid)
-		die("waitpid");
-	for (int i = 0; i < nkids; i++)
-		if (kids[i] == pid)
-			kids[i] = kids[--nkids];
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 100 + WTERMSIG(st);
-}
-
-/* ------------------------------------------------------------------ test */
+#include "common.h"
 
 #define NOBODY 65534
 
@@ -184,7 +49,8 @@ static const struct qdef {
 static int qid[NQ];
 static unsigned long default_qbytes;
 
-static void show(const char *who, const char *q, const char *what, long r)
+/* "who [q] what: r", or "... -1 ENAME" */
+static void report(const char *who, const char *q, const char *what, long r)
 {
 	if (r < 0)
 		printf("%s [%s] %s: -1 %s\n", who, q, what, errname(errno));
@@ -281,23 +147,23 @@ static void unprivileged(int unused)
 	for (int i = 0; i < NQ; i++) {
 		const char *q = qdefs[i].name;
 		key_t key = qdefs[i].key;
-		show(who, q, "msgget(key, 0)", get(key, 0));
-		show(who, q, "msgget(key, 0400)", get(key, 0400));
-		show(who, q, "msgget(key, 0200)", get(key, 0200));
-		show(who, q, "msgget(key, IPC_CREAT|0600)", get(key, IPC_CREAT | 0600));
-		show(who, q, "msgsnd", put(qid[i], "from nobody"));
+		report(who, q, "msgget(key, 0)", get(key, 0));
+		report(who, q, "msgget(key, 0400)", get(key, 0400));
+		report(who, q, "msgget(key, 0200)", get(key, 0200));
+		report(who, q, "msgget(key, IPC_CREAT|0600)", get(key, IPC_CREAT | 0600));
+		report(who, q, "msgsnd", put(qid[i], "from nobody"));
 		take(who, q, qid[i]);
 		show_stat(who, q, qid[i]);
 		show_msg_stat(who, q, qid[i]);
 		if (i == OWNED_BY_NOBODY) {
-			show(who, q, "IPC_SET, msg_qbytes above msgmnb",
-			     set_same(i, default_qbytes + 1));
-			show(who, q, "IPC_SET, msg_qbytes = msgmnb",
-			     set_same(i, default_qbytes));
+			report(who, q, "IPC_SET, msg_qbytes above msgmnb",
+			       set_same(i, default_qbytes + 1));
+			report(who, q, "IPC_SET, msg_qbytes = msgmnb",
+			       set_same(i, default_qbytes));
 		} else {
-			show(who, q, "IPC_SET", set_same(i, default_qbytes));
+			report(who, q, "IPC_SET", set_same(i, default_qbytes));
 		}
-		show(who, q, "IPC_RMID", msgctl(qid[i], IPC_RMID, NULL));
+		report(who, q, "IPC_RMID", msgctl(qid[i], IPC_RMID, NULL));
 	}
 }
 
@@ -314,17 +180,17 @@ static void switching(int unused)
 	if (setgroups(0, NULL) != 0)
 		die("setgroups");
 	show_ids(who);
-	show(who, "0600", "msgsnd", put(qid[0], "from root child"));
-	show(who, "0640", "msgsnd", put(qid[1], "from root child"));
+	report(who, "0600", "msgsnd", put(qid[0], "from root child"));
+	report(who, "0640", "msgsnd", put(qid[1], "from root child"));
 	if (seteuid(NOBODY) != 0)
 		die("seteuid");
 	show_ids(who);
-	show(who, "0600", "msgsnd", put(qid[0], "from nobody"));
+	report(who, "0600", "msgsnd", put(qid[0], "from nobody"));
 	take(who, "0600", qid[0]);
 	show_stat(who, "0600", qid[0]);
-	show(who, "0600", "IPC_RMID", msgctl(qid[0], IPC_RMID, NULL));
+	report(who, "0600", "IPC_RMID", msgctl(qid[0], IPC_RMID, NULL));
 	take(who, "0640", qid[1]);     /* group read through egid 0 */
-	show(who, "0640", "msgsnd", put(qid[1], "from nobody"));
+	report(who, "0640", "msgsnd", put(qid[1], "from nobody"));
 	if (setegid(NOBODY) == 0)
 		die("setegid succeeded without privileges");
 	if (seteuid(0) != 0 || setegid(NOBODY) != 0 || seteuid(NOBODY) != 0)
@@ -351,8 +217,8 @@ static void try_remove(int unused)
 	(void)unused;
 	drop_privileges();
 	show_stat(who, "chown", chown_q);
-	show(who, "chown", "msgsnd", put(chown_q, "from nobody"));
-	show(who, "chown", "IPC_RMID", msgctl(chown_q, IPC_RMID, NULL));
+	report(who, "chown", "msgsnd", put(chown_q, "from nobody"));
+	report(who, "chown", "IPC_RMID", msgctl(chown_q, IPC_RMID, NULL));
 }
 
 static void run_child(void (*fn)(int), const char *name)
@@ -377,7 +243,7 @@ int main(void)
 		qid[i] = msgget(qdefs[i].key, IPC_CREAT | IPC_EXCL | qdefs[i].mode);
 		if (qid[i] < 0)
 			die("msgget");
-		qids[nq++] = qid[i];
+		track(TEST_MSG, qid[i]);
 		if (msgctl(qid[i], IPC_STAT, &ds) != 0)
 			die("IPC_STAT");
 		default_qbytes = ds.msg_qbytes;
@@ -389,21 +255,19 @@ int main(void)
 			die("msgsnd");
 		show_stat(who, qdefs[i].name, qid[i]);
 	}
-	show(who, "0000", "msgget(key, 0600)", get(qdefs[NQ - 1].key, 0600));
-	show(who, "0000", "msgsnd", put(qid[NQ - 1], "from root again"));
+	report(who, "0000", "msgget(key, 0600)", get(qdefs[NQ - 1].key, 0600));
+	report(who, "0000", "msgsnd", put(qid[NQ - 1], "from root again"));
 	take(who, "0000", qid[NQ - 1]);
 
 	printf("-- unprivileged child\n");
 	run_child(unprivileged, "nobody");
 	printf("-- what is left\n");
 	for (int i = 0; i < NQ; i++) {
-		show(who, qdefs[i].name, "msgget(key, 0)", get(qdefs[i].key, 0));
+		report(who, qdefs[i].name, "msgget(key, 0)", get(qdefs[i].key, 0));
 		if (i != OWNED_BY_NOBODY)
 			show_stat(who, qdefs[i].name, qid[i]);
 	}
-	for (int i = 0; i < nq; i++)   /* the nobody-owned one is gone */
-		if (qids[i] == qid[OWNED_BY_NOBODY])
-			qids[i] = qids[--nq];
+	untrack(qid[OWNED_BY_NOBODY]);   /* the nobody-owned one is gone */
 
 	printf("-- child switching effective ids\n");
 	run_child(switching, "seteuid");
@@ -416,13 +280,11 @@ int main(void)
 	if (msgctl(chown_q, IPC_STAT, &ds) != 0)
 		die("IPC_STAT");
 	ds.msg_perm.uid = NOBODY;
-	show(who, "chown", "IPC_SET uid=65534", msgctl(chown_q, IPC_SET, &ds));
+	report(who, "chown", "IPC_SET uid=65534", msgctl(chown_q, IPC_SET, &ds));
 	show_stat(who, "chown", chown_q);
 	run_child(try_remove, "nobody");
-	show(who, "chown", "msgget(key, 0)", get(0xa6c0, 0));
-	for (int i = 0; i < nq; i++)
-		if (qids[i] == chown_q)
-			qids[i] = qids[--nq];
+	report(who, "chown", "msgget(key, 0)", get(0xa6c0, 0));
+	untrack(chown_q);
 
 	for (int i = 0; i < NQ; i++)
 		if (i != OWNED_BY_NOBODY)

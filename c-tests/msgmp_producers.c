@@ -19,142 +19,10 @@
  * Per-consumer counts are NOT printed: the split between consumers is
  * scheduling dependent.
  */
-#include <errno.h>
-#include <signal.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-#include <sys/ipc.h>
-#include <sys/msg.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
+#include "common.h"
 
-/* ---------------------------------------------------------------- common */
-
-static pid_t kids[16];
-static int nkids;
-static int qids[8];
-static int nq;
-static int in_child;
-
-static const char *errname(int e)
-{
-	switch (e) {
-	case 0: return "0";
-	case EPERM: return "EPERM";
-	case ENOENT: return "ENOENT";
-	case EINTR: return "EINTR";
-	case E2BIG: return "E2BIG";
-	case EAGAIN: return "EAGAIN";
-	case ENOMEM: return "ENOMEM";
-	case EACCES: return "EACCES";
-	case EFAULT: return "EFAULT";
-	case EEXIST: return "EEXIST";
-	case EINVAL: return "EINVAL";
-	case ENOSPC: return "ENOSPC";
-	case ENOSYS: return "ENOSYS";
-	case ENOMSG: return "ENOMSG";
-	case EIDRM: return "EIDRM";
-	default: return "E?";
-	}
-}
-
-static void kill_all(void)
-{
-	for (int i = 0; i < nkids; i++)
-		if (kids[i] > 0)
-			kill(kids[i], SIGKILL);
-	for (int i = 0; i < nkids; i++)
-		if (kids[i] > 0)
-			waitpid(kids[i], NULL, 0);
-	nkids = 0;
-	for (int i = 0; i < nq; i++)
-		msgctl(qids[i], IPC_RMID, NULL);
-	nq = 0;
-}
-
-static void die(const char *what)
-{
-	int e = errno;
-	printf("FATAL: %s: %s\n", what, errname(e));
-	if (in_child)
-		_exit(1);
-	kill_all();
-	exit(1);
-}
-
-static void on_alarm(int sig)
-{
-	(void)sig;
-	static const char m[] = "TIMEOUT\n";
-	if (write(1, m, sizeof m - 1) < 0) {
-		/* nothing */
-	}
-	kill_all();
-	_exit(1);
-}
-
-static void setup(void)
-{
-	setvbuf(stdout, NULL, _IONBF, 0);
-	signal(SIGALRM, on_alarm);
-	alarm(20);
-}
-
-static int new_queue(key_t key)
-{
-	int id = msgget(key, IPC_CREAT | IPC_EXCL | 0600);
-	if (id < 0)
-		die("msgget");
-	qids[nq++] = id;
-	return id;
-}
-
-static void rm_queue(int id)
-{
-	for (int i = 0; i < nq; i++)
-		if (qids[i] == id)
-			qids[i] = qids[--nq];
-	if (msgctl(id, IPC_RMID, NULL) != 0)
-		die("IPC_RMID");
-}
-
-/* fork a child running fn(arg); the child dies with the parent */
-static pid_t spawn(void (*fn)(int), int arg)
-{
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	if (pid < 0)
-		die("fork");
-	if (pid == 0) {
-		in_child = 1;
-		nkids = 0;
-		nq = 0;
-		alarm(0);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(1);
-		fn(arg);
-		_exit(0);
-	}
-	kids[nkids++] = pid;
-	return pid;
-}
-
-/* wait for a child, return its exit code (or 100+signal) */
-static int reap(pid_t pid)
-{
-	int st;
-	if (waitpid(pid, &st, 0) != pid)
-		die("waitpid");
-	for (int i = 0; i < nkids; i++)
-		if (kids[i] == pid)
-			kids[i] = kids[--nkids];
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 100 + WTERMSIG(st);
-}
-
+/* read n bytes, fatal on error or EOF; no time limit, unlike read_timed */
 static void read_full(int fd, void *buf, size_t n)
 {
 	char *p = buf;
@@ -168,22 +36,6 @@ static void read_full(int fd, void *buf, size_t n)
 		n -= (size_t)r;
 	}
 }
-
-static void write_full(int fd, const void *buf, size_t n)
-{
-	const char *p = buf;
-	while (n > 0) {
-		ssize_t r = write(fd, p, n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			die("write pipe");
-		p += r;
-		n -= (size_t)r;
-	}
-}
-
-/* ------------------------------------------------------------------ test */
 
 #define NPROD 4
 #define NCONS 3

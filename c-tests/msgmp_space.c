@@ -20,208 +20,7 @@
  *  6. lowering msg_qbytes below msg_cbytes keeps all messages; a blocked
  *     sender completes only when the queue is below the new limit.
  */
-#include <errno.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <fcntl.h>
-#include <unistd.h>
-#include <sys/ipc.h>
-#include <sys/msg.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-
-/* ---------------------------------------------------------------- common */
-
-static pid_t kids[16];
-static int nkids;
-static int qids[8];
-static int nq;
-static int in_child;
-
-static const char *errname(int e)
-{
-	switch (e) {
-	case 0: return "0";
-	case EPERM: return "EPERM";
-	case ENOENT: return "ENOENT";
-	case EINTR: return "EINTR";
-	case E2BIG: return "E2BIG";
-	case EAGAIN: return "EAGAIN";
-	case ENOMEM: return "ENOMEM";
-	case EACCES: return "EACCES";
-	case EFAULT: return "EFAULT";
-	case EEXIST: return "EEXIST";
-	case EINVAL: return "EINVAL";
-	case ENOSPC: return "ENOSPC";
-	case ENOSYS: return "ENOSYS";
-	case ENOMSG: return "ENOMSG";
-	case EIDRM: return "EIDRM";
-	default: return "E?";
-	}
-}
-
-static void kill_all(void)
-{
-	for (int i = 0; i < nkids; i++)
-		if (kids[i] > 0)
-			kill(kids[i], SIGKILL);
-	for (int i = 0; i < nkids; i++)
-		if (kids[i] > 0)
-			waitpid(kids[i], NULL, 0);
-	nkids = 0;
-	for (int i = 0; i < nq; i++)
-		msgctl(qids[i], IPC_RMID, NULL);
-	nq = 0;
-}
-
-static void die(const char *what)
-{
-	int e = errno;
-	printf("FATAL: %s: %s\n", what, errname(e));
-	if (in_child)
-		_exit(1);
-	kill_all();
-	exit(1);
-}
-
-static void on_alarm(int sig)
-{
-	(void)sig;
-	static const char m[] = "TIMEOUT\n";
-	if (write(1, m, sizeof m - 1) < 0) {
-		/* nothing */
-	}
-	kill_all();
-	_exit(1);
-}
-
-static void setup(void)
-{
-	setvbuf(stdout, NULL, _IONBF, 0);
-	signal(SIGALRM, on_alarm);
-	alarm(20);
-}
-
-static int new_queue(key_t key)
-{
-	int id = msgget(key, IPC_CREAT | IPC_EXCL | 0600);
-	if (id < 0)
-		die("msgget");
-	qids[nq++] = id;
-	return id;
-}
-
-static void rm_queue(int id)
-{
-	for (int i = 0; i < nq; i++)
-		if (qids[i] == id)
-			qids[i] = qids[--nq];
-	if (msgctl(id, IPC_RMID, NULL) != 0)
-		die("IPC_RMID");
-}
-
-/* fork a child running fn(arg); the child dies with the parent */
-static pid_t spawn(void (*fn)(int), int arg)
-{
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	if (pid < 0)
-		die("fork");
-	if (pid == 0) {
-		in_child = 1;
-		nkids = 0;
-		nq = 0;
-		alarm(0);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(1);
-		fn(arg);
-		_exit(0);
-	}
-	kids[nkids++] = pid;
-	return pid;
-}
-
-/* wait for a child, return its exit code (or 100+signal) */
-static int reap(pid_t pid)
-{
-	int st;
-	if (waitpid(pid, &st, 0) != pid)
-		die("waitpid");
-	for (int i = 0; i < nkids; i++)
-		if (kids[i] == pid)
-			kids[i] = kids[--nkids];
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 100 + WTERMSIG(st);
-}
-
-static void write_full(int fd, const void *buf, size_t n)
-{
-	const char *p = buf;
-	while (n > 0) {
-		ssize_t r = write(fd, p, n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			die("write pipe");
-		p += r;
-		n -= (size_t)r;
-	}
-}
-
-/* read n bytes, giving up after 5 s without data; returns 0 or -1 */
-static int read_timed(int fd, void *buf, size_t n)
-{
-	char *p = buf;
-	while (n > 0) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		int r = poll(&pfd, 1, 5000);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		ssize_t k = read(fd, p, n);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -1;
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
-/* state letter from /proc/<pid>/stat, '?' if unreadable */
-static char proc_state(pid_t pid)
-{
-	char path[64], buf[512];
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return '?';
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return '?';
-	buf[n] = 0;
-	char *p = strrchr(buf, ')');
-	return (p && p[1] == ' ') ? p[2] : '?';
-}
-
-/* poll (up to ~10 s) until the child is in state st; 1 on success */
-static int wait_state(pid_t pid, char st)
-{
-	for (int i = 0; i < 10000; i++) {
-		if (proc_state(pid) == st)
-			return 1;
-		usleep(1000);
-	}
-	return 0;
-}
-
-/* ------------------------------------------------------------------ test */
+#include "common.h"
 
 #define BUF 4096
 
@@ -315,7 +114,8 @@ static void finish(int j)
 	printf("%s: exit %d\n", jobs[j].name, reap(jobs[j].pid));
 }
 
-static void show(const char *what, long r)
+/* "what: r", or "what: -1 ENAME" */
+static void report(const char *what, long r)
 {
 	if (r < 0)
 		printf("%s: -1 %s\n", what, errname(errno));
@@ -441,7 +241,7 @@ static void phase_count(int q)
 		put(q, t, 0);
 	stat_q(q, "with three empty messages, msg_qbytes 3");
 	struct msg m = { .mtype = 9 };
-	show("msgsnd 0 bytes IPC_NOWAIT", msgsnd(q, &m, 0, IPC_NOWAIT));
+	report("msgsnd 0 bytes IPC_NOWAIT", msgsnd(q, &m, 0, IPC_NOWAIT));
 	start(0, q, 4, 0, 1);
 	await_blocked(0);
 	take(q, 0, "receive");
