@@ -4,6 +4,8 @@
 //! Module map:
 //! - [`ffi`]: the exported C functions; C types in, `-1` + `errno` out.
 //! - [`msg`]: System V message queues.
+//! - [`sem`]: System V semaphores.
+//! - [`shm`]: System V shared memory.
 //! - [`ipc`]: what the System V families share: ids, `ipc_perm`, permission checks.
 //! - [`region`]: the shared region: layout, bounds-checked offsets, chunk
 //!   allocation, recoverable locks, futex waits.
@@ -20,4 +22,6 @@ pub mod log;
 pub mod msg;
 pub mod platform;
 pub mod region;
+pub mod sem;
+pub mod shm;
 pub mod user;

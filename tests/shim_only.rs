@@ -175,12 +175,7 @@ fn an_empty_file_is_initialised() {
 /// The layout of the region file in `ns` (as created by the probe).
 fn layout_of(ns: &Path) -> (PathBuf, ipcshim::region::layout::Layout) {
     let region = ns.join(format!("ipcshim-{}-default.region", unsafe { libc::geteuid() }));
-    let size = std::fs::metadata(&region).expect("region").len();
-    let slots = ipcshim::msg::limits().msgmni;
-    let layout = (1..=ipcshim::region::layout::MAX_CHUNKS)
-        .filter_map(|c| ipcshim::region::layout::Layout::compute(slots, c))
-        .find(|l| l.total_size == size)
-        .expect("layout of the region file");
+    let layout = ipcshim::region::layout_of(&region).expect("layout of the region file");
     (region, layout)
 }
 
@@ -265,16 +260,26 @@ fn on_small_tmpfs(size: &str, mode: &str) -> Output {
     run_with_limit(cmd, LIMIT)
 }
 
+/// The size of a namespace's control area, from one made for the purpose.
+fn control_area_kib() -> u64 {
+    let build = TempDir::new("control");
+    let ns = TempDir::new("ns");
+    assert_success("probe", &under_shim(&program("probe", &build), &["get"], ns.path(), &[]));
+    layout_of(ns.path()).1.control_end / 1024
+}
+
 #[test]
 fn a_full_file_system_gives_enomem_for_messages() {
-    let out = on_small_tmpfs("7m", "chunks");
+    // Room for the control area and 2 MiB of messages: less than a queue
+    // may hold, so the file system fills before the queue does.
+    let out = on_small_tmpfs(&format!("{}k", control_area_kib() + 2048), "chunks");
     assert_success("full_tmpfs chunks", &out);
     assert!(text(&out.stdout).contains("with ENOMEM: yes"), "{}", text(&out.stdout));
 }
 
 #[test]
 fn a_full_file_system_gives_enomem_for_the_region() {
-    let out = on_small_tmpfs("2m", "region");
+    let out = on_small_tmpfs(&format!("{}k", control_area_kib() / 2), "region");
     assert_success("full_tmpfs region", &out);
     assert_eq!(text(&out.stdout), "msgget with no room for the region = -1 ENOMEM\n");
 }

@@ -6,6 +6,9 @@ mod api;
 mod creds;
 mod ftok;
 mod msg;
+mod process;
+mod sem;
+mod shm;
 
 use crate::error::{Errno, Result};
 use crate::platform;
@@ -45,11 +48,27 @@ fn user_ptr<T>(p: *const T) -> Option<*const T> {
 /// the namespace it started with (and children inherit it over fork). When
 /// the crate is linked into a Rust test binary instead, nothing is mapped
 /// until first use, so tests choose their namespace.
+///
+/// A process that exec'd from another image with the same pid finds that
+/// image's shm attachments still counted: they end here.
 extern "C" fn on_load() {
     platform::install_fork_handler();
+    platform::at_exit(at_exit);
     if !platform::in_main_executable(on_load as *const libc::c_void) {
-        let _ = crate::region::get();
+        if let Ok(region) = crate::region::get() {
+            crate::shm::after_exec(region);
+        }
     }
+}
+
+/// Normal exit: SEM_UNDO adjustments are applied, attachments end.
+extern "C" fn at_exit() {
+    let _ = catch_unwind(|| {
+        if let Some(region) = crate::region::get_if_mapped() {
+            crate::sem::apply_at_exit(region);
+            crate::shm::at_exit(region);
+        }
+    });
 }
 
 #[used]

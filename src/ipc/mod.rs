@@ -27,6 +27,9 @@ pub fn index_of(id: i32) -> u32 {
 /// `ObjectHeader::state` values.
 pub const FREE: u32 = 0;
 pub const LIVE: u32 = 1;
+/// Being filled in by its creator, under the registry lock: its storage is
+/// claimed but the id does not resolve yet.
+pub const CREATING: u32 = 2;
 
 /// The part of every System V object slot that the registry manages.
 ///
@@ -37,8 +40,10 @@ pub const LIVE: u32 = 1;
 ///
 /// Crash consistency: a slot becomes an object by a single Release store of
 /// `state = LIVE` after every field is written, and stops being one by a
-/// single store of `state = FREE`; a creator or remover that dies before that
-/// store leaves the slot as it was.
+/// single store of `state = FREE`. A remover that dies before that store
+/// leaves the object as it was; a creator that dies leaves the slot
+/// CREATING, and whoever takes the registry lock over from it frees the
+/// slot (see `registry::lock`), which also abandons the storage it claimed.
 #[repr(C)]
 pub struct ObjectHeader {
     pub lock: RobustLock,
@@ -54,5 +59,10 @@ impl ObjectHeader {
     /// Whether this slot currently holds the object named `id`.
     pub fn holds(&self, id: i32) -> bool {
         self.state.load(Ordering::Acquire) == LIVE && self.id.load(Ordering::Relaxed) == id
+    }
+
+    /// Whether this slot is being made into the object named `id`.
+    pub fn creating(&self, id: i32) -> bool {
+        self.state.load(Ordering::Acquire) == CREATING && self.id.load(Ordering::Relaxed) == id
     }
 }

@@ -17,7 +17,7 @@
 //! and `seq` may have been advanced by a creator that died, which only skips
 //! an index or a sequence number.
 
-use super::{make_id, ObjectHeader, FREE, LIVE, SEQ_MAX};
+use super::{make_id, ObjectHeader, CREATING, FREE, LIVE, SEQ_MAX};
 use crate::error::{Errno, Result};
 use crate::platform::Credentials;
 use crate::region::{Guard, RobustLock};
@@ -80,25 +80,45 @@ pub fn live_objects<T: Table + ?Sized>(table: &T) -> impl Iterator<Item = &Objec
     used_slots(table).map(|(_, o)| o).filter(|o| o.state.load(Ordering::Acquire) == LIVE)
 }
 
+/// Takes the registry lock. If its holder died, any slot it was creating is
+/// freed: the creation never happened.
+pub fn lock<T: Table + ?Sized>(table: &T) -> Guard<'_> {
+    let guard = table.registry().lock.lock();
+    if guard.recovered {
+        for (_, object) in used_slots(table) {
+            if object.state.load(Ordering::Acquire) == CREATING {
+                object.state.store(FREE, Ordering::Release);
+            }
+        }
+    }
+    guard
+}
+
+/// What a family checks and does in msgget/semget/shmget.
+pub trait Family {
+    /// On a found object, before the permission check (Linux's
+    /// `more_checks`, e.g. semget's nsems).
+    fn check_existing(&self, _object: &ObjectHeader) -> Result<()> {
+        Ok(())
+    }
+    /// Before a new object is allocated (e.g. semget's nsems, shmget's size).
+    fn check_new(&self) -> Result<()> {
+        Ok(())
+    }
+    /// Fills in a new object's family fields while its slot is locked and
+    /// CREATING.
+    fn init(&self, object: &ObjectHeader) -> Result<()>;
+}
+
 /// msgget/semget/shmget: find or create the object for `req.key`.
-///
-/// `existing` runs on a found object before the permission check (Linux's
-/// `more_checks`, e.g. semget's nsems); `init` fills the family fields of a
-/// new object while its slot is locked and not yet visible.
-pub fn get<T: Table + ?Sized>(
-    table: &T,
-    req: &GetRequest,
-    creds: &Credentials,
-    existing: impl FnOnce(&ObjectHeader) -> Result<()>,
-    init: impl FnOnce(&ObjectHeader, &Guard) -> Result<()>,
-) -> Result<i32> {
-    let _registry = table.registry().lock.lock();
+pub fn get<T: Table + ?Sized>(table: &T, req: &GetRequest, creds: &Credentials, family: &impl Family) -> Result<i32> {
+    let _registry = lock(table);
     if req.key != libc::IPC_PRIVATE {
         if let Some(object) = live_objects(table).find(|o| o.perm.key.load(Ordering::Relaxed) == req.key) {
             if req.flags & libc::IPC_CREAT != 0 && req.flags & libc::IPC_EXCL != 0 {
                 return Err(Errno::EEXIST);
             }
-            existing(object)?;
+            family.check_existing(object)?;
             object.perm.check(creds, req.flags)?;
             return Ok(object.id.load(Ordering::Relaxed));
         }
@@ -106,15 +126,11 @@ pub fn get<T: Table + ?Sized>(
             return Err(Errno::ENOENT);
         }
     }
-    create(table, req, creds, init)
+    family.check_new()?;
+    create(table, req, creds, family)
 }
 
-fn create<T: Table + ?Sized>(
-    table: &T,
-    req: &GetRequest,
-    creds: &Credentials,
-    init: impl FnOnce(&ObjectHeader, &Guard) -> Result<()>,
-) -> Result<i32> {
+fn create<T: Table + ?Sized>(table: &T, req: &GetRequest, creds: &Credentials, family: &impl Family) -> Result<i32> {
     let registry = table.registry();
     if live_objects(table).count() as u32 >= req.limit {
         return Err(Errno::ENOSPC);
@@ -131,11 +147,15 @@ fn create<T: Table + ?Sized>(
     registry.high_water.fetch_max(index + 1, Ordering::AcqRel);
     let id = make_id(seq, index);
 
-    let guard = object.lock.lock();
+    let _guard = object.lock.lock();
     object.id.store(id, Ordering::Relaxed);
+    object.state.store(CREATING, Ordering::Release);
     object.perm.init(req.key, req.flags as u32, seq, creds);
     object.ctime.store(crate::platform::now_secs(), Ordering::Relaxed);
-    init(object, &guard)?;
+    if let Err(e) = family.init(object) {
+        object.state.store(FREE, Ordering::Release);
+        return Err(e);
+    }
     // Publish: everything above becomes visible with the state.
     object.state.store(LIVE, Ordering::Release);
     Ok(id)

@@ -122,7 +122,7 @@ fn set_attributes(region: &Region, id: i32, new: &libc::msqid_ds) -> Result<()> 
 
 fn remove(region: &Region, id: i32) -> Result<()> {
     let queues = Queues(region);
-    let registry_guard = ipc::Table::registry(&queues).lock.lock();
+    let registry_guard = registry::lock(&queues);
     let q = queue(region, id)?;
     let guard = lock(region, q, id)?;
     platform::with_credentials(|c| q.header.perm.check_owner(c))?;

@@ -44,9 +44,9 @@ pub struct Limits {
 
 pub fn limits() -> &'static Limits {
     static LIMITS: Lazy<Limits> = Lazy::new(|| Limits {
-        msgmax: platform::kernel_limit("msgmax").unwrap_or(8192).clamp(0, MAX_TEXT as i64) as usize,
-        msgmnb: platform::kernel_limit("msgmnb").unwrap_or(16384).clamp(0, i32::MAX as i64) as u64,
-        msgmni: platform::kernel_limit("msgmni").unwrap_or(32000).clamp(0, ipc::IPCMNI as i64) as u32,
+        msgmax: platform::kernel_limit("msgmax").unwrap_or(8192).min(MAX_TEXT as u64) as usize,
+        msgmnb: platform::kernel_limit("msgmnb").unwrap_or(16384).min(i32::MAX as u64),
+        msgmni: platform::kernel_limit("msgmni").unwrap_or(32000).min(ipc::IPCMNI as u64) as u32,
     });
     &LIMITS
 }
@@ -59,7 +59,7 @@ impl Table for Queues<'_> {
         &self.0.header().msg_registry
     }
     fn slot_count(&self) -> u32 {
-        self.0.layout().msg_slots
+        self.0.layout().params.msg_slots
     }
     fn object(&self, index: u32) -> Option<&ObjectHeader> {
         self.0.msg_queue(index).map(|q| &q.header)
@@ -100,21 +100,18 @@ fn with_repair<T>(region: &Region, q: &MsgQueue, mut op: impl FnMut() -> std::re
 
 /// msgget(2).
 pub fn get(region: &Region, key: i32, flags: i32) -> Result<i32> {
-    let limits = limits();
-    let request = ipc::registry::GetRequest { key, flags, limit: limits.msgmni };
-    platform::with_credentials(|creds| {
-        ipc::registry::get(
-            &Queues(region),
-            &request,
-            creds,
-            |_| Ok(()),
-            |object, _guard| {
-                let q = region.msg_queue(ipc::index_of(object.id.load(Relaxed))).ok_or(Errno::EIO)?;
-                q.init(limits.msgmnb);
-                Ok(())
-            },
-        )
-    })
+    let request = ipc::registry::GetRequest { key, flags, limit: limits().msgmni };
+    platform::with_credentials(|creds| ipc::registry::get(&Queues(region), &request, creds, &NewQueue(region)))
+}
+
+struct NewQueue<'r>(&'r Region);
+
+impl ipc::registry::Family for NewQueue<'_> {
+    fn init(&self, object: &ObjectHeader) -> Result<()> {
+        let q = self.0.msg_queue(ipc::index_of(object.id.load(Relaxed))).ok_or(Errno::EIO)?;
+        q.init(limits().msgmnb);
+        Ok(())
+    }
 }
 
 /// The argument checks msgsnd makes before touching the queue.
@@ -248,10 +245,10 @@ impl Waiter {
         asleep: &'r AtomicU32,
     ) -> Result<Guard<'r>> {
         let seen = word.load(Relaxed);
-        if !self.spun && spinning_pays() {
+        if !self.spun && platform::spinning_pays() {
             self.spun = true;
             drop(guard);
-            spin_until_changed(word, seen);
+            platform::spin_while_equal(word, seen);
             return lock(region, q, id);
         }
         // Registered and read `seen` under the lock: a waker changes the
@@ -274,34 +271,4 @@ impl Waiter {
         }
         Ok(guard)
     }
-}
-
-/// How long a would-be sleeper spins before sleeping. Long enough to cover
-/// a peer's reply from the other CPU, including the peer's own wake-up from
-/// a futex sleep (tens of microseconds on an idle virtual CPU), so that a
-/// ping-pong that once fell asleep gets back to spinning; short against a
-/// scheduler time slice, so a loaded machine loses little to it.
-const SPIN_TIME: Duration = Duration::from_micros(50);
-
-/// Spins while `*word == seen`, for at most [`SPIN_TIME`]. The clock is the
-/// vDSO's: no system call.
-fn spin_until_changed(word: &AtomicU32, seen: u32) {
-    let deadline = platform::monotonic_now() + SPIN_TIME;
-    loop {
-        for _ in 0..32 {
-            if word.load(Relaxed) != seen {
-                return;
-            }
-            platform::spin_hint();
-        }
-        if platform::monotonic_now() >= deadline {
-            return;
-        }
-    }
-}
-
-/// Spinning only helps when the peer can run at the same time.
-fn spinning_pays() -> bool {
-    static CPUS: Lazy<usize> = Lazy::new(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    *CPUS > 1
 }

@@ -57,6 +57,37 @@ pub fn spin_hint() {
     std::hint::spin_loop();
 }
 
+/// How long a would-be sleeper spins before sleeping. Long enough to cover
+/// a peer's answer from the other CPU, including the peer's own wake-up from
+/// a futex sleep (tens of microseconds on an idle virtual CPU), so that a
+/// ping-pong that once fell asleep gets back to spinning; short against a
+/// scheduler time slice, so a loaded machine loses little to it.
+pub const SPIN_TIME: Duration = Duration::from_micros(50);
+
+/// Spins while `*word == seen`, for at most [`SPIN_TIME`]. The clock is the
+/// vDSO's: no system call.
+pub fn spin_while_equal(word: &AtomicU32, seen: u32) {
+    let deadline = monotonic_now() + SPIN_TIME;
+    loop {
+        for _ in 0..32 {
+            if word.load(Ordering::Relaxed) != seen {
+                return;
+            }
+            spin_hint();
+        }
+        if monotonic_now() >= deadline {
+            return;
+        }
+    }
+}
+
+/// Spinning only helps when the peer can run at the same time.
+pub fn spinning_pays() -> bool {
+    static CPUS: once_cell::sync::Lazy<usize> =
+        once_cell::sync::Lazy::new(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    *CPUS > 1
+}
+
 // ---------------------------------------------------------------- identity
 
 /// Bumped in the child after every fork, so per-thread and per-process caches
@@ -92,6 +123,24 @@ pub fn thread_identity() -> ThreadIdentity {
     id
 }
 
+/// Bumped in every fork child: lets per-process state tell whether it was
+/// inherited from a parent.
+pub fn fork_generation() -> u64 {
+    FORK_GENERATION.load(Ordering::Relaxed)
+}
+
+/// The calling process's identity: its pid and start time, cached.
+pub fn process_identity() -> ThreadIdentity {
+    static CACHE: Mutex<(u64, ThreadIdentity)> = Mutex::new((0, ThreadIdentity { tid: 0, start: 0 }));
+    let generation = fork_generation();
+    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    if cache.0 != generation {
+        let pid = pid() as u32;
+        *cache = (generation, ThreadIdentity { tid: pid, start: stat_of(pid).map_or(0, |s| s.start) });
+    }
+    cache.1
+}
+
 /// The calling process's pid, cached (glibc no longer caches getpid).
 pub fn pid() -> i32 {
     let p = CACHED_PID.load(Ordering::Relaxed);
@@ -109,13 +158,19 @@ extern "C" fn after_fork_in_child() {
     CACHED_PID.store(0, Ordering::Relaxed);
 }
 
-/// Registers the fork handler that keeps the identity caches right. Called once
-/// from the library constructor.
+/// Registers the fork handler that keeps the identity caches right. Called
+/// once from the library constructor.
 pub fn install_fork_handler() {
     // SAFETY: registering a plain extern "C" function with no captured state.
     unsafe {
         libc::pthread_atfork(None, None, Some(after_fork_in_child));
     }
+}
+
+/// Runs `f` when the process exits normally (exit(), return from main).
+pub fn at_exit(f: extern "C" fn()) {
+    // SAFETY: registering a plain extern "C" function.
+    unsafe { libc::atexit(f) };
 }
 
 struct ProcStat {
@@ -135,6 +190,11 @@ fn stat_of(tid: u32) -> Option<ProcStat> {
     Some(ProcStat { state, start })
 }
 
+/// A thread's (or process's) start time, 0 if it is gone.
+pub fn start_time_of(tid: u32) -> u64 {
+    stat_of(tid).map_or(0, |s| s.start)
+}
+
 /// Whether the thread is still running (not exited, not a zombie). A recorded
 /// start time of 0 means "unknown": then only existence is checked.
 pub fn thread_alive(who: ThreadIdentity) -> bool {
@@ -142,6 +202,14 @@ pub fn thread_alive(who: ThreadIdentity) -> bool {
         None => false,
         Some(s) => !matches!(s.state, b'Z' | b'X') && (who.start == 0 || s.start == who.start),
     }
+}
+
+/// Whether no process or thread with this id exists any more (a reaped
+/// one): one cheap system call. A zombie still "exists" here; only
+/// [`thread_alive`] tells it apart, at the cost of reading /proc.
+pub fn gone(tid: u32) -> bool {
+    // SAFETY: signal 0 only checks for existence.
+    unsafe { libc::kill(tid as libc::pid_t, 0) == -1 && Errno::last().0 == libc::ESRCH }
 }
 
 // ---------------------------------------------------------------- clocks
@@ -180,6 +248,7 @@ pub struct Credentials {
     pub caps: u64,
 }
 
+pub const CAP_IPC_LOCK: u32 = 14;
 pub const CAP_IPC_OWNER: u32 = 15;
 pub const CAP_SYS_ADMIN: u32 = 21;
 pub const CAP_SYS_RESOURCE: u32 = 24;
@@ -269,8 +338,14 @@ pub fn reserve_file_space(fd: RawFd, offset: u64, len: u64) -> Result<()> {
 }
 
 /// A kernel IPC limit from /proc/sys/kernel, where the platform has it.
-pub fn kernel_limit(name: &str) -> Option<i64> {
-    std::fs::read_to_string(format!("/proc/sys/kernel/{name}")).ok()?.trim().parse().ok()
+pub fn kernel_limit(name: &str) -> Option<u64> {
+    kernel_limits(name)?.first().copied()
+}
+
+/// A multi-valued limit file (e.g. `sem`: SEMMSL SEMMNS SEMOPM SEMMNI).
+pub fn kernel_limits(name: &str) -> Option<Vec<u64>> {
+    let text = std::fs::read_to_string(format!("/proc/sys/kernel/{name}")).ok()?;
+    text.split_ascii_whitespace().map(|v| v.parse().ok()).collect()
 }
 
 /// Writes one line to stderr without going through Rust's buffered stdio.
@@ -314,4 +389,65 @@ pub fn kill_self() -> ! {
         libc::raise(libc::SIGKILL);
         libc::_exit(137)
     }
+}
+
+// ---------------------------------------------------------------- mappings
+
+/// Maps `len` bytes of `fd` from `offset`, MAP_SHARED with `prot`:
+/// anywhere, or exactly at `at`. Without `replace`, an address overlapping
+/// an existing mapping is refused (EINVAL, as shmat does).
+pub fn map_fd(fd: RawFd, offset: u64, len: usize, prot: i32, at: Option<usize>, replace: bool) -> Result<usize> {
+    let flags = libc::MAP_SHARED
+        | match (at, replace) {
+            (None, _) => 0,
+            (Some(_), true) => libc::MAP_FIXED,
+            (Some(_), false) => libc::MAP_FIXED_NOREPLACE,
+        };
+    let hint = at.unwrap_or(0) as *mut libc::c_void;
+    // SAFETY: mapping a file we hold open; MAP_FIXED only where the caller
+    // asked for that address and allowed replacing what is there (SHM_REMAP).
+    let addr = unsafe { libc::mmap(hint, len, prot, flags, fd, offset as libc::off_t) };
+    if addr == libc::MAP_FAILED {
+        return Err(match Errno::last().0 {
+            libc::EEXIST => Errno::EINVAL,
+            // Below mmap_min_addr, or exec on a noexec mount.
+            libc::EACCES | libc::EPERM => Errno::last(),
+            _ => Errno::ENOMEM,
+        });
+    }
+    if at.is_some_and(|a| a != addr as usize) {
+        // A kernel without MAP_FIXED_NOREPLACE took it as a hint.
+        unmap(addr as usize, len);
+        return Err(Errno::EINVAL);
+    }
+    Ok(addr as usize)
+}
+
+/// Frees the pages behind `[offset, offset + len)` of a file (they read as
+/// zeros afterwards).
+pub fn punch_hole(fd: RawFd, offset: u64, len: u64) {
+    // SAFETY: plain system call on a descriptor we own.
+    unsafe {
+        libc::fallocate(
+            fd,
+            libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+            offset as libc::off_t,
+            len as libc::off_t,
+        )
+    };
+}
+
+pub fn unmap(addr: usize, len: usize) {
+    // SAFETY: unmapping a range this library mapped.
+    unsafe { libc::munmap(addr as *mut libc::c_void, len) };
+}
+
+/// RLIMIT_MEMLOCK in bytes (None: unlimited).
+pub fn memlock_limit() -> Option<u64> {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: `limit` is an out-parameter.
+    if unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut limit) } != 0 || limit.rlim_cur == libc::RLIM_INFINITY {
+        return None;
+    }
+    Some(limit.rlim_cur)
 }

@@ -18,25 +18,46 @@
 use super::layout::{BLOCKS_PER_CHUNK, CHUNK_SIZE};
 use super::Region;
 use crate::error::{Errno, Result};
+use crate::ipc;
 use crate::platform;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
+
+/// Extents of this many chunks (64 KiB) or more give their memory back to the
+/// system when released; smaller ones keep it for the next owner.
+const RETURN_MEMORY_FROM: u32 = 16;
 
 /// Who owns a chunk: an object family in the high half, its IPC id in the low.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ChunkOwner(u64);
 
 const FAMILY_MSG: u64 = 1;
+const FAMILY_SEM: u64 = 2;
+const FAMILY_SHM: u64 = 3;
 
 impl ChunkOwner {
     pub fn msg_queue(id: i32) -> ChunkOwner {
         ChunkOwner(FAMILY_MSG << 32 | id as u32 as u64)
     }
 
-    /// Whether the object this value names still exists.
+    pub fn sem_set(id: i32) -> ChunkOwner {
+        ChunkOwner(FAMILY_SEM << 32 | id as u32 as u64)
+    }
+
+    pub fn shm_segment(id: i32) -> ChunkOwner {
+        ChunkOwner(FAMILY_SHM << 32 | id as u32 as u64)
+    }
+
+    /// Whether the object this value names still exists. A set being
+    /// created holds its chunks before it is published: its registry lock
+    /// is held meanwhile, and a creator that dies leaves them abandoned.
     fn is_live(raw: u64, region: &Region) -> bool {
+        let id = raw as u32 as i32;
+        let index = ipc::index_of(id);
         match raw >> 32 {
-            FAMILY_MSG => crate::msg::queue_is_live(region, raw as u32 as i32),
+            FAMILY_MSG => region.msg_queue(index).is_some_and(|q| q.header.holds(id)),
+            FAMILY_SEM => region.sem_set(index).is_some_and(|s| s.header.holds(id) || s.header.creating(id)),
+            FAMILY_SHM => region.shm_segment(index).is_some_and(|s| s.header.holds(id) || s.header.creating(id)),
             _ => false,
         }
     }
@@ -45,7 +66,7 @@ impl ChunkOwner {
 impl Region {
     /// Claims a free (or abandoned) chunk for `owner` and reserves its pages.
     pub fn claim_chunk(&self, owner: ChunkOwner) -> Result<u32> {
-        let count = self.layout.chunk_count;
+        let count = self.layout.params.chunk_count;
         let hint = self.header().chunk_hint.load(Ordering::Relaxed) % count;
         for i in 0..count {
             let chunk = (hint + i) % count;
@@ -85,24 +106,92 @@ impl Region {
 
     /// Every chunk `owner` holds, in index order.
     pub fn chunks_of(&self, owner: ChunkOwner) -> Vec<u32> {
-        (0..self.layout.chunk_count)
+        (0..self.layout.params.chunk_count)
             .filter(|&c| self.chunk_owner_word(c).is_some_and(|w| w.load(Ordering::Acquire) == owner.0))
             .collect()
     }
 
+    /// Gives back the `count` chunks from `first` that `owner` holds. A
+    /// large extent's memory goes back to the system first (one call for
+    /// the whole run; its chunks are reserved again when next claimed).
+    pub fn release_extent(&self, owner: ChunkOwner, first: u32, count: u32) {
+        let end = first.saturating_add(count).min(self.layout.params.chunk_count);
+        if count >= RETURN_MEMORY_FROM && (first..end).all(|c| self.chunk_owned_by(c, owner)) {
+            let offset = self.layout.chunk_area + first as u64 * CHUNK_SIZE;
+            for chunk in first..end {
+                if let Some(word) = self.chunk_committed_word(chunk) {
+                    word.fetch_and(!(1u64 << (chunk % 64)), Ordering::AcqRel);
+                }
+            }
+            platform::punch_hole(self.file.as_raw_fd(), offset, (end - first) as u64 * CHUNK_SIZE);
+        }
+        for chunk in first..end {
+            if let Some(word) = self.chunk_owner_word(chunk) {
+                let _ = word.compare_exchange(owner.0, 0, Ordering::AcqRel, Ordering::Relaxed);
+            }
+        }
+    }
+
     /// Gives back every chunk `owner` holds.
     pub fn release_chunks(&self, owner: ChunkOwner) {
-        for c in 0..self.layout.chunk_count {
+        for c in 0..self.layout.params.chunk_count {
             if let Some(word) = self.chunk_owner_word(c) {
                 let _ = word.compare_exchange(owner.0, 0, Ordering::AcqRel, Ordering::Relaxed);
             }
         }
     }
 
+    /// Claims `count` consecutive chunks for `owner`; returns the first.
+    /// Chunks claimed on the way to a failed run are given back; a claimer
+    /// that dies halfway leaves them to an owner that does not exist yet or
+    /// any more, so they are reclaimable as abandoned.
+    pub fn claim_extent(&self, owner: ChunkOwner, count: u32) -> Result<u32> {
+        let total = self.layout.params.chunk_count;
+        // Search from the hint, then from the start.
+        let hint = self.header().chunk_hint.load(Ordering::Relaxed) % total;
+        let mut first = if hint + count <= total { hint } else { 0 };
+        let mut wrapped = first == 0;
+        'search: loop {
+            if first + count > total {
+                if wrapped {
+                    break;
+                }
+                (first, wrapped) = (0, true);
+            }
+            for c in first..first + count {
+                let Some(word) = self.chunk_owner_word(c) else { return Err(Errno::ENOMEM) };
+                let seen = word.load(Ordering::Acquire);
+                let free = seen == 0 || (seen != owner.0 && !Self::owner_live(seen, self));
+                if !free || word.compare_exchange(seen, owner.0, Ordering::AcqRel, Ordering::Relaxed).is_err() {
+                    for taken in first..c {
+                        if let Some(w) = self.chunk_owner_word(taken) {
+                            let _ = w.compare_exchange(owner.0, 0, Ordering::AcqRel, Ordering::Relaxed);
+                        }
+                    }
+                    first = c + 1;
+                    continue 'search;
+                }
+            }
+            for c in first..first + count {
+                if let Err(e) = self.commit_chunk(c) {
+                    self.release_chunks(owner);
+                    return Err(e);
+                }
+            }
+            self.header().chunk_hint.store(first + count, Ordering::Relaxed);
+            return Ok(first);
+        }
+        Err(Errno::ENOMEM)
+    }
+
+    pub(super) fn chunk_owned_by(&self, chunk: u32, owner: ChunkOwner) -> bool {
+        self.chunk_owner_word(chunk).is_some_and(|w| w.load(Ordering::Relaxed) == owner.0)
+    }
+
     /// Whether `block` lies in a chunk that `owner` holds: checked on every
     /// link followed, so a corrupted link cannot reach another object's data.
     #[inline]
     pub fn owns_block(&self, owner: ChunkOwner, block: u32) -> bool {
-        self.chunk_owner_word(block / BLOCKS_PER_CHUNK).is_some_and(|w| w.load(Ordering::Relaxed) == owner.0)
+        self.chunk_owned_by(block / BLOCKS_PER_CHUNK, owner)
     }
 }

@@ -13,7 +13,7 @@
 //! regular file owned by us, not readable by others, with our magic, our
 //! version and exactly the size its header implies.
 
-use super::layout::{Layout, CHUNK_SIZE, DEFAULT_CHUNKS, MAGIC, MAX_CHUNKS, MAX_SLOTS, VERSION};
+use super::layout::{Layout, Params, CHUNK_SIZE, DEFAULT_CHUNKS, MAGIC, MAX_CHUNKS, MAX_SLOTS, VERSION};
 use super::Region;
 use crate::error::{Errno, Result};
 use crate::log::diag;
@@ -95,46 +95,62 @@ pub(super) fn open_or_create(path: &Path) -> Result<Region> {
     if !have_magic {
         return initialise(file, path);
     }
+    let layout = read_layout(&file, meta.len(), path)?;
+    drop(_lock);
+    map(file, path, layout)
+}
+
+/// The layout an existing region file's header describes, if the header
+/// is sound and the file has exactly the size it implies.
+pub(super) fn read_layout(file: &File, file_len: u64, path: &Path) -> Result<Layout> {
+    let mut magic = [0u8; 8];
+    file.read_exact_at(&mut magic, 0).map_err(|_| Errno::EIO)?;
     if u64::from_le_bytes(magic) != MAGIC {
         diag(|| format!("{}: not an ipcshim region (bad magic number)", path.display()));
         return Err(Errno::EIO);
     }
-    let mut fixed = [0u8; 24];
+    let mut fixed = [0u8; 32];
     file.read_exact_at(&mut fixed, 8).map_err(|_| Errno::EIO)?;
     let word = |i: usize| u32::from_le_bytes(fixed[i..i + 4].try_into().expect("4 bytes"));
-    let (version, msg_slots, chunk_count) = (word(0), word(4), word(8));
-    let recorded_size = u64::from_le_bytes(fixed[16..24].try_into().expect("8 bytes"));
+    let version = word(0);
+    let params = Params { chunk_count: word(4), msg_slots: word(8), sem_slots: word(12), shm_slots: word(16) };
+    let recorded_size = u64::from_le_bytes(fixed[24..32].try_into().expect("8 bytes"));
     if version != VERSION {
         diag(|| format!("{}: region layout version {version}, this library speaks {VERSION}", path.display()));
         return Err(Errno::EIO);
     }
-    let Some(layout) = Layout::compute(msg_slots, chunk_count) else {
-        diag(|| format!("{}: corrupted header ({msg_slots} slots, {chunk_count} chunks)", path.display()));
+    let Some(layout) = Layout::compute(params) else {
+        diag(|| format!("{}: corrupted header ({params:?})", path.display()));
         return Err(Errno::EIO);
     };
-    if recorded_size != layout.total_size || meta.len() != layout.total_size {
+    if recorded_size != layout.total_size || file_len != layout.total_size {
         diag(|| {
             format!(
                 "{}: size {} but the header implies {}: truncated or corrupted",
                 path.display(),
-                meta.len(),
+                file_len,
                 layout.total_size
             )
         });
         return Err(Errno::EIO);
     }
-    drop(_lock);
-    map(file, path, layout)
+    Ok(layout)
 }
 
 fn initialise(file: File, path: &Path) -> Result<Region> {
-    let msg_slots = platform::kernel_limit("msgmni").unwrap_or(32000).clamp(1, MAX_SLOTS as i64) as u32;
+    let slots = |limit: Option<u64>| limit.unwrap_or(32000).clamp(1, MAX_SLOTS as u64) as u32;
     let chunk_count = std::env::var("IPCSHIM_SIZE_MB")
         .ok()
         .and_then(|mb| mb.parse::<u64>().ok())
         .map(|mb| (mb * 1024 * 1024 / CHUNK_SIZE).clamp(1, MAX_CHUNKS as u64) as u32)
         .unwrap_or(DEFAULT_CHUNKS);
-    let layout = Layout::compute(msg_slots, chunk_count).ok_or(Errno::EINVAL)?;
+    let params = Params {
+        chunk_count,
+        msg_slots: slots(platform::kernel_limit("msgmni")),
+        sem_slots: slots(platform::kernel_limits("sem").and_then(|v| v.get(3).copied())),
+        shm_slots: slots(platform::kernel_limit("shmmni").or(Some(4096))),
+    };
+    let layout = Layout::compute(params).ok_or(Errno::EINVAL)?;
     // Zero-fill from scratch: a half-initialised file may hold anything.
     file.set_len(0)?;
     file.set_len(layout.total_size)?;
@@ -144,18 +160,19 @@ fn initialise(file: File, path: &Path) -> Result<Region> {
     let region = map(file, path, layout)?;
     let header = region.header();
     header.version.store(VERSION, Ordering::Relaxed);
-    header.msg_slots.store(msg_slots, Ordering::Relaxed);
-    header.chunk_count.store(chunk_count, Ordering::Relaxed);
+    header.chunk_count.store(params.chunk_count, Ordering::Relaxed);
+    header.msg_slots.store(params.msg_slots, Ordering::Relaxed);
+    header.sem_slots.store(params.sem_slots, Ordering::Relaxed);
+    header.shm_slots.store(params.shm_slots, Ordering::Relaxed);
     header.total_size.store(layout.total_size, Ordering::Relaxed);
     // Release: whoever reads the magic (under the flock, or later through the
     // mapping) sees the fields above.
     header.magic.store(MAGIC, Ordering::Release);
     diag(|| {
         format!(
-            "{}: created ({} queue slots, {} MiB of message space)",
+            "{}: created ({params:?}, {} MiB of object space)",
             path.display(),
-            msg_slots,
-            (layout.chunk_count as u64 * CHUNK_SIZE) >> 20
+            (params.chunk_count as u64 * CHUNK_SIZE) >> 20
         )
     });
     Ok(region)
@@ -163,5 +180,6 @@ fn initialise(file: File, path: &Path) -> Result<Region> {
 
 fn map(file: File, path: &Path, layout: Layout) -> Result<Region> {
     let map = memmap2::MmapOptions::new().len(layout.total_size as usize).map_raw(&file)?;
-    Ok(Region { base: map.as_mut_ptr(), layout, path: path.to_owned(), file, _map: map })
+    let read_only = OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC).open(path).ok();
+    Ok(Region { base: map.as_mut_ptr(), layout, path: path.to_owned(), file, read_only, _map: map })
 }

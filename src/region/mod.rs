@@ -14,15 +14,18 @@ pub mod layout;
 pub mod lock;
 
 pub use chunks::ChunkOwner;
-pub use layout::{BLOCKS_PER_CHUNK, BLOCK_SIZE};
+pub use layout::{BLOCKS_PER_CHUNK, BLOCK_SIZE, CHUNK_SIZE};
 pub use lock::{Guard, RobustLock};
 
 use crate::error::{Errno, Result};
 use crate::msg::MsgQueue;
+use crate::sem::{SemSet, WaitRecord};
+use crate::shm::{Attachment, ShmSegment};
 use crate::user::OutBuf;
 use layout::{Header, Layout};
 use once_cell::sync::OnceCell;
 use std::mem::{align_of, size_of};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::AtomicU64;
 
 /// Types that may be viewed in place inside the region.
@@ -38,6 +41,10 @@ pub struct Region {
     layout: Layout,
     path: std::path::PathBuf,
     file: std::fs::File,
+    /// The same file opened read-only, while we still may (at load, before
+    /// any uid change): SHM_RDONLY attachments map it, so that mprotect
+    /// cannot make them writable.
+    read_only: Option<std::fs::File>,
     _map: memmap2::MmapRaw,
 }
 
@@ -47,6 +54,11 @@ unsafe impl Send for Region {}
 unsafe impl Sync for Region {}
 
 static REGION: OnceCell<std::result::Result<Region, Errno>> = OnceCell::new();
+
+/// The namespace, if this process has mapped it (never maps it).
+pub fn get_if_mapped() -> Option<&'static Region> {
+    REGION.get().and_then(|r| r.as_ref().ok())
+}
 
 /// The calling process's namespace, mapped on first use (normally by the
 /// library constructor, see [`crate::ffi`]). A failure is remembered: every
@@ -81,16 +93,37 @@ impl Region {
         unsafe { &*(self.base as *const Header) }
     }
 
-    pub fn msg_queue(&self, index: u32) -> Option<&MsgQueue> {
-        if index >= self.layout.msg_slots {
+    /// Entry `index` of a table of `count` `T`s starting at `base`.
+    fn entry<T: Shared>(&self, base: u64, count: u32, index: u32) -> Option<&T> {
+        if index >= count {
             return None;
         }
-        self.at(self.layout.msg_table + index as u64 * size_of::<MsgQueue>() as u64).ok()
+        self.at(base + index as u64 * size_of::<T>() as u64).ok()
+    }
+
+    pub fn msg_queue(&self, index: u32) -> Option<&MsgQueue> {
+        self.entry(self.layout.msg_table, self.layout.params.msg_slots, index)
+    }
+
+    pub fn sem_set(&self, index: u32) -> Option<&SemSet> {
+        self.entry(self.layout.sem_table, self.layout.params.sem_slots, index)
+    }
+
+    pub fn shm_segment(&self, index: u32) -> Option<&ShmSegment> {
+        self.entry(self.layout.shm_table, self.layout.params.shm_slots, index)
+    }
+
+    pub fn wait_record(&self, index: u32) -> Option<&WaitRecord> {
+        self.entry(self.layout.sem_waiters, layout::WAIT_RECORDS, index)
+    }
+
+    pub fn attachment(&self, index: u32) -> Option<&Attachment> {
+        self.entry(self.layout.shm_attachments, layout::ATTACH_RECORDS, index)
     }
 
     /// How many blocks the chunk area holds.
     pub fn total_blocks(&self) -> u64 {
-        self.layout.chunk_count as u64 * BLOCKS_PER_CHUNK as u64
+        self.layout.params.chunk_count as u64 * BLOCKS_PER_CHUNK as u64
     }
 
     /// File offset of block `block`, if it lies in the chunk area.
@@ -133,14 +166,14 @@ impl Region {
     }
 
     fn chunk_owner_word(&self, chunk: u32) -> Option<&AtomicU64> {
-        if chunk >= self.layout.chunk_count {
+        if chunk >= self.layout.params.chunk_count {
             return None;
         }
         self.at(self.layout.chunk_owners + chunk as u64 * 8).ok()
     }
 
     fn chunk_committed_word(&self, chunk: u32) -> Option<&AtomicU64> {
-        if chunk >= self.layout.chunk_count {
+        if chunk >= self.layout.params.chunk_count {
             return None;
         }
         self.at(self.layout.chunk_committed + (chunk / 64) as u64 * 8).ok()
@@ -150,6 +183,65 @@ impl Region {
 // SAFETY: both are plain atomics.
 unsafe impl Shared for AtomicU64 {}
 unsafe impl Shared for Header {}
+
+/// A run of consecutive chunks owned by one object (see `claim_extent`).
+#[derive(Clone, Copy, Debug)]
+pub struct Extent {
+    offset: u64,
+    len: u64,
+}
+
+impl Region {
+    /// Maps the first `len` bytes of `extent` into this process, MAP_SHARED
+    /// (shmat): read-only mappings come from the read-only descriptor.
+    pub fn map_extent(&self, extent: Extent, len: usize, prot: i32, at: Option<usize>, replace: bool) -> Result<usize> {
+        if len as u64 > extent.len {
+            return Err(Errno::EINVAL);
+        }
+        let fd = if prot & libc::PROT_WRITE == 0 {
+            self.read_only.as_ref().ok_or(Errno::EACCES)?.as_raw_fd()
+        } else {
+            self.file.as_raw_fd()
+        };
+        crate::platform::map_fd(fd, extent.offset, len, prot, at, replace)
+    }
+
+    /// Zero-fills an extent (reused chunks hold their last owner's bytes).
+    pub fn zero_extent(&self, extent: Extent) {
+        // SAFETY: the extent lies inside the mapping (checked when it was
+        // made) and its pages are reserved; no Rust reference covers it.
+        unsafe { std::ptr::write_bytes(self.base.add(extent.offset as usize), 0, extent.len as usize) };
+    }
+}
+
+impl Region {
+    /// The extent of `count` chunks from `first`, if `owner` holds them all:
+    /// checked on every use, so a corrupted index cannot reach another
+    /// object's storage.
+    pub fn extent(&self, owner: ChunkOwner, first: u32, count: u32) -> Option<Extent> {
+        let end = first.checked_add(count)?;
+        if count == 0 || end > self.layout.params.chunk_count || !(first..end).all(|c| self.chunk_owned_by(c, owner)) {
+            return None;
+        }
+        Some(Extent { offset: self.layout.chunk_area + first as u64 * CHUNK_SIZE, len: count as u64 * CHUNK_SIZE })
+    }
+
+    /// A `T` at byte `at` of `extent` (bounds-checked against the extent).
+    pub fn in_extent<T: Shared>(&self, extent: Extent, at: u64) -> Option<&T> {
+        if at.checked_add(size_of::<T>() as u64)? > extent.len {
+            return None;
+        }
+        self.at(extent.offset + at).ok()
+    }
+}
+
+/// The layout of the region file at `path` (for tools and tests that look
+/// inside one), after the same checks as when mapping it.
+pub fn layout_of(path: &std::path::Path) -> Result<layout::Layout> {
+    let file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    file::read_layout(&file, len, path)
+}
 
 /// Maps the region file at `path`, creating it if needed: for tools and
 /// tests that work on a namespace other than the process's own.

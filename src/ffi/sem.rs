@@ -1,0 +1,113 @@
+//! semget, semop, semtimedop, semctl.
+
+use super::{call, user_ptr};
+use crate::error::{Errno, Result};
+use crate::region;
+use crate::sem::{self, Command, Reply, SemInfo, Sop};
+use libc::{c_int, c_ushort, size_t};
+
+#[no_mangle]
+pub extern "C" fn semget(key: libc::key_t, nsems: c_int, semflg: c_int) -> c_int {
+    call(-1, || sem::get(region::get()?, key, nsems, semflg))
+}
+
+/// # Safety
+/// `sops` must point to `nsops` `struct sembuf`, as semop(2) requires.
+#[no_mangle]
+pub unsafe extern "C" fn semop(semid: c_int, sops: *mut libc::sembuf, nsops: size_t) -> c_int {
+    // SAFETY: same contract; no timeout.
+    unsafe { semtimedop(semid, sops, nsops, std::ptr::null()) }
+}
+
+/// # Safety
+/// `sops` must point to `nsops` `struct sembuf`; `timeout` must be NULL or
+/// point to a `struct timespec`, as semtimedop(2) requires.
+#[no_mangle]
+pub unsafe extern "C" fn semtimedop(
+    semid: c_int,
+    sops: *mut libc::sembuf,
+    nsops: size_t,
+    timeout: *const libc::timespec,
+) -> c_int {
+    call(-1, || {
+        // Linux's order: read the timeout, check the count (an unsigned
+        // int), read the operations, then check the id and the timeout.
+        let timeout = match timeout.is_null() {
+            true => None,
+            // SAFETY: a readable timespec, per the caller's contract.
+            false => Some(unsafe { user_ptr(timeout).ok_or(Errno::EFAULT)?.read_unaligned() }),
+        };
+        let nsops = nsops as u32;
+        sem::check_nsops(nsops)?;
+        let sops = user_ptr(sops).ok_or(Errno::EFAULT)?;
+        // SAFETY: the caller provides nsops sembufs (nsops <= SEMOPM, checked).
+        let sops: Vec<Sop> = unsafe { std::slice::from_raw_parts(sops, nsops as usize) }
+            .iter()
+            .map(|s| Sop { num: s.sem_num, op: s.sem_op, flags: s.sem_flg })
+            .collect();
+        let timeout = sem::check_id_and_timeout(semid, timeout.as_ref())?;
+        sem::op(region::get()?, semid, &sops, timeout).map(|()| 0)
+    })
+}
+
+/// `int semctl(int semid, int semnum, int cmd, ...)`.
+///
+/// Variadic in C, defined here with the optional fourth argument fixed as a
+/// pointer-sized integer. That is ABI-correct on x86_64 and aarch64 Linux:
+/// both pass the first variadic arguments exactly as they pass named ones,
+/// in the next integer register (rcx / x3), and `union semun` (a pointer or
+/// an int, 8 bytes of INTEGER class) travels there whole; a callee that does
+/// not use a register ignores what the caller left in it (on x86_64 also
+/// %al, the vector-register count of variadic calls). The argument is read
+/// only for the commands that define one, so calls that pass none (IPC_RMID,
+/// GETVAL, ...) are correct too, as in musl. (Apple's arm64 ABI passes
+/// variadic arguments on the stack: a port there needs a C trampoline.)
+///
+/// # Safety
+/// `arg` must be what semctl(2) requires for `cmd`.
+#[no_mangle]
+pub unsafe extern "C" fn semctl(semid: c_int, semnum: c_int, cmd: c_int, arg: usize) -> c_int {
+    call(-1, || {
+        let ptr = arg as *mut u8;
+        let read_array = |n: usize| -> Result<Vec<u16>> {
+            let p = user_ptr(ptr).ok_or(Errno::EFAULT)?;
+            // SAFETY: SETALL's array holds nsems values (caller's contract).
+            Ok(unsafe { std::slice::from_raw_parts(p.cast::<c_ushort>(), n) }.to_vec())
+        };
+        // Exactly the commands glibc's semctl accepts (it refuses the rest,
+        // IPC_64 variants included, with EINVAL before any system call).
+        let command = match cmd {
+            libc::IPC_INFO => Command::Info { sem_info: false },
+            libc::SEM_INFO => Command::Info { sem_info: true },
+            libc::IPC_STAT => Command::Stat { by_index: false, check_read: true },
+            libc::SEM_STAT => Command::Stat { by_index: true, check_read: true },
+            libc::SEM_STAT_ANY => Command::Stat { by_index: true, check_read: false },
+            libc::GETVAL => Command::GetVal,
+            libc::GETPID => Command::GetPid,
+            libc::GETNCNT => Command::GetNcnt,
+            libc::GETZCNT => Command::GetZcnt,
+            libc::GETALL => Command::GetAll,
+            // The int member of the union (or an int passed as is).
+            libc::SETVAL => Command::SetVal(arg as u32 as i32),
+            libc::SETALL => Command::SetAll(&read_array),
+            // SAFETY: IPC_SET's buffer is a readable semid_ds.
+            libc::IPC_SET => {
+                Command::Set(user_ptr(ptr).map(|p| unsafe { p.cast::<libc::semid_ds>().read_unaligned() }))
+            }
+            libc::IPC_RMID => Command::Remove,
+            _ => return Err(Errno::EINVAL),
+        };
+        let reply = sem::control(region::get()?, semid, semnum, command)?;
+        let out = user_ptr(ptr).map(|p| p.cast_mut()).ok_or(Errno::EFAULT);
+        // SAFETY: for the commands that return data the caller provides a
+        // buffer of the right type (and GETALL an array of nsems values).
+        match reply {
+            Reply::Value(v) => Ok(v),
+            Reply::Stat(r, ds) => out.map(|p| unsafe { p.cast::<libc::semid_ds>().write_unaligned(ds) }).map(|()| r),
+            Reply::Info(r, info) => out.map(|p| unsafe { p.cast::<SemInfo>().write_unaligned(info) }).map(|()| r),
+            Reply::All(values) => out
+                .map(|p| unsafe { std::ptr::copy_nonoverlapping(values.as_ptr(), p.cast::<c_ushort>(), values.len()) })
+                .map(|()| 0),
+        }
+    })
+}

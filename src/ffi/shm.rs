@@ -1,0 +1,70 @@
+//! shmget, shmat, shmdt, shmctl.
+
+use super::{call, user_ptr};
+use crate::error::Errno;
+use crate::region;
+use crate::shm::{self, Command, Reply, ShmInfo, ShmInfoTotals};
+use libc::{c_int, c_void, size_t};
+
+const SHM_LOCK: c_int = 11;
+const SHM_UNLOCK: c_int = 12;
+const SHM_STAT: c_int = 13;
+const SHM_INFO: c_int = 14;
+const SHM_STAT_ANY: c_int = 15;
+
+#[no_mangle]
+pub extern "C" fn shmget(key: libc::key_t, size: size_t, shmflg: c_int) -> c_int {
+    call(-1, || shm::get(region::get()?, key, size, shmflg))
+}
+
+#[no_mangle]
+pub extern "C" fn shmat(shmid: c_int, shmaddr: *const c_void, shmflg: c_int) -> *mut c_void {
+    call(usize::MAX as *mut c_void, || {
+        if shmid < 0 {
+            return Err(Errno::EINVAL);
+        }
+        let at = shm::check_attach_address(shmaddr as usize, shmflg)?;
+        shm::attach(region::get()?, shmid, at, shmflg).map(|a| a as *mut c_void)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn shmdt(shmaddr: *const c_void) -> c_int {
+    call(-1, || shm::detach(region::get()?, shmaddr as usize).map(|()| 0))
+}
+
+/// # Safety
+/// `buf` must be NULL or point to a `struct shmid_ds` (a `struct shminfo`
+/// for IPC_INFO, a `struct shm_info` for SHM_INFO), as shmctl(2) requires.
+#[no_mangle]
+pub unsafe extern "C" fn shmctl(shmid: c_int, cmd: c_int, buf: *mut libc::shmid_ds) -> c_int {
+    call(-1, || {
+        if cmd < 0 || shmid < 0 {
+            return Err(Errno::EINVAL);
+        }
+        let buf = user_ptr(buf).map(|p| p.cast_mut());
+        let command = match cmd & !0x100 {
+            libc::IPC_INFO => Command::Info,
+            SHM_INFO => Command::InfoTotals,
+            libc::IPC_STAT => Command::Stat { by_index: false, check_read: true },
+            SHM_STAT => Command::Stat { by_index: true, check_read: true },
+            SHM_STAT_ANY => Command::Stat { by_index: true, check_read: false },
+            // SAFETY: IPC_SET's buffer is a readable shmid_ds.
+            libc::IPC_SET => Command::Set(buf.map(|p| unsafe { p.read_unaligned() })),
+            libc::IPC_RMID => Command::Remove,
+            SHM_LOCK => Command::Lock(true),
+            SHM_UNLOCK => Command::Lock(false),
+            _ => return Err(Errno::EINVAL),
+        };
+        let reply = shm::control(region::get()?, shmid, command)?;
+        let out = buf.ok_or(Errno::EFAULT);
+        // SAFETY: for commands that return data the caller provides a buffer
+        // of the matching type.
+        match reply {
+            Reply::Done(r) => Ok(r),
+            Reply::Stat(r, ds) => out.map(|p| unsafe { p.write_unaligned(ds) }).map(|()| r),
+            Reply::Info(r, info) => out.map(|p| unsafe { p.cast::<ShmInfo>().write_unaligned(info) }).map(|()| r),
+            Reply::Totals(r, t) => out.map(|p| unsafe { p.cast::<ShmInfoTotals>().write_unaligned(t) }).map(|()| r),
+        }
+    })
+}

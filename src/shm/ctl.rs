@@ -1,0 +1,200 @@
+//! shmctl(2).
+
+use super::{attach, destroy, limits, live_segments, page_size, pages, segment, sweep, Segments, ShmSegment};
+use super::{SHM_DEST, SHM_LOCKED};
+use crate::error::{Errno, Result};
+use crate::ipc::{self, registry};
+use crate::platform::{self, CAP_IPC_LOCK};
+use crate::region::Region;
+use std::sync::atomic::Ordering::Relaxed;
+
+/// glibc's `struct shminfo` (IPC_INFO).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ShmInfo {
+    pub shmmax: libc::c_ulong,
+    pub shmmin: libc::c_ulong,
+    pub shmmni: libc::c_ulong,
+    pub shmseg: libc::c_ulong,
+    pub shmall: libc::c_ulong,
+    pub unused: [libc::c_ulong; 4],
+}
+
+/// glibc's `struct shm_info` (SHM_INFO).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ShmInfoTotals {
+    pub used_ids: libc::c_int,
+    pub shm_tot: libc::c_ulong,
+    pub shm_rss: libc::c_ulong,
+    pub shm_swp: libc::c_ulong,
+    pub swap_attempts: libc::c_ulong,
+    pub swap_successes: libc::c_ulong,
+}
+
+pub enum Command {
+    Info,
+    InfoTotals,
+    /// IPC_STAT (by id), SHM_STAT and SHM_STAT_ANY (by index).
+    Stat {
+        by_index: bool,
+        check_read: bool,
+    },
+    /// IPC_SET with the caller's buffer (None: it could not be read).
+    Set(Option<libc::shmid_ds>),
+    Remove,
+    Lock(bool),
+}
+
+pub enum Reply {
+    Done(i32),
+    Stat(i32, libc::shmid_ds),
+    Info(i32, ShmInfo),
+    Totals(i32, ShmInfoTotals),
+}
+
+/// Linux's SHMSEG: attachments per process (not enforced), reported by IPC_INFO.
+const SHMSEG: libc::c_ulong = 4096;
+
+pub fn control(region: &Region, id: i32, command: Command) -> Result<Reply> {
+    if id < 0 {
+        return Err(Errno::EINVAL);
+    }
+    match command {
+        Command::Info => {
+            let l = limits();
+            let info = ShmInfo {
+                shmmax: l.shmmax as _,
+                shmmin: 1,
+                shmmni: l.shmmni as _,
+                shmseg: SHMSEG,
+                shmall: l.shmall as _,
+                unused: [0; 4],
+            };
+            Ok(Reply::Info(max_index(region), info))
+        }
+        Command::InfoTotals => {
+            sweep(region);
+            let segments = live_segments(region);
+            let total: u64 = segments.iter().map(|s| pages(s.size.load(Relaxed))).sum();
+            let totals = ShmInfoTotals {
+                used_ids: segments.len() as i32,
+                shm_tot: total as _,
+                shm_rss: total as _,
+                ..Default::default()
+            };
+            Ok(Reply::Totals(max_index(region), totals))
+        }
+        Command::Stat { by_index, check_read } => stat(region, id, by_index, check_read),
+        Command::Set(new) => set_attributes(region, id, &new.ok_or(Errno::EFAULT)?).map(Reply::Done),
+        Command::Remove => remove(region, id).map(Reply::Done),
+        Command::Lock(on) => lock_memory(region, id, on).map(Reply::Done),
+    }
+}
+
+fn max_index(region: &Region) -> i32 {
+    registry::max_index(&Segments(region)).map_or(0, |i| i as i32)
+}
+
+fn stat(region: &Region, id: i32, by_index: bool, check_read: bool) -> Result<Reply> {
+    sweep(region);
+    let seg = if by_index {
+        let seg = region.shm_segment(ipc::index_of(id)).ok_or(Errno::EINVAL)?;
+        if !seg.header.holds(seg.header.id.load(Relaxed)) {
+            return Err(Errno::EINVAL);
+        }
+        seg
+    } else {
+        segment(region, id)?
+    };
+    let live_id = seg.header.id.load(Relaxed);
+    let _guard = seg.header.lock.lock();
+    if !seg.header.holds(live_id) {
+        return Err(Errno::EINVAL);
+    }
+    if check_read {
+        platform::with_credentials(|c| seg.header.perm.check(c, 0o444))?;
+    }
+    // SAFETY: shmid_ds is plain data; all-zero is valid.
+    let mut ds: libc::shmid_ds = unsafe { std::mem::zeroed() };
+    ds.shm_perm = seg.header.perm.to_libc();
+    ds.shm_segsz = seg.size.load(Relaxed) as _;
+    ds.shm_atime = seg.atime.load(Relaxed);
+    ds.shm_dtime = seg.dtime.load(Relaxed);
+    ds.shm_ctime = seg.header.ctime.load(Relaxed);
+    ds.shm_cpid = seg.cpid.load(Relaxed);
+    ds.shm_lpid = seg.lpid.load(Relaxed);
+    ds.shm_nattch = attach::count(region, live_id) as _;
+    Ok(Reply::Stat(if by_index { live_id } else { 0 }, ds))
+}
+
+fn set_attributes(region: &Region, id: i32, new: &libc::shmid_ds) -> Result<i32> {
+    let seg = segment(region, id)?;
+    let _guard = seg.header.lock.lock();
+    platform::with_credentials(|c| seg.header.perm.check_owner(c))?;
+    if new.shm_perm.uid == u32::MAX || new.shm_perm.gid == u32::MAX {
+        return Err(Errno::EINVAL);
+    }
+    seg.header.perm.set(&new.shm_perm);
+    seg.header.ctime.store(platform::now_secs(), Relaxed);
+    Ok(0)
+}
+
+/// IPC_RMID: the key is freed at once; the segment lives on, SHM_DEST,
+/// until its last attachment ends.
+fn remove(region: &Region, id: i32) -> Result<i32> {
+    let segments = Segments(region);
+    let registry_guard = registry::lock(&segments);
+    let seg: &ShmSegment = segment(region, id)?;
+    let _guard = seg.header.lock.lock();
+    if !seg.header.holds(id) {
+        return Err(Errno::EINVAL);
+    }
+    platform::with_credentials(|c| seg.header.perm.check_owner(c))?;
+    if attach::count(region, id) == 0 {
+        destroy(region, &registry_guard, seg, id);
+    } else {
+        seg.header.perm.mode.fetch_or(SHM_DEST, Relaxed);
+        seg.header.perm.key.store(libc::IPC_PRIVATE, Relaxed);
+    }
+    Ok(0)
+}
+
+/// SHM_LOCK / SHM_UNLOCK: the SHM_LOCKED flag, with Linux's checks and
+/// its accounting of locked memory against the locking user's
+/// RLIMIT_MEMLOCK (the pages themselves are reserved tmpfs pages, never
+/// swapped out by us).
+fn lock_memory(region: &Region, id: i32, on: bool) -> Result<i32> {
+    let seg = segment(region, id)?;
+    let _guard = seg.header.lock.lock();
+    let euid = platform::with_credentials(|c| {
+        if !c.has_cap(CAP_IPC_LOCK) {
+            if c.euid != seg.header.perm.uid.load(Relaxed) && c.euid != seg.header.perm.cuid.load(Relaxed) {
+                return Err(Errno::EPERM);
+            }
+            if on && platform::memlock_limit() == Some(0) {
+                return Err(Errno::EPERM);
+            }
+        }
+        Ok((c.euid, c.has_cap(CAP_IPC_LOCK)))
+    })?;
+    let (euid, privileged) = euid;
+    let locked = seg.header.perm.mode.load(Relaxed) & SHM_LOCKED != 0;
+    if on && !locked {
+        let limit_pages = platform::memlock_limit().map(|bytes| bytes / page_size());
+        let already: u64 = live_segments(region)
+            .iter()
+            .filter(|s| s.locked_by.load(Relaxed) == euid + 1)
+            .map(|s| pages(s.size.load(Relaxed)))
+            .sum();
+        if !privileged && limit_pages.is_some_and(|limit| already + pages(seg.size.load(Relaxed)) > limit) {
+            return Err(Errno::ENOMEM);
+        }
+        seg.locked_by.store(euid + 1, Relaxed);
+        seg.header.perm.mode.fetch_or(SHM_LOCKED, Relaxed);
+    } else if !on && locked {
+        seg.locked_by.store(0, Relaxed);
+        seg.header.perm.mode.fetch_and(!SHM_LOCKED, Relaxed);
+    }
+    Ok(0)
+}
