@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# demo/run.sh -- the course's System V message-queue programs under ipcshim.
+# demo/run.sh -- the course's System V IPC programs (message queues, shared memory, semaphores) under ipcshim.
 #
 #   demo/run.sh                 build libipcshim.so (cargo build --release) and
 #                               run every program with
@@ -23,7 +23,7 @@ DEMO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$DEMO_DIR/.." && pwd)"
 
 # The course programs, in the order they are presented, with a one-line title.
-PROGRAMAS=(claves tipos almacen buzon cliente_servidor productor_consumidor)
+PROGRAMAS=(claves tipos almacen buzon cliente_servidor productor_consumidor memoria_compartida)
 declare -A TITULO=(
   [claves]="ftok(), IPC_PRIVATE, IPC_CREAT/IPC_EXCL, IPC_STAT/IPC_SET/IPC_RMID"
   [tipos]="msgrcv: msgtyp 0, > 0, < 0; mensajes incompletos (E2BIG, MSG_NOERROR)"
@@ -31,6 +31,7 @@ declare -A TITULO=(
   [buzon]="exclusión mutua mediante IPC: buzón mutex con un mensaje \"turno\""
   [cliente_servidor]="petición/respuesta: mtype 1 al servidor, mtype = pid al cliente"
   [productor_consumidor]="productor/consumidor acotado con mensajes VACIO, con sumas de comprobación"
+  [memoria_compartida]="servidor/cliente: entrada estándar -> memoria compartida -> salida estándar, con dos semáforos"
 )
 
 # The comment block at the top of this file is the help text.
