@@ -55,6 +55,9 @@ extern "C" fn on_load() {
     platform::install_fork_handler();
     platform::at_exit(at_exit);
     if !platform::in_main_executable(on_load as *const libc::c_void) {
+        // A C program's stderr is its own: a panic (caught at the boundary
+        // and reported as EIO) is described only under IPCSHIM_LOG.
+        std::panic::set_hook(Box::new(|info| crate::log::diag(|| format!("internal error: {info}"))));
         if let Ok(region) = crate::region::get() {
             crate::shm::after_exec(region);
         }

@@ -41,7 +41,7 @@ pub unsafe extern "C" fn semtimedop(
         sem::check_nsops(nsops)?;
         let sops = user_ptr(sops).ok_or(Errno::EFAULT)?;
         // SAFETY: the caller provides nsops sembufs (nsops <= SEMOPM, checked).
-        let sops: Vec<Sop> = unsafe { std::slice::from_raw_parts(sops, nsops as usize) }
+        let sops: smallvec::SmallVec<[Sop; 8]> = unsafe { std::slice::from_raw_parts(sops, nsops as usize) }
             .iter()
             .map(|s| Sop { num: s.sem_num, op: s.sem_op, flags: s.sem_flg })
             .collect();

@@ -3,7 +3,7 @@
 use crate::error::{Errno, Result};
 use std::cell::Cell;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -262,29 +262,42 @@ impl Credentials {
     }
 }
 
-static CREDS_VALID: AtomicBool = AtomicBool::new(false);
-static CREDS_GENERATION: AtomicU32 = AtomicU32::new(0);
-static CREDS: Mutex<Option<Credentials>> = Mutex::new(None);
+/// Bumped by every identity change; a cached copy from an older generation
+/// is stale.
+static CREDS_GENERATION: AtomicU32 = AtomicU32::new(1);
+
+thread_local! {
+    /// This thread's copy of the credentials, with the generation it was read
+    /// in: permission checks read it without locking or system calls.
+    static CREDS: std::cell::RefCell<(u32, Option<Credentials>)> = const { std::cell::RefCell::new((0, None)) };
+}
 
 /// Forgets the cached credentials; the next check reads them afresh.
 pub fn credentials_changed() {
     CREDS_GENERATION.fetch_add(1, Ordering::AcqRel);
-    CREDS_VALID.store(false, Ordering::Release);
 }
 
 /// Runs `f` with the caller's current credentials.
 pub fn with_credentials<R>(f: impl FnOnce(&Credentials) -> R) -> R {
-    let mut guard = CREDS.lock().unwrap_or_else(|p| p.into_inner());
-    if !CREDS_VALID.load(Ordering::Acquire) || guard.is_none() {
+    let mut f = Some(f);
+    let cached = CREDS.try_with(|cell| {
         let generation = CREDS_GENERATION.load(Ordering::Acquire);
-        *guard = Some(read_credentials());
-        // A set*id call that raced with the read bumped the generation: leave
-        // the cache invalid so the next call reads again.
-        if CREDS_GENERATION.load(Ordering::Acquire) == generation {
-            CREDS_VALID.store(true, Ordering::Release);
+        let mut cache = cell.borrow_mut();
+        if cache.0 != generation || cache.1.is_none() {
+            // A set*id call racing with the read bumps the generation again,
+            // so the copy is read anew next time.
+            *cache = (generation, Some(read_credentials()));
         }
+        let f = f.take().expect("called once");
+        f(cache.1.as_ref().expect("filled above"))
+    });
+    match (cached, f) {
+        (Ok(result), _) => result,
+        // The thread's storage is gone (an IPC call from an atexit handler
+        // or a thread destructor): read the credentials afresh.
+        (Err(_), Some(f)) => f(&read_credentials()),
+        (Err(_), None) => unreachable!("f runs only when the storage is there"),
     }
-    f(guard.as_ref().expect("filled above"))
 }
 
 fn read_credentials() -> Credentials {

@@ -1,7 +1,11 @@
 //! Evaluating a semop: Linux's `perform_atomic_semop`, on a scratch copy.
 
-use super::set::{Change, Storage, SEMAEM, SEMVMX};
+use super::set::{Change, Changes, Storage, SEMAEM, SEMVMX};
 use crate::error::Errno;
+use smallvec::SmallVec;
+
+/// Scratch (semaphore, value) pairs: a few, for the common semop.
+type Pairs = SmallVec<[(u16, i32); 8]>;
 
 /// One `struct sembuf`.
 #[derive(Clone, Copy, Debug)]
@@ -23,7 +27,7 @@ impl Sop {
 /// What the operations would do now.
 pub enum Outcome {
     /// They all apply: these changes commit them.
-    Apply(Vec<Change>),
+    Apply(Changes),
     /// The first operation that cannot proceed (it waits for semaphore
     /// `sem` to grow, or to reach zero if `zero`).
     Block {
@@ -39,8 +43,8 @@ pub enum Outcome {
 /// that would block decides: EAGAIN if it has IPC_NOWAIT, else Block; one
 /// that would overflow gives ERANGE.
 pub fn evaluate(storage: &Storage, sops: &[Sop], undo: Option<u32>, pid: i32) -> Outcome {
-    let mut values: Vec<(u16, i32)> = Vec::with_capacity(sops.len());
-    let mut adjustments: Vec<(u16, i32)> = Vec::new();
+    let mut values = Pairs::new();
+    let mut adjustments = Pairs::new();
     for sop in sops {
         let current = match values.iter().find(|(n, _)| *n == sop.num) {
             Some(&(_, v)) => v,
@@ -73,7 +77,7 @@ pub fn evaluate(storage: &Storage, sops: &[Sop], undo: Option<u32>, pid: i32) ->
         }
         set(&mut values, sop.num, result);
     }
-    let mut changes: Vec<Change> = Vec::with_capacity(values.len() * 2 + adjustments.len());
+    let mut changes = Changes::new();
     for &(sem, value) in &values {
         changes.push(Change::Value { sem: sem as u32, value });
         changes.push(Change::Pid { sem: sem as u32, pid });
@@ -84,7 +88,7 @@ pub fn evaluate(storage: &Storage, sops: &[Sop], undo: Option<u32>, pid: i32) ->
     Outcome::Apply(changes)
 }
 
-fn set(pairs: &mut Vec<(u16, i32)>, key: u16, value: i32) {
+fn set(pairs: &mut Pairs, key: u16, value: i32) {
     match pairs.iter_mut().find(|(n, _)| *n == key) {
         Some(pair) => pair.1 = value,
         None => pairs.push((key, value)),

@@ -98,6 +98,9 @@ pub enum Change {
     FreeUndo { record: u32 },
 }
 
+/// A commit's changes: a few, for the common semop.
+pub type Changes = smallvec::SmallVec<[Change; 8]>;
+
 const fn align8(x: u64) -> u64 {
     x.div_ceil(8) * 8
 }
@@ -256,6 +259,16 @@ impl<'r> Storage<'r> {
     /// Applies `changes` all or nothing (see the module docs); E2BIG if they
     /// do not fit in the journal.
     pub fn commit(&self, changes: &[Change]) -> Result<()> {
+        // One semaphore's value (and its sempid, which is only a record):
+        // a single store is all or nothing already, no journal needed.
+        if let [Change::Value { sem, value }, Change::Pid { sem: pid_sem, pid }] = changes {
+            if sem == pid_sem {
+                let s = self.sem(*sem).ok_or(Errno::EIO)?;
+                s.value.store((*value).clamp(0, SEMVMX), Relaxed);
+                s.pid.store(*pid, Relaxed);
+                return Ok(());
+            }
+        }
         let len = self.journal_len().ok_or(Errno::EIO)?;
         if changes.len() > self.shape.journal_capacity as usize {
             return Err(Errno::E2BIG);

@@ -206,6 +206,9 @@ pub fn repair_list(region: &Region, set: &SemSet) {
 /// records whose owners must be woken (after the set is unlocked).
 pub fn update_queue<'r>(region: &'r Region, set: &SemSet, storage: &Storage) -> Vec<&'r WaitRecord> {
     let mut wake = Vec::new();
+    if set.waiters_head.load(Relaxed) == 0 {
+        return wake;
+    }
     'scan: loop {
         for (index, record) in listed(region, set) {
             if record.state.load(Relaxed) != WAITING {
