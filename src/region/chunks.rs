@@ -66,26 +66,7 @@ impl ChunkOwner {
 impl Region {
     /// Claims a free (or abandoned) chunk for `owner` and reserves its pages.
     pub fn claim_chunk(&self, owner: ChunkOwner) -> Result<u32> {
-        let count = self.layout.params.chunk_count;
-        let hint = self.header().chunk_hint.load(Ordering::Relaxed) % count;
-        for i in 0..count {
-            let chunk = (hint + i) % count;
-            let Some(word) = self.chunk_owner_word(chunk) else { continue };
-            let seen = word.load(Ordering::Acquire);
-            if seen != 0 && (seen == owner.0 || Self::owner_live(seen, self)) {
-                continue;
-            }
-            if word.compare_exchange(seen, owner.0, Ordering::AcqRel, Ordering::Relaxed).is_err() {
-                continue;
-            }
-            if let Err(e) = self.commit_chunk(chunk) {
-                let _ = word.compare_exchange(owner.0, 0, Ordering::AcqRel, Ordering::Relaxed);
-                return Err(e);
-            }
-            self.header().chunk_hint.store(chunk + 1, Ordering::Relaxed);
-            return Ok(chunk);
-        }
-        Err(Errno::ENOMEM)
+        self.claim_extent(owner, 1)
     }
 
     fn owner_live(raw: u64, region: &Region) -> bool {
@@ -158,19 +139,18 @@ impl Region {
                 }
                 (first, wrapped) = (0, true);
             }
-            for c in first..first + count {
-                let Some(word) = self.chunk_owner_word(c) else { return Err(Errno::ENOMEM) };
-                let seen = word.load(Ordering::Acquire);
-                let free = seen == 0 || (seen != owner.0 && !Self::owner_live(seen, self));
-                if !free || word.compare_exchange(seen, owner.0, Ordering::AcqRel, Ordering::Relaxed).is_err() {
-                    for taken in first..c {
-                        if let Some(w) = self.chunk_owner_word(taken) {
-                            let _ = w.compare_exchange(owner.0, 0, Ordering::AcqRel, Ordering::Relaxed);
-                        }
+            let mut claimed = first;
+            while claimed < first + count && self.try_claim(claimed, owner) {
+                claimed += 1;
+            }
+            if claimed < first + count {
+                for taken in first..claimed {
+                    if let Some(w) = self.chunk_owner_word(taken) {
+                        let _ = w.compare_exchange(owner.0, 0, Ordering::AcqRel, Ordering::Relaxed);
                     }
-                    first = c + 1;
-                    continue 'search;
                 }
+                first = claimed + 1;
+                continue 'search;
             }
             for c in first..first + count {
                 if let Err(e) = self.commit_chunk(c) {
@@ -182,6 +162,14 @@ impl Region {
             return Ok(first);
         }
         Err(Errno::ENOMEM)
+    }
+
+    /// Takes chunk `chunk` for `owner` if it is free or abandoned.
+    fn try_claim(&self, chunk: u32, owner: ChunkOwner) -> bool {
+        let Some(word) = self.chunk_owner_word(chunk) else { return false };
+        let seen = word.load(Ordering::Acquire);
+        let free = seen == 0 || (seen != owner.0 && !Self::owner_live(seen, self));
+        free && word.compare_exchange(seen, owner.0, Ordering::AcqRel, Ordering::Relaxed).is_ok()
     }
 
     pub(super) fn chunk_owned_by(&self, chunk: u32, owner: ChunkOwner) -> bool {

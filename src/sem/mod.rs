@@ -1,11 +1,11 @@
 //! System V semaphores with Linux's semantics (semop(2), semctl(2)).
 //!
-//! - [`set`]: a set's slot and storage; changes commit through a journal.
-//! - [`ops`]: evaluating a semop against the current values.
-//! - [`wait`]: blocked operations, handed their result by whoever makes
+//! - `set`: a set's slot and storage; changes commit through a journal.
+//! - `ops`: evaluating a semop against the current values.
+//! - `wait`: blocked operations, handed their result by whoever makes
 //!   them possible; reaping of dead processes.
-//! - [`undo`]: SEM_UNDO.
-//! - [`ctl`]: semctl.
+//! - `undo`: SEM_UNDO adjustments.
+//! - `ctl`: semctl.
 
 mod ctl;
 mod ops;
@@ -192,16 +192,17 @@ pub fn op(region: &Region, id: i32, sops: &[Sop], timeout: Option<Duration>) -> 
         }
         platform::with_credentials(|c| set.header.perm.check(c, if alter { 0o222 } else { 0o444 }))?;
         let pid = platform::pid();
-        let mut outcome = evaluate(&storage, sops, undo, pid);
+        let mut changes = set::Changes::new();
+        let mut outcome = evaluate(&storage, sops, undo, pid, &mut changes);
         if matches!(outcome, Outcome::Fail(Errno::EAGAIN) | Outcome::Block { .. }) {
             // A dead holder's undo may be all that stands in the way.
             let look = if wait::reap_due(set) { wait::Look::Thorough } else { wait::Look::Quick };
             let woken = wait::reap(region, set, &storage, look);
             wait::wake(&woken);
-            outcome = evaluate(&storage, sops, undo, pid);
+            outcome = evaluate(&storage, sops, undo, pid, &mut changes);
         }
         match outcome {
-            Outcome::Apply(changes) => {
+            Outcome::Apply => {
                 storage.commit(&changes)?;
                 set.otime.store(platform::now_secs(), Relaxed);
                 let woken = if alter { wait::update_queue(region, set, &storage) } else { Vec::new() };

@@ -26,8 +26,8 @@ impl Sop {
 
 /// What the operations would do now.
 pub enum Outcome {
-    /// They all apply: these changes commit them.
-    Apply(Changes),
+    /// They all apply: the changes left in the caller's buffer commit them.
+    Apply,
     /// The first operation that cannot proceed (it waits for semaphore
     /// `sem` to grow, or to reach zero if `zero`).
     Block {
@@ -42,7 +42,7 @@ pub enum Outcome {
 /// effect of the earlier ones on the same semaphore. The first operation
 /// that would block decides: EAGAIN if it has IPC_NOWAIT, else Block; one
 /// that would overflow gives ERANGE.
-pub fn evaluate(storage: &Storage, sops: &[Sop], undo: Option<u32>, pid: i32) -> Outcome {
+pub fn evaluate(storage: &Storage, sops: &[Sop], undo: Option<u32>, pid: i32, changes: &mut Changes) -> Outcome {
     let mut values = Pairs::new();
     let mut adjustments = Pairs::new();
     for sop in sops {
@@ -77,7 +77,7 @@ pub fn evaluate(storage: &Storage, sops: &[Sop], undo: Option<u32>, pid: i32) ->
         }
         set(&mut values, sop.num, result);
     }
-    let mut changes = Changes::new();
+    changes.clear();
     for &(sem, value) in &values {
         changes.push(Change::Value { sem: sem as u32, value });
         changes.push(Change::Pid { sem: sem as u32, pid });
@@ -85,7 +85,7 @@ pub fn evaluate(storage: &Storage, sops: &[Sop], undo: Option<u32>, pid: i32) ->
     if let Some(record) = undo {
         changes.extend(adjustments.iter().map(|&(sem, value)| Change::Adjust { record, sem: sem as u32, value }));
     }
-    Outcome::Apply(changes)
+    Outcome::Apply
 }
 
 fn set(pairs: &mut Pairs, key: u16, value: i32) {

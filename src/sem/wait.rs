@@ -209,6 +209,7 @@ pub fn update_queue<'r>(region: &'r Region, set: &SemSet, storage: &Storage) -> 
     if set.waiters_head.load(Relaxed) == 0 {
         return wake;
     }
+    let mut changes = super::set::Changes::new();
     'scan: loop {
         for (index, record) in listed(region, set) {
             if record.state.load(Relaxed) != WAITING {
@@ -220,15 +221,15 @@ pub fn update_queue<'r>(region: &'r Region, set: &SemSet, storage: &Storage) -> 
                 wake.push(record);
                 continue;
             };
-            match evaluate(storage, &sops, record.undo_record(), record.pid.load(Relaxed)) {
+            match evaluate(storage, &sops, record.undo_record(), record.pid.load(Relaxed), &mut changes) {
                 // Never hand a semaphore to a sleeper that is gone (one
                 // system call per hand-off; zombies are caught by `reap`).
-                Outcome::Apply(_) if record.owner_dead(Look::Quick) => {
+                Outcome::Apply if record.owner_dead(Look::Quick) => {
                     unlink(region, set, index);
                     record.release();
                     continue 'scan;
                 }
-                Outcome::Apply(changes) => {
+                Outcome::Apply => {
                     if storage.commit(&changes).is_err() {
                         continue;
                     }
