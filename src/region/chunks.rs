@@ -144,24 +144,28 @@ impl Region {
                 claimed += 1;
             }
             if claimed < first + count {
-                for taken in first..claimed {
-                    if let Some(w) = self.chunk_owner_word(taken) {
-                        let _ = w.compare_exchange(owner.0, 0, Ordering::AcqRel, Ordering::Relaxed);
-                    }
-                }
+                self.unclaim(owner, first..claimed);
                 first = claimed + 1;
                 continue 'search;
             }
-            for c in first..first + count {
-                if let Err(e) = self.commit_chunk(c) {
-                    self.release_chunks(owner);
-                    return Err(e);
-                }
+            if let Err(e) = (first..first + count).try_for_each(|c| self.commit_chunk(c)) {
+                // Only the run just claimed: the owner's other chunks hold data.
+                self.unclaim(owner, first..first + count);
+                return Err(e);
             }
             self.header().chunk_hint.store(first + count, Ordering::Relaxed);
             return Ok(first);
         }
         Err(Errno::ENOMEM)
+    }
+
+    /// Gives back chunks just claimed for `owner`.
+    fn unclaim(&self, owner: ChunkOwner, chunks: std::ops::Range<u32>) {
+        for chunk in chunks {
+            if let Some(word) = self.chunk_owner_word(chunk) {
+                let _ = word.compare_exchange(owner.0, 0, Ordering::AcqRel, Ordering::Relaxed);
+            }
+        }
     }
 
     /// Takes chunk `chunk` for `owner` if it is free or abandoned.
