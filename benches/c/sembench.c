@@ -1,0 +1,290 @@
+/*
+ * sembench: System V semaphore and shared memory micro-benchmark.
+ *
+ *   sembench uncontended <count>  ns per semop P (-1) + V (+1) pair
+ *   sembench undo        <count>  the same with SEM_UNDO on both
+ *   sembench pingpong    <count>  ns per round trip between two processes
+ *                                 (A posts S1, waits S2; B waits S1, posts S2)
+ *   sembench shm         <count>  ns per shmget + shmat + write one byte
+ *                                 + shmdt + shmctl(IPC_RMID) cycle
+ *
+ * Uses only the plain System V API, so the same binary measures the kernel
+ * when run directly and ipcshim when run with LD_PRELOAD=libipcshim.so.
+ * Prints exactly one number on stdout; any error goes to stderr and gives a
+ * non-zero exit status.  Results are checked cheaply, outside the timed
+ * part: a P takes the value down, values end where they started, a SEM_UNDO
+ * P is undone when its process exits, a new segment reads as zero and the
+ * byte written reads back.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/prctl.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WATCHDOG_SECONDS 300
+
+union semun {
+    int val;
+    struct semid_ds *buf;
+    unsigned short *array;
+};
+
+static int semid = -1;
+static pid_t child = -1;
+
+static void on_sigchld(int sig) { (void)sig; }
+
+static void on_sigalrm(int sig)
+{
+    static const char text[] = "sembench: watchdog timeout, giving up\n";
+    (void)sig;
+    if (write(STDERR_FILENO, text, sizeof text - 1) < 0) { /* nothing to do */ }
+    if (child > 0)
+        kill(child, SIGKILL);
+    _exit(124);
+}
+
+/* Failure: remove the set, kill and reap the child, exit 1. */
+static void die(const char *what)
+{
+    if (errno)
+        fprintf(stderr, "sembench: %s: %s\n", what, strerror(errno));
+    else
+        fprintf(stderr, "sembench: %s\n", what);
+    if (semid >= 0)
+        semctl(semid, 0, IPC_RMID);
+    if (child > 0) {
+        kill(child, SIGKILL);
+        waitpid(child, NULL, 0);
+    }
+    exit(1);
+}
+
+/* Child-side failure: removing the set wakes the parent with EIDRM. */
+static void child_die(const char *what)
+{
+    fprintf(stderr, "sembench child: %s: %s\n", what, strerror(errno));
+    semctl(semid, 0, IPC_RMID);
+    _exit(1);
+}
+
+/* semop on one semaphore.  SIGCHLD is installed without SA_RESTART, so a
+ * child that dies while the parent waits makes the call fail with EINTR. */
+static int sem1(unsigned short num, short op, short flags)
+{
+    struct sembuf sb = { .sem_num = num, .sem_op = op, .sem_flg = flags };
+    return semop(semid, &sb, 1);
+}
+
+static void psem(unsigned short num, short op, short flags)
+{
+    if (sem1(num, op, flags) != 0)
+        die(errno == EINTR ? "semop (child died?)" : "semop");
+}
+
+static void expect_value(unsigned short num, int want, const char *when)
+{
+    int v = semctl(semid, num, GETVAL);
+    if (v < 0)
+        die("semctl(GETVAL)");
+    if (v != want) {
+        fprintf(stderr, "sembench: semaphore %u is %d %s, expected %d\n", num, v, when, want);
+        errno = 0;
+        die("bad semaphore value");
+    }
+}
+
+static void reap_child(void)
+{
+    int status;
+    while (waitpid(child, &status, 0) < 0)
+        if (errno != EINTR)
+            die("waitpid");
+    child = -1;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        errno = 0;
+        die("child failed");
+    }
+}
+
+static void start_child(void (*body)(uint64_t), uint64_t n)
+{
+    pid_t parent = getpid();
+    fflush(NULL);
+    child = fork();
+    if (child < 0)
+        die("fork");
+    if (child == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(1);
+        body(n);
+        exit(0);  /* exit, not _exit: SEM_UNDO adjustments apply at exit */
+    }
+}
+
+/* Undo check: a SEM_UNDO P in a process that then exits. */
+static void undo_child(uint64_t n)
+{
+    (void)n;
+    if (sem1(0, -1, SEM_UNDO) != 0)
+        child_die("semop");
+}
+
+/* Pingpong's B: waits on S1, posts S2. */
+static void pong_child(uint64_t n)
+{
+    for (uint64_t i = 0; i < n; i++) {
+        while (sem1(0, -1, 0) != 0)
+            if (errno != EINTR)
+                child_die("semop P(S1)");
+        if (sem1(1, 1, 0) != 0)
+            child_die("semop V(S2)");
+    }
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        die("clock_gettime");
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Uncontended P/V pairs on semaphore 0 (value 1), timed after `warm`. */
+static uint64_t pv_loop(short flags, uint64_t warm, uint64_t count)
+{
+    psem(0, -1, flags);
+    expect_value(0, 0, "after a P");
+    psem(0, 1, flags);
+    uint64_t t0 = 0;
+    for (uint64_t i = 0; i < warm + count; i++) {
+        if (i == warm)
+            t0 = now_ns();
+        psem(0, -1, flags);
+        psem(0, 1, flags);
+    }
+    uint64_t elapsed = now_ns() - t0;
+    expect_value(0, 1, "after the loop");
+    return elapsed;
+}
+
+static uint64_t pingpong(uint64_t warm, uint64_t count)
+{
+    start_child(pong_child, warm + count);
+    uint64_t t0 = 0;
+    for (uint64_t i = 0; i < warm + count; i++) {
+        if (i == warm)
+            t0 = now_ns();
+        psem(0, 1, 0);
+        psem(1, -1, 0);
+    }
+    uint64_t elapsed = now_ns() - t0;
+    reap_child();
+    expect_value(0, 0, "after the loop");
+    expect_value(1, 0, "after the loop");
+    return elapsed;
+}
+
+static uint64_t shm_cycles(uint64_t warm, uint64_t count)
+{
+    uint64_t t0 = 0;
+    for (uint64_t i = 0; i < warm + count; i++) {
+        if (i == warm)
+            t0 = now_ns();
+        int id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+        if (id < 0)
+            die("shmget");
+        volatile unsigned char *p = shmat(id, NULL, 0);
+        if (p == (void *)-1)
+            die("shmat");
+        unsigned char byte = (unsigned char)(i | 1);
+        if (p[0] != 0) {
+            errno = 0;
+            die("new segment is not zero-filled");
+        }
+        p[0] = byte;
+        if (p[0] != byte) {
+            errno = 0;
+            die("byte written did not read back");
+        }
+        if (shmdt((const void *)p) != 0)
+            die("shmdt");
+        if (shmctl(id, IPC_RMID, NULL) != 0)
+            die("shmctl(IPC_RMID)");
+    }
+    return now_ns() - t0;
+}
+
+static uint64_t parse_count(const char *s)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-' || v < 1 || v > (UINT64_C(1) << 40)) {
+        fprintf(stderr, "sembench: invalid count '%s'\n", s);
+        exit(2);
+    }
+    return v;
+}
+
+int main(int argc, char **argv)
+{
+    const char *mode = argc == 3 ? argv[1] : "";
+    int uncontended = !strcmp(mode, "uncontended"), undo = !strcmp(mode, "undo");
+    int pp = !strcmp(mode, "pingpong"), shm = !strcmp(mode, "shm");
+    if (!(uncontended || undo || pp || shm)) {
+        fprintf(stderr, "usage: %s uncontended|undo|pingpong|shm <count>\n", argv[0]);
+        return 2;
+    }
+    uint64_t count = parse_count(argv[2]);
+    uint64_t warm = count / 10 < 1000 ? 1000 : count / 10 > 10000 ? 10000 : count / 10;
+
+    struct sigaction sa = { .sa_handler = on_sigchld };  /* no SA_RESTART */
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGCHLD, &sa, NULL) != 0)
+        die("sigaction");
+    signal(SIGALRM, on_sigalrm);
+    alarm(WATCHDOG_SECONDS);
+
+    uint64_t elapsed;
+    if (shm) {
+        elapsed = shm_cycles(warm, count);
+    } else {
+        semid = semget(IPC_PRIVATE, 2, IPC_CREAT | 0600);
+        if (semid < 0)
+            die("semget");
+        unsigned short init[2] = { pp ? 0 : 1, 0 };
+        if (semctl(semid, 0, SETALL, (union semun){ .array = init }) != 0)
+            die("semctl(SETALL)");
+        if (pp) {
+            elapsed = pingpong(warm, count);
+        } else {
+            elapsed = pv_loop(undo ? SEM_UNDO : 0, warm, count);
+            if (undo) {
+                start_child(undo_child, 0);
+                reap_child();
+                expect_value(0, 1, "after a SEM_UNDO P and exit");
+            }
+        }
+        if (semctl(semid, 0, IPC_RMID) != 0)
+            die("semctl(IPC_RMID)");
+        semid = -1;
+    }
+
+    printf("%.1f\n", (double)elapsed / (double)count);
+    if (fflush(stdout) != 0 || ferror(stdout))
+        die("writing result");
+    return 0;
+}

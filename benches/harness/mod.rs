@@ -1,0 +1,213 @@
+//! Shared by the kernel-vs-ipcshim benches.
+//!
+//! A bench compiles its C program with `cc` and, for every case, runs it R
+//! rounds (env `BENCH_ROUNDS`, default 7).  A round runs the program once
+//! against the kernel and once with `LD_PRELOAD=libipcshim.so` (and a fresh
+//! `IPCSHIM_DIR`), back to back, alternating which goes first, so that noise
+//! on a shared machine hits both sides alike.  The program prints one
+//! positive number; reported are the median of each side and the median and
+//! min–max of the per-round shim/kernel ratio.
+//!
+//! The library is `target/release/libipcshim.so` (found next to the bench
+//! binary's `deps/` directory) unless `IPCSHIM_LIB` names another one.
+//! Arguments that do not start with `-` select cases by substring.
+
+use std::env;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Runs a bench's body; prints its error, prefixed with `tag`, on failure.
+pub fn main(tag: &str, body: impl FnOnce() -> Result<(), String>) -> ExitCode {
+    match body() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{tag}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A compiled C benchmark program plus the run settings.
+pub struct Bench {
+    name: &'static str,
+    bin: PathBuf,
+    lib: PathBuf,
+    rounds: usize,
+    filters: Vec<String>,
+    _build: TempDir,
+}
+
+impl Bench {
+    /// Locates the library, reads the settings and compiles `source` as
+    /// program `name`.
+    pub fn new(name: &'static str, source: &str) -> Result<Bench, String> {
+        let lib = shim_library()?;
+        let rounds = match env::var("BENCH_ROUNDS") {
+            Ok(s) => s
+                .parse()
+                .ok()
+                .filter(|&r: &usize| r > 0)
+                .ok_or_else(|| format!("BENCH_ROUNDS={s:?} is not a positive integer"))?,
+            Err(_) => 7,
+        };
+        // `cargo bench` passes `--bench`; other arguments select cases by name.
+        let filters = env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+        let build = TempDir::new("build")?;
+        let bin = compile(name, source, &build.0)?;
+        eprintln!("shim library: {}; {rounds} rounds per case", lib.display());
+        Ok(Bench { name, bin, lib, rounds, filters, _build: build })
+    }
+
+    /// Whether case `name` passes the command-line filters.
+    pub fn selected(&self, name: &str) -> bool {
+        self.filters.is_empty() || self.filters.iter().any(|f| name.contains(f.as_str()))
+    }
+
+    /// Runs the program with `args` on both sides, interleaved over the rounds.
+    pub fn compare(&self, args: &[String]) -> Result<Comparison, String> {
+        let mut c = Comparison { kernel: Vec::new(), shim: Vec::new(), ratio: Vec::new() };
+        for round in 0..self.rounds {
+            let (k, s) = if round % 2 == 0 {
+                let k = self.run_once(args, false)?;
+                (k, self.run_once(args, true)?)
+            } else {
+                let s = self.run_once(args, true)?;
+                (self.run_once(args, false)?, s)
+            };
+            c.kernel.push(k);
+            c.shim.push(s);
+            c.ratio.push(s / k);
+        }
+        Ok(c)
+    }
+
+    /// One run, on the kernel or under the shim (preloaded, with a fresh
+    /// `IPCSHIM_DIR` that is removed afterwards); returns the printed number.
+    fn run_once(&self, args: &[String], shim: bool) -> Result<f64, String> {
+        let mut cmd = Command::new(&self.bin);
+        cmd.args(args).env_remove("LD_PRELOAD").env_remove("IPCSHIM_DIR");
+        cmd.stdin(Stdio::null()).stderr(Stdio::inherit());
+        let state = shim.then(|| TempDir::for_state("state")).transpose()?;
+        if let Some(state) = &state {
+            cmd.env("LD_PRELOAD", &self.lib).env("IPCSHIM_DIR", &state.0);
+        }
+        let out = cmd.output().map_err(|e| format!("running {}: {e}", self.bin.display()))?;
+        drop(state);
+        let variant = if shim { "shim" } else { "kernel" };
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        match stdout.trim().parse::<f64>() {
+            Ok(v) if out.status.success() && v.is_finite() && v > 0.0 => Ok(v),
+            _ => Err(format!(
+                "{variant} run `{} {}` failed ({}), stdout {:?}",
+                self.name,
+                args.join(" "),
+                out.status,
+                stdout.trim()
+            )),
+        }
+    }
+}
+
+/// Per-round results of one case.
+pub struct Comparison {
+    pub kernel: Vec<f64>,
+    pub shim: Vec<f64>,
+    /// shim / kernel, per round.
+    pub ratio: Vec<f64>,
+}
+
+impl Comparison {
+    /// One table row: `name`, both medians formatted by `show`, and the
+    /// ratio of `what` (time, rate) with its spread.
+    pub fn row(&self, name: &str, show: impl Fn(f64) -> String, what: &str, better: &str) -> String {
+        let (lo, hi) = self.ratio.iter().fold((f64::MAX, f64::MIN), |(lo, hi), &r| (lo.min(r), hi.max(r)));
+        format!(
+            "{:<16} kernel {:>13}   shim {:>13}   shim/kernel {what} ratio median {:.2} ({lo:.2}–{hi:.2}) over {} rounds ({better} is better)",
+            format!("{name}:"),
+            show(median(&self.kernel)),
+            show(median(&self.shim)),
+            median(&self.ratio),
+            self.ratio.len(),
+        )
+    }
+}
+
+pub fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// A fresh directory, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    /// Under the system temp dir.
+    fn new(tag: &str) -> Result<TempDir, String> {
+        Self::under(&env::temp_dir(), tag)
+    }
+
+    /// Where the shim keeps its state by default: /dev/shm (tmpfs), so the
+    /// shim is measured as it runs, not on a disk file system.
+    fn for_state(tag: &str) -> Result<TempDir, String> {
+        let shm = Path::new("/dev/shm");
+        Self::under(if shm.is_dir() { shm } else { Path::new("/tmp") }, tag)
+    }
+
+    fn under(root: &Path, tag: &str) -> Result<TempDir, String> {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let name = format!("ipcshim-bench-{}-{tag}-{n}", std::process::id());
+        let path = root.join(name);
+        fs::create_dir(&path).map_err(|e| format!("creating {}: {e}", path.display()))?;
+        Ok(TempDir(path))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn shim_library() -> Result<PathBuf, String> {
+    let path = match env::var_os("IPCSHIM_LIB") {
+        Some(p) => PathBuf::from(p),
+        // target/release/deps/<bench>-<hash>  ->  target/release/libipcshim.so
+        None => env::current_exe()
+            .map_err(|e| format!("locating the bench executable: {e}"))?
+            .parent()
+            .and_then(Path::parent)
+            .ok_or("cannot locate the target directory")?
+            .join("libipcshim.so"),
+    };
+    fs::canonicalize(&path).map_err(|e| {
+        format!(
+            "shim library {} not found ({e}); build it with `cargo build --release` or set IPCSHIM_LIB",
+            path.display()
+        )
+    })
+}
+
+/// Compiles `source` into `dir/name`.
+fn compile(name: &str, source: &str, dir: &Path) -> Result<PathBuf, String> {
+    let (src, bin) = (dir.join(format!("{name}.c")), dir.join(name));
+    fs::write(&src, source).map_err(|e| format!("writing {}: {e}", src.display()))?;
+    let cc = env::var_os("CC").unwrap_or_else(|| "cc".into());
+    let status = Command::new(&cc)
+        .args(["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror", "-o"])
+        .args([&bin, &src])
+        .status()
+        .map_err(|e| format!("running {}: {e}", cc.to_string_lossy()))?;
+    if !status.success() {
+        return Err(format!("compiling {name}.c failed ({status})"));
+    }
+    Ok(bin)
+}
