@@ -131,17 +131,18 @@ fn remove(region: &Region, id: i32) -> Result<()> {
     registry::remove(&registry_guard, &q.header);
     crate::crash_point::here("msg-remove-before-release");
     region.release_chunks(crate::region::ChunkOwner::msg_queue(id));
-    // Sleepers find the slot no longer holds their id and return EIDRM
-    // without touching these counts, which belong to the slot's next queue.
-    q.receivers_asleep.store(0, Relaxed);
-    q.senders_asleep.store(0, Relaxed);
+    // Sleepers find the slot no longer holds their id and return EIDRM.
     wake_everyone(q, guard);
     Ok(())
 }
 
+/// Changes both words and wakes every sleeper (taking their registrations,
+/// as any waker does).
 fn wake_everyone(q: &super::MsgQueue, guard: crate::region::Guard) {
     q.sent.fetch_add(1, Relaxed);
     q.freed.fetch_add(1, Relaxed);
+    q.receivers_asleep.store(0, Relaxed);
+    q.senders_asleep.store(0, Relaxed);
     drop(guard);
     platform::futex_wake(&q.sent, i32::MAX);
     platform::futex_wake(&q.freed, i32::MAX);

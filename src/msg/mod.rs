@@ -136,7 +136,7 @@ pub fn send(region: &Region, id: i32, mtype: i64, text: &[u8], flags: i32) -> Re
             q.lspid.store(platform::pid(), Relaxed);
             q.stime.store(platform::now_secs(), Relaxed);
             q.sent.fetch_add(1, Relaxed);
-            let wake = q.receivers_asleep.load(Relaxed) != 0;
+            let wake = q.receivers_asleep.swap(0, Relaxed) != 0;
             drop(guard);
             if wake {
                 platform::futex_wake(&q.sent, i32::MAX);
@@ -206,7 +206,7 @@ pub fn receive(
                 q.lrpid.store(platform::pid(), Relaxed);
                 q.rtime.store(platform::now_secs(), Relaxed);
                 q.freed.fetch_add(1, Relaxed);
-                let wake = q.senders_asleep.load(Relaxed) != 0;
+                let wake = q.senders_asleep.swap(0, Relaxed) != 0;
                 drop(guard);
                 if wake {
                     platform::futex_wake(&q.freed, i32::MAX);
@@ -248,7 +248,7 @@ impl Waiter {
         if !self.spun && platform::spinning_pays() {
             self.spun = true;
             drop(guard);
-            platform::spin_while_equal(word, seen);
+            platform::spin_while_equal(word, seen, platform::SPIN_TIME);
             return lock(region, q, id);
         }
         // Registered and read `seen` under the lock: a waker changes the
@@ -262,7 +262,11 @@ impl Waiter {
             // Removed (perhaps reused): IPC_RMID already reset the counts.
             return Err(Errno::EIDRM);
         }
-        asleep.fetch_sub(1, Relaxed);
+        // A waker that changed the word took every registration with it
+        // (see `MsgQueue::receivers_asleep`); otherwise ours still counts.
+        if word.load(Relaxed) == seen {
+            asleep.fetch_sub(1, Relaxed);
+        }
         if guard.recovered {
             q.repair(region);
         }

@@ -59,8 +59,11 @@ pub struct MsgQueue {
     pub freed: AtomicU32,
     /// Threads asleep on `sent` / `freed`, so that wakers can skip the
     /// FUTEX_WAKE system call when nobody sleeps. Changed under the lock. A
-    /// sleeper killed while asleep leaves its count behind: that costs
-    /// needless wake calls, never a missed wake-up.
+    /// waker changes the word, takes the count to zero and wakes everyone
+    /// asleep on it: the next senders make no system call while those
+    /// sleepers are waking up. A sleeper that wakes with the word unchanged
+    /// (time-out, signal) takes its own registration back. A sleeper killed
+    /// while asleep leaves its count behind until the next wake-up.
     pub receivers_asleep: AtomicU32,
     pub senders_asleep: AtomicU32,
 }

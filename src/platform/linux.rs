@@ -64,19 +64,19 @@ pub fn spin_hint() {
 /// scheduler time slice, so a loaded machine loses little to it.
 pub const SPIN_TIME: Duration = Duration::from_micros(50);
 
-/// Spins while `*word == seen`, for at most [`SPIN_TIME`]. The clock is the
-/// vDSO's: no system call.
-pub fn spin_while_equal(word: &AtomicU32, seen: u32) {
-    let deadline = monotonic_now() + SPIN_TIME;
+/// Spins while `*word == seen`, for at most `limit`; true if the word
+/// changed. The clock is the vDSO's: no system call.
+pub fn spin_while_equal(word: &AtomicU32, seen: u32, limit: Duration) -> bool {
+    let deadline = monotonic_now() + limit;
     loop {
         for _ in 0..32 {
             if word.load(Ordering::Relaxed) != seen {
-                return;
+                return true;
             }
             spin_hint();
         }
         if monotonic_now() >= deadline {
-            return;
+            return false;
         }
     }
 }

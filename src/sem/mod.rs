@@ -244,7 +244,7 @@ fn sleep(
 ) -> Result<Settled> {
     let mut gave_up = None;
     if platform::spinning_pays() {
-        platform::spin_while_equal(&record.state, wait::WAITING);
+        platform::spin_while_equal(&record.state, wait::WAITING, platform::SPIN_TIME);
     }
     while record.state.load(Acquire) == wait::WAITING {
         let now = platform::monotonic_now();
