@@ -93,6 +93,28 @@ fn crash_while_removing_a_queue_leaves_its_chunks_reclaimable() {
     crash_at("msg-remove-before-release", 1, Some("1"));
 }
 
+/// A semop moving a unit between two semaphores (with SEM_UNDO) is killed
+/// at `point`, holding the set's lock: the move is all or nothing, and the
+/// dead process's undo is applied by the survivors.
+fn sem_crash_at(point: &str) {
+    let build = TempDir::new("semcrash");
+    let ns = TempDir::new("ns");
+    let out = under_shim(&program("sem_crash", &build), &[point, "7"], ns.path(), &[]);
+    assert_success(point, &out);
+    assert!(text(&out.stdout).contains("all checks held"), "{}", text(&out.stdout));
+    assert!(text(&out.stderr).contains("lock holder died; finishing its journal"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn crash_before_a_semop_commits_changes_nothing() {
+    sem_crash_at("sem-before-commit");
+}
+
+#[test]
+fn crash_after_a_semop_commits_is_finished_by_the_next_holder() {
+    sem_crash_at("sem-after-commit");
+}
+
 /// Runs `probe get` against a namespace whose region file is `damage`d
 /// after a healthy run created it; returns stdout and stderr.
 fn probe_damaged(damage: impl FnOnce(&Path)) -> (String, String) {
