@@ -92,6 +92,35 @@ void showf(long r, const char *fmt, ...)
 		printf(" = %ld\n", r);
 }
 
+/* showf() for a call that returns an id: " = ok" for a valid id (never the
+ * id itself, which differs between runs), " = -1 ENAME", or
+ * " = unexpected negative N" for any other negative value. */
+static inline __attribute__((format(printf, 2, 3)))
+void showf_id(int r, const char *fmt, ...)
+{
+	int e = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	if (r == -1)
+		printf(" = -1 %s\n", errname(e));
+	else if (r >= 0)
+		printf(" = ok\n");
+	else
+		printf(" = unexpected negative %d\n", r);
+}
+
+/* "what: r", or "what: -1 ENAME" when r < 0 (show() with a colon). */
+static inline void show_colon(const char *what, long r)
+{
+	if (r < 0)
+		printf("%s: -1 %s\n", what, errname(errno));
+	else
+		printf("%s: %ld\n", what, r);
+}
+
 static int test_failures;
 
 /* "what: yes", or "what: NO" counted as a failure (see test_exit). */
@@ -270,6 +299,14 @@ static inline int read_timed(int fd, void *buf, size_t n)
 	return 0;
 }
 
+/* Whether fd has something to read right now (without waiting). */
+static inline int has_data(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) > 0;
+}
+
 /* ------------------------------------------------------ process states */
 
 /* State letter from /proc/<pid>/stat ('S' asleep, 'T' stopped), '?' if gone. */
@@ -340,6 +377,19 @@ union semun {
 	struct seminfo *__buf;
 };
 
+/* -------------------------------------------------------- semaphore sets */
+
+/* IPC_STAT of a semaphore set; fatal if it fails. */
+static inline struct semid_ds stat_set(int id)
+{
+	struct semid_ds ds;
+
+	memset(&ds, 0, sizeof ds);
+	if (semctl(id, 0, IPC_STAT, &ds) != 0)
+		die("IPC_STAT");
+	return ds;
+}
+
 /* -------------------------------------------------------- message queues */
 
 /* msgget(key, IPC_CREAT | IPC_EXCL | 0600), tracked; fatal if it fails. */
@@ -357,6 +407,31 @@ static inline void rm_queue(int id)
 	untrack(id);
 	if (msgctl(id, IPC_RMID, NULL) != 0)
 		die("IPC_RMID");
+}
+
+/* Sets a queue's msg_qbytes (IPC_STAT, then IPC_SET); fatal if it fails. */
+static inline void set_queue_qbytes(int id, unsigned long qbytes)
+{
+	struct msqid_ds ds;
+
+	if (msgctl(id, IPC_STAT, &ds) != 0)
+		die("IPC_STAT");
+	ds.msg_qbytes = qbytes;
+	if (msgctl(id, IPC_SET, &ds) != 0)
+		die("IPC_SET");
+}
+
+/* ------------------------------------------------ shared memory segments */
+
+/* IPC_STAT of a segment; fatal if it fails. */
+static inline struct shmid_ds stat_seg(int id)
+{
+	struct shmid_ds ds;
+
+	memset(&ds, 0, sizeof ds);
+	if (shmctl(id, IPC_STAT, &ds) != 0)
+		die("IPC_STAT");
+	return ds;
 }
 
 #endif

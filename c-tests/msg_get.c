@@ -15,24 +15,6 @@
  */
 #include "common.h"
 
-/* Print "<what> = ok" for a valid id (never the id itself) or "= -1 ERRNO". */
-static __attribute__((format(printf, 2, 3)))
-void show_id(int r, const char *fmt, ...)
-{
-	int e = errno;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	if (r == -1)
-		printf(" = -1 %s\n", errname(e));
-	else if (r >= 0)
-		printf(" = ok\n");
-	else
-		printf(" = unexpected negative %d\n", r);
-}
-
 static struct msqid_ds stat_q(int id)
 {
 	struct msqid_ds ds;
@@ -70,13 +52,13 @@ int main(void)
 
 	printf("-- IPC_PRIVATE\n");
 	a = msgget(IPC_PRIVATE, 0600);
-	show_id(a, "msgget(IPC_PRIVATE, 0600)");
+	showf_id(a, "msgget(IPC_PRIVATE, 0600)");
 	b = msgget(IPC_PRIVATE, 0600);
-	show_id(b, "msgget(IPC_PRIVATE, 0600) again");
+	showf_id(b, "msgget(IPC_PRIVATE, 0600) again");
 	c = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
-	show_id(c, "msgget(IPC_PRIVATE, IPC_CREAT|0600)");
+	showf_id(c, "msgget(IPC_PRIVATE, IPC_CREAT|0600)");
 	d = msgget(IPC_PRIVATE, IPC_CREAT | IPC_EXCL | 0600);
-	show_id(d, "msgget(IPC_PRIVATE, IPC_CREAT|IPC_EXCL|0600)");
+	showf_id(d, "msgget(IPC_PRIVATE, IPC_CREAT|IPC_EXCL|0600)");
 	if (a < 0 || b < 0 || c < 0 || d < 0)
 		exit(1);
 	printf("all four IPC_PRIVATE ids distinct: %s\n",
@@ -86,13 +68,13 @@ int main(void)
 	printf("IPC_PRIVATE queue mode=%04o\n", (unsigned)ds.msg_perm.mode);
 
 	printf("-- key not existing\n");
-	show_id(msgget(K, 0600), "msgget(0x1234, 0600)");
-	show_id(msgget(K, 0), "msgget(0x1234, 0)");
-	show_id(msgget(K, IPC_EXCL | 0600), "msgget(0x1234, IPC_EXCL|0600)");
+	showf_id(msgget(K, 0600), "msgget(0x1234, 0600)");
+	showf_id(msgget(K, 0), "msgget(0x1234, 0)");
+	showf_id(msgget(K, IPC_EXCL | 0600), "msgget(0x1234, IPC_EXCL|0600)");
 
 	printf("-- create\n");
 	k = msgget(K, IPC_CREAT | 0640);
-	show_id(k, "msgget(0x1234, IPC_CREAT|0640)");
+	showf_id(k, "msgget(0x1234, IPC_CREAT|0640)");
 	if (k < 0)
 		exit(1);
 	ds = stat_q(k);
@@ -102,36 +84,36 @@ int main(void)
 
 	printf("-- open existing\n");
 	r = msgget(K, IPC_CREAT | 0600);
-	show_id(r, "msgget(0x1234, IPC_CREAT|0600)");
+	showf_id(r, "msgget(0x1234, IPC_CREAT|0600)");
 	printf("same id: %s\n", yesno(r == k));
 	print_mode("mode after re-get with 0600", k);
 	r = msgget(K, IPC_CREAT | 0640);
-	show_id(r, "msgget(0x1234, IPC_CREAT|0640)");
+	showf_id(r, "msgget(0x1234, IPC_CREAT|0640)");
 	printf("same id: %s\n", yesno(r == k));
 	r = msgget(K, 0);
-	show_id(r, "msgget(0x1234, 0)");
+	showf_id(r, "msgget(0x1234, 0)");
 	printf("same id: %s\n", yesno(r == k));
 	r = msgget(K, 0400);
-	show_id(r, "msgget(0x1234, 0400)");
+	showf_id(r, "msgget(0x1234, 0400)");
 	printf("same id: %s\n", yesno(r == k));
 	r = msgget(K, 0200);
-	show_id(r, "msgget(0x1234, 0200)");
+	showf_id(r, "msgget(0x1234, 0200)");
 	printf("same id: %s\n", yesno(r == k));
 	r = msgget(K, IPC_EXCL);
-	show_id(r, "msgget(0x1234, IPC_EXCL) (no IPC_CREAT)");
+	showf_id(r, "msgget(0x1234, IPC_EXCL) (no IPC_CREAT)");
 	printf("same id: %s\n", yesno(r == k));
-	show_id(msgget(K, IPC_CREAT | IPC_EXCL | 0640), "msgget(0x1234, IPC_CREAT|IPC_EXCL|0640)");
-	show_id(msgget(K, IPC_CREAT | IPC_EXCL), "msgget(0x1234, IPC_CREAT|IPC_EXCL)");
+	showf_id(msgget(K, IPC_CREAT | IPC_EXCL | 0640), "msgget(0x1234, IPC_CREAT|IPC_EXCL|0640)");
+	showf_id(msgget(K, IPC_CREAT | IPC_EXCL), "msgget(0x1234, IPC_CREAT|IPC_EXCL)");
 	print_mode("mode still", k);
 
 	printf("-- mode bits stored are flag & 0777\n");
 	k2 = msgget(K2, IPC_CREAT | IPC_NOWAIT | 0777);
-	show_id(k2, "msgget(0x1235, IPC_CREAT|IPC_NOWAIT|0777)");
+	showf_id(k2, "msgget(0x1235, IPC_CREAT|IPC_NOWAIT|0777)");
 	if (k2 < 0)
 		exit(1);
 	print_mode("0x1235", k2);
 	k3 = msgget(K3, IPC_CREAT | 010000 | 0444);
-	show_id(k3, "msgget(0x1236, IPC_CREAT|010000|0444)");
+	showf_id(k3, "msgget(0x1236, IPC_CREAT|010000|0444)");
 	if (k3 < 0)
 		exit(1);
 	print_mode("0x1236", k3);
@@ -139,34 +121,34 @@ int main(void)
 
 	printf("-- negative key\n");
 	kn = msgget(KNEG, IPC_CREAT | 0600);
-	show_id(kn, "msgget(-5, IPC_CREAT|0600)");
+	showf_id(kn, "msgget(-5, IPC_CREAT|0600)");
 	if (kn < 0)
 		exit(1);
 	ds = stat_q(kn);
 	printf("msg_perm.__key == -5: %s\n", yesno(ds.msg_perm.__key == KNEG));
 	r = msgget(KNEG, 0);
-	show_id(r, "msgget(-5, 0)");
+	showf_id(r, "msgget(-5, 0)");
 	printf("same id: %s\n", yesno(r == kn));
 
 	printf("-- remove and re-create\n");
 	old = k;
 	showf(msgctl(k, IPC_RMID, NULL), "msgctl(0x1234 queue, IPC_RMID)");
-	show_id(msgget(K, 0), "msgget(0x1234, 0) after IPC_RMID");
+	showf_id(msgget(K, 0), "msgget(0x1234, 0) after IPC_RMID");
 	showf(msgctl(old, IPC_STAT, &ds), "msgctl(old id, IPC_STAT)");
 	k = msgget(K, IPC_CREAT | 0600);
-	show_id(k, "msgget(0x1234, IPC_CREAT|0600) after IPC_RMID");
+	showf_id(k, "msgget(0x1234, IPC_CREAT|0600) after IPC_RMID");
 	if (k < 0)
 		exit(1);
 	printf("new id != old id: %s\n", yesno(k != old));
 	print_mode("re-created", k);
 	showf(msgctl(old, IPC_STAT, &ds), "msgctl(old id, IPC_STAT) after re-create");
 	r = msgget(K, 0);
-	show_id(r, "msgget(0x1234, 0)");
+	showf_id(r, "msgget(0x1234, 0)");
 	printf("returns new id: %s\n", yesno(r == k));
 
 	printf("-- IPC_PRIVATE never matches an existing queue\n");
 	r = msgget(IPC_PRIVATE, 0600);
-	show_id(r, "msgget(IPC_PRIVATE, 0600)");
+	showf_id(r, "msgget(IPC_PRIVATE, 0600)");
 	printf("differs from all previous: %s\n",
 	       yesno(r != a && r != b && r != c && r != d && r != k && r != k2 && r != k3 && r != kn));
 	if (r >= 0)

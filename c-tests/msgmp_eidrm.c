@@ -116,37 +116,18 @@ static void finish(int j)
 	printf("%s: exit %d\n", jobs[j].name, reap(jobs[j].pid));
 }
 
-/* "what: r", or "what: -1 ENAME" */
-static void report(const char *what, long r)
-{
-	if (r < 0)
-		printf("%s: -1 %s\n", what, errname(errno));
-	else
-		printf("%s: %ld\n", what, r);
-}
-
-static void set_qbytes(int q, unsigned long qbytes)
-{
-	struct msqid_ds ds;
-	if (msgctl(q, IPC_STAT, &ds) != 0)
-		die("IPC_STAT");
-	ds.msg_qbytes = qbytes;
-	if (msgctl(q, IPC_SET, &ds) != 0)
-		die("IPC_SET");
-}
-
 /* all calls on a removed id */
 static void old_id_checks(int q, key_t key)
 {
 	struct msg m = { .mtype = 1 };
 	struct msqid_ds ds;
-	report("old id: msgsnd", msgsnd(q, &m, 1, 0));
-	report("old id: msgsnd IPC_NOWAIT", msgsnd(q, &m, 1, IPC_NOWAIT));
-	report("old id: msgrcv", msgrcv(q, &m, BUF, 0, 0));
-	report("old id: msgrcv IPC_NOWAIT", msgrcv(q, &m, BUF, 0, IPC_NOWAIT));
-	report("old id: IPC_STAT", msgctl(q, IPC_STAT, &ds));
-	report("old id: IPC_RMID", msgctl(q, IPC_RMID, NULL));
-	report("msgget(key, 0)", msgget(key, 0) < 0 ? -1 : 0);
+	show_colon("old id: msgsnd", msgsnd(q, &m, 1, 0));
+	show_colon("old id: msgsnd IPC_NOWAIT", msgsnd(q, &m, 1, IPC_NOWAIT));
+	show_colon("old id: msgrcv", msgrcv(q, &m, BUF, 0, 0));
+	show_colon("old id: msgrcv IPC_NOWAIT", msgrcv(q, &m, BUF, 0, IPC_NOWAIT));
+	show_colon("old id: IPC_STAT", msgctl(q, IPC_STAT, &ds));
+	show_colon("old id: IPC_RMID", msgctl(q, IPC_RMID, NULL));
+	show_colon("msgget(key, 0)", msgget(key, 0) < 0 ? -1 : 0);
 }
 
 static void remover(int q)
@@ -164,13 +145,13 @@ int main(void)
 	printf("-- blocked receivers and senders, parent removes\n");
 	key_t key = 0xe1d;
 	int q = new_queue(key);
-	set_qbytes(q, 1024);
+	set_queue_qbytes(q, 1024);
 	memset(&m, 0, sizeof m);
 	m.mtype = 1;
 	for (int i = 0; i < 4; i++)
 		if (msgsnd(q, &m, 256, IPC_NOWAIT) != 0)
 			die("fill");
-	report("queue full: msgsnd 1 byte IPC_NOWAIT", msgsnd(q, &m, 1, IPC_NOWAIT));
+	show_colon("queue full: msgsnd 1 byte IPC_NOWAIT", msgsnd(q, &m, 1, IPC_NOWAIT));
 	start(0, "msgrcv msgtyp 2", q, RCV, 2, BUF, 0, 1);
 	start(1, "msgrcv msgtyp 1 MSG_EXCEPT", q, RCV, 1, BUF, MSG_EXCEPT, 1);
 	start(2, "msgsnd 256 bytes", q, SND, 1, 256, 0, 1);
@@ -202,8 +183,8 @@ int main(void)
 	printf("new queue with same key has a different id: %s\n",
 	       q2 != q ? "yes" : "no");
 	m.mtype = 1;
-	report("old id with new queue present: msgsnd", msgsnd(q, &m, 1, IPC_NOWAIT));
-	report("new id: msgsnd", msgsnd(q2, &m, 1, IPC_NOWAIT));
+	show_colon("old id with new queue present: msgsnd", msgsnd(q, &m, 1, IPC_NOWAIT));
+	show_colon("new id: msgsnd", msgsnd(q2, &m, 1, IPC_NOWAIT));
 	rm_queue(q2);
 	return 0;
 }

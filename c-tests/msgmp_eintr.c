@@ -128,16 +128,6 @@ static void child(int unused)
 	write_full(res_pipe[1], &rs, sizeof rs);
 }
 
-static void set_qbytes(int q, unsigned long qbytes)
-{
-	struct msqid_ds ds;
-	if (msgctl(q, IPC_STAT, &ds) != 0)
-		die("IPC_STAT");
-	ds.msg_qbytes = qbytes;
-	if (msgctl(q, IPC_SET, &ds) != 0)
-		die("IPC_SET");
-}
-
 /* print and remove everything left in the queue */
 static void drain(int q, const char *what)
 {
@@ -162,7 +152,7 @@ static void run_case(int c, int op)
 	cur_q = new_queue(IPC_PRIVATE);
 	cur_op = op;
 	cur_case = c;
-	set_qbytes(cur_q, 512);
+	set_queue_qbytes(cur_q, 512);
 	memset(&m, 0, sizeof m);
 	if (op == SND) {
 		m.mtype = 1;
@@ -200,8 +190,7 @@ static void run_case(int c, int op)
 	}
 
 	if (!k->interrupts) {
-		struct pollfd pfd = { .fd = res_pipe[0], .events = POLLIN };
-		ok = wait_state(pid, 'S') && poll(&pfd, 1, 0) == 0;
+		ok = wait_state(pid, 'S') && !has_data(res_pipe[0]);
 		printf("%s: still blocked after signal: %s\n", what,
 		       ok ? "yes" : "no");
 		if (op == RCV) {

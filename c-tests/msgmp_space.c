@@ -88,8 +88,7 @@ static void await_blocked(int j)
 
 static void still_blocked(int j, const char *when)
 {
-	struct pollfd pfd = { .fd = jobs[j].res[0], .events = POLLIN };
-	int ok = wait_state(jobs[j].pid, 'S') && poll(&pfd, 1, 0) == 0;
+	int ok = wait_state(jobs[j].pid, 'S') && !has_data(jobs[j].res[0]);
 	printf("%s: still blocked %s: %s\n", jobs[j].name, when,
 	       ok ? "yes" : "no");
 }
@@ -112,25 +111,6 @@ static void finish(int j)
 	close(jobs[j].ready[0]);
 	close(jobs[j].res[0]);
 	printf("%s: exit %d\n", jobs[j].name, reap(jobs[j].pid));
-}
-
-/* "what: r", or "what: -1 ENAME" */
-static void report(const char *what, long r)
-{
-	if (r < 0)
-		printf("%s: -1 %s\n", what, errname(errno));
-	else
-		printf("%s: %ld\n", what, r);
-}
-
-static void set_qbytes(int q, unsigned long qbytes)
-{
-	struct msqid_ds ds;
-	if (msgctl(q, IPC_STAT, &ds) != 0)
-		die("IPC_STAT");
-	ds.msg_qbytes = qbytes;
-	if (msgctl(q, IPC_SET, &ds) != 0)
-		die("IPC_SET");
 }
 
 static void stat_q(int q, const char *when)
@@ -180,7 +160,7 @@ static void drain(int q)
 
 static void phase_partial(int q)
 {
-	set_qbytes(q, 1024);
+	set_queue_qbytes(q, 1024);
 	put(q, 1, 100);
 	put(q, 2, 300);
 	put(q, 3, 624);
@@ -200,7 +180,7 @@ static void phase_partial(int q)
 static void phase_many(int q)
 {
 	int order_ok[3] = { 1, 1, 1 }, got[3] = { 0 }, stray = 0;
-	set_qbytes(q, 1024);
+	set_queue_qbytes(q, 1024);
 	for (int t = 1; t <= 4; t++)
 		put(q, t, 256);
 	for (int j = 0; j < 3; j++)
@@ -236,12 +216,12 @@ static void phase_many(int q)
 
 static void phase_count(int q)
 {
-	set_qbytes(q, 3);
+	set_queue_qbytes(q, 3);
 	for (int t = 1; t <= 3; t++)
 		put(q, t, 0);
 	stat_q(q, "with three empty messages, msg_qbytes 3");
 	struct msg m = { .mtype = 9 };
-	report("msgsnd 0 bytes IPC_NOWAIT", msgsnd(q, &m, 0, IPC_NOWAIT));
+	show_colon("msgsnd 0 bytes IPC_NOWAIT", msgsnd(q, &m, 0, IPC_NOWAIT));
 	start(0, q, 4, 0, 1);
 	await_blocked(0);
 	take(q, 0, "receive");
@@ -253,12 +233,12 @@ static void phase_count(int q)
 
 static void phase_raise(int q)
 {
-	set_qbytes(q, 1024);
+	set_queue_qbytes(q, 1024);
 	for (int t = 1; t <= 4; t++)
 		put(q, t, 256);
 	start(0, q, 5, 256, 1);
 	await_blocked(0);
-	set_qbytes(q, default_qbytes);
+	set_queue_qbytes(q, default_qbytes);
 	printf("raised msg_qbytes back to its initial value\n");
 	show_res(0);
 	finish(0);
@@ -268,11 +248,11 @@ static void phase_raise(int q)
 
 static void phase_oversize(int q)
 {
-	set_qbytes(q, 1024);
+	set_queue_qbytes(q, 1024);
 	start(0, q, 6, 2000, 1);
 	await_blocked(0);
 	stat_q(q, "while 2000-byte sender blocked");
-	set_qbytes(q, default_qbytes);
+	set_queue_qbytes(q, default_qbytes);
 	printf("raised msg_qbytes back to its initial value\n");
 	show_res(0);
 	finish(0);
@@ -282,10 +262,10 @@ static void phase_oversize(int q)
 
 static void phase_lower(int q)
 {
-	set_qbytes(q, 1024);
+	set_queue_qbytes(q, 1024);
 	for (int t = 1; t <= 4; t++)
 		put(q, t, 256);
-	set_qbytes(q, 512);
+	set_queue_qbytes(q, 512);
 	stat_q(q, "after lowering msg_qbytes to 512");
 	start(0, q, 7, 256, 1);
 	await_blocked(0);

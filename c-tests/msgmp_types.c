@@ -91,8 +91,7 @@ static void await_blocked(int j, const char *what)
 /* is job j still blocked (state S, no result available)? */
 static void still_blocked(int j, const char *what)
 {
-	struct pollfd pfd = { .fd = jobs[j].res[0], .events = POLLIN };
-	int ok = wait_state(jobs[j].pid, 'S') && poll(&pfd, 1, 0) == 0;
+	int ok = wait_state(jobs[j].pid, 'S') && !has_data(jobs[j].res[0]);
 	printf("%s: still blocked: %s\n", what, ok ? "yes" : "no");
 }
 

@@ -26,23 +26,7 @@
 #include "common.h"
 
 #include <limits.h>
-#include <stdarg.h>
 #include <time.h>
-
-static __attribute__((format(printf, 2, 3)))
-void show_r(long r, const char *fmt, ...)
-{
-	int e = errno;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	if (r < 0)
-		printf(" = %ld %s\n", r, errname(e));
-	else
-		printf(" = %ld\n", r);
-}
 
 static int new_set(int nsems, int mode)
 {
@@ -51,16 +35,6 @@ static int new_set(int nsems, int mode)
 	if (id < 0)
 		die("semget");
 	return id;
-}
-
-static struct semid_ds stat_set(int id)
-{
-	struct semid_ds ds;
-
-	memset(&ds, 0, sizeof ds);
-	if (semctl(id, 0, IPC_STAT, &ds) != 0)
-		die("IPC_STAT");
-	return ds;
 }
 
 static void vals(int id, int n)
@@ -120,76 +94,76 @@ int main(void)
 	a = new_set(3, 0600);
 
 	printf("-- GETVAL / SETVAL\n");
-	show_r(semctl(a, 0, SETVAL, 7), "semctl(sem 0, SETVAL 7)");
-	show_r(semctl(a, 0, GETVAL), "semctl(sem 0, GETVAL)");
-	show_r(semctl(a, 1, SETVAL, 32767), "semctl(sem 1, SETVAL 32767)");
-	show_r(semctl(a, 1, GETVAL), "semctl(sem 1, GETVAL)");
-	show_r(semctl(a, 1, SETVAL, 32768), "semctl(sem 1, SETVAL 32768)");
-	show_r(semctl(a, 1, SETVAL, 65535), "semctl(sem 1, SETVAL 65535)");
-	show_r(semctl(a, 1, SETVAL, -1), "semctl(sem 1, SETVAL -1)");
-	show_r(semctl(a, 1, SETVAL, INT_MIN), "semctl(sem 1, SETVAL INT_MIN)");
-	show_r(semctl(a, 1, SETVAL, 65536 + 5), "semctl(sem 1, SETVAL 65541)");
-	show_r(semctl(a, 1, GETVAL), "semctl(sem 1, GETVAL)");
-	show_r(semctl(a, 1, SETVAL, 0), "semctl(sem 1, SETVAL 0)");
-	show_r(semctl(a, 3, SETVAL, 1), "semctl(sem 3, SETVAL 1)");
-	show_r(semctl(a, -1, SETVAL, 1), "semctl(sem -1, SETVAL 1)");
-	show_r(semctl(a, 3, SETVAL, -1), "semctl(sem 3, SETVAL -1)");
-	show_r(semctl(12345, 0, SETVAL, 1), "semctl(unknown id, SETVAL 1)");
-	show_r(semctl(12345, 0, SETVAL, 40000), "semctl(unknown id, SETVAL 40000)");
-	show_r(semctl(-1, 0, SETVAL, 40000), "semctl(id -1, SETVAL 40000)");
-	show_r(semctl(a, 3, GETVAL), "semctl(sem 3, GETVAL)");
-	show_r(semctl(a, -1, GETVAL), "semctl(sem -1, GETVAL)");
-	show_r(semctl(a, INT_MAX, GETVAL), "semctl(sem INT_MAX, GETVAL)");
-	show_r(semctl(a, 3, GETPID), "semctl(sem 3, GETPID)");
-	show_r(semctl(a, 3, GETNCNT), "semctl(sem 3, GETNCNT)");
-	show_r(semctl(a, -1, GETZCNT), "semctl(sem -1, GETZCNT)");
-	show_r(semctl(a, 2, GETNCNT), "semctl(sem 2, GETNCNT)");
-	show_r(semctl(a, 2, GETZCNT), "semctl(sem 2, GETZCNT)");
+	showf(semctl(a, 0, SETVAL, 7), "semctl(sem 0, SETVAL 7)");
+	showf(semctl(a, 0, GETVAL), "semctl(sem 0, GETVAL)");
+	showf(semctl(a, 1, SETVAL, 32767), "semctl(sem 1, SETVAL 32767)");
+	showf(semctl(a, 1, GETVAL), "semctl(sem 1, GETVAL)");
+	showf(semctl(a, 1, SETVAL, 32768), "semctl(sem 1, SETVAL 32768)");
+	showf(semctl(a, 1, SETVAL, 65535), "semctl(sem 1, SETVAL 65535)");
+	showf(semctl(a, 1, SETVAL, -1), "semctl(sem 1, SETVAL -1)");
+	showf(semctl(a, 1, SETVAL, INT_MIN), "semctl(sem 1, SETVAL INT_MIN)");
+	showf(semctl(a, 1, SETVAL, 65536 + 5), "semctl(sem 1, SETVAL 65541)");
+	showf(semctl(a, 1, GETVAL), "semctl(sem 1, GETVAL)");
+	showf(semctl(a, 1, SETVAL, 0), "semctl(sem 1, SETVAL 0)");
+	showf(semctl(a, 3, SETVAL, 1), "semctl(sem 3, SETVAL 1)");
+	showf(semctl(a, -1, SETVAL, 1), "semctl(sem -1, SETVAL 1)");
+	showf(semctl(a, 3, SETVAL, -1), "semctl(sem 3, SETVAL -1)");
+	showf(semctl(12345, 0, SETVAL, 1), "semctl(unknown id, SETVAL 1)");
+	showf(semctl(12345, 0, SETVAL, 40000), "semctl(unknown id, SETVAL 40000)");
+	showf(semctl(-1, 0, SETVAL, 40000), "semctl(id -1, SETVAL 40000)");
+	showf(semctl(a, 3, GETVAL), "semctl(sem 3, GETVAL)");
+	showf(semctl(a, -1, GETVAL), "semctl(sem -1, GETVAL)");
+	showf(semctl(a, INT_MAX, GETVAL), "semctl(sem INT_MAX, GETVAL)");
+	showf(semctl(a, 3, GETPID), "semctl(sem 3, GETPID)");
+	showf(semctl(a, 3, GETNCNT), "semctl(sem 3, GETNCNT)");
+	showf(semctl(a, -1, GETZCNT), "semctl(sem -1, GETZCNT)");
+	showf(semctl(a, 2, GETNCNT), "semctl(sem 2, GETNCNT)");
+	showf(semctl(a, 2, GETZCNT), "semctl(sem 2, GETZCNT)");
 	vals(a, 3);
 
 	printf("-- GETALL / SETALL\n");
 	{
 		unsigned short v[3] = { 1, 2, 3 }, w[4] = { 9, 9, 9, 9 };
 
-		show_r(semctl(a, 0, SETALL, v), "semctl(SETALL 1 2 3)");
-		show_r(semctl(a, 99, GETALL, w), "semctl(semnum 99, GETALL)");
+		showf(semctl(a, 0, SETALL, v), "semctl(SETALL 1 2 3)");
+		showf(semctl(a, 99, GETALL, w), "semctl(semnum 99, GETALL)");
 		printf("  got %u %u %u, 4th slot untouched: %s\n", w[0], w[1], w[2], yesno(w[3] == 9));
 		v[0] = 10;
 		v[1] = 32767;
 		v[2] = 0;
-		show_r(semctl(a, -5, SETALL, v), "semctl(semnum -5, SETALL 10 32767 0)");
+		showf(semctl(a, -5, SETALL, v), "semctl(semnum -5, SETALL 10 32767 0)");
 		vals(a, 3);
 		v[0] = 4;
 		v[1] = 32768;
 		v[2] = 5;
-		show_r(semctl(a, 0, SETALL, v), "semctl(SETALL 4 32768 5)");
+		showf(semctl(a, 0, SETALL, v), "semctl(SETALL 4 32768 5)");
 		vals(a, 3);
 		v[1] = 6;
 		v[2] = 65535;
-		show_r(semctl(a, 0, SETALL, v), "semctl(SETALL 4 6 65535)");
+		showf(semctl(a, 0, SETALL, v), "semctl(SETALL 4 6 65535)");
 		vals(a, 3);
-		show_r(semctl(a, 0, SETALL, NULL), "semctl(SETALL NULL)");
-		show_r(semctl(a, 0, GETALL, NULL), "semctl(GETALL NULL)");
-		show_r(semctl(12345, 0, GETALL, NULL), "semctl(unknown id, GETALL NULL)");
-		show_r(semctl(12345, 0, SETALL, NULL), "semctl(unknown id, SETALL NULL)");
-		show_r(semctl(-1, 0, GETALL, w), "semctl(id -1, GETALL)");
+		showf(semctl(a, 0, SETALL, NULL), "semctl(SETALL NULL)");
+		showf(semctl(a, 0, GETALL, NULL), "semctl(GETALL NULL)");
+		showf(semctl(12345, 0, GETALL, NULL), "semctl(unknown id, GETALL NULL)");
+		showf(semctl(12345, 0, SETALL, NULL), "semctl(unknown id, SETALL NULL)");
+		showf(semctl(-1, 0, GETALL, w), "semctl(id -1, GETALL)");
 		vals(a, 3);
 	}
 
 	printf("-- GETPID after SETVAL and SETALL\n");
 	b = new_set(3, 0600);
 	pids(b, 3);
-	show_r(semctl(b, 1, SETVAL, 40000), "semctl(sem 1, SETVAL 40000)");
+	showf(semctl(b, 1, SETVAL, 40000), "semctl(sem 1, SETVAL 40000)");
 	pids(b, 3);
-	show_r(semctl(b, 1, SETVAL, 0), "semctl(sem 1, SETVAL 0) (value unchanged)");
+	showf(semctl(b, 1, SETVAL, 0), "semctl(sem 1, SETVAL 0) (value unchanged)");
 	pids(b, 3);
 	{
 		unsigned short v[3] = { 1, 40000, 1 };
 
-		show_r(semctl(b, 0, SETALL, v), "semctl(SETALL 1 40000 1)");
+		showf(semctl(b, 0, SETALL, v), "semctl(SETALL 1 40000 1)");
 		pids(b, 3);
 		v[1] = 0;
-		show_r(semctl(b, 0, SETALL, v), "semctl(SETALL 1 0 1)");
+		showf(semctl(b, 0, SETALL, v), "semctl(SETALL 1 0 1)");
 		pids(b, 3);
 	}
 	ds = stat_set(b);
@@ -200,24 +174,24 @@ int main(void)
 	if (c < 0)
 		die("semget");
 	memset(&ds, 0xa5, sizeof ds);
-	show_r(semctl(c, 77, IPC_STAT, &ds), "semctl(semnum 77, IPC_STAT)");
+	showf(semctl(c, 77, IPC_STAT, &ds), "semctl(semnum 77, IPC_STAT)");
 	printf("  key=%#x uid=%s gid=%s cuid=%s cgid=%s mode=%04o nsems=%lu otime=%ld\n",
 	       (unsigned)ds.sem_perm.__key, who(ds.sem_perm.uid, (unsigned)geteuid()),
 	       who(ds.sem_perm.gid, (unsigned)getegid()), who(ds.sem_perm.cuid, (unsigned)geteuid()),
 	       who(ds.sem_perm.cgid, (unsigned)getegid()), (unsigned)ds.sem_perm.mode,
 	       (unsigned long)ds.sem_nsems, (long)ds.sem_otime);
-	show_r(semctl(c, 0, IPC_STAT, NULL), "semctl(IPC_STAT NULL)");
-	show_r(semctl(12345, 0, IPC_STAT, NULL), "semctl(unknown id, IPC_STAT NULL)");
-	show_r(semctl(-1, 0, IPC_STAT, &ds), "semctl(id -1, IPC_STAT)");
+	showf(semctl(c, 0, IPC_STAT, NULL), "semctl(IPC_STAT NULL)");
+	showf(semctl(12345, 0, IPC_STAT, NULL), "semctl(unknown id, IPC_STAT NULL)");
+	showf(semctl(-1, 0, IPC_STAT, &ds), "semctl(id -1, IPC_STAT)");
 
 	printf("-- IPC_SET\n");
 	ds = stat_set(c);
 	ds.sem_perm.mode = 0604;
-	show_r(semctl(c, 0, IPC_SET, &ds), "semctl(IPC_SET mode 0604)");
+	showf(semctl(c, 0, IPC_SET, &ds), "semctl(IPC_SET mode 0604)");
 	perm(c);
 	ds = stat_set(c);
 	ds.sem_perm.mode = 07777;
-	show_r(semctl(c, 0, IPC_SET, &ds), "semctl(IPC_SET mode 07777)");
+	showf(semctl(c, 0, IPC_SET, &ds), "semctl(IPC_SET mode 07777)");
 	perm(c);
 	ds = stat_set(c);
 	ds.sem_perm.uid = 65534;
@@ -229,7 +203,7 @@ int main(void)
 	ds.sem_nsems = 99;
 	ds.sem_otime = 1234;
 	ds.sem_ctime = 5678;
-	show_r(semctl(c, 0, IPC_SET, &ds), "semctl(IPC_SET uid 65534 gid 65533 mode 0460, junk elsewhere)");
+	showf(semctl(c, 0, IPC_SET, &ds), "semctl(IPC_SET uid 65534 gid 65533 mode 0460, junk elsewhere)");
 	perm(c);
 	ds = stat_set(c);
 	printf("  key unchanged: %s, otime still 0: %s, ctime not 5678: %s\n",
@@ -237,23 +211,23 @@ int main(void)
 	printf("  semget(key, 0, 0) still finds it: %s\n", yesno(semget(0x5e7c, 0, 0) == c));
 	ds.sem_perm.uid = (uid_t)-1;
 	ds.sem_perm.mode = 0600;
-	show_r(semctl(c, 0, IPC_SET, &ds), "semctl(IPC_SET uid -1, mode 0600)");
+	showf(semctl(c, 0, IPC_SET, &ds), "semctl(IPC_SET uid -1, mode 0600)");
 	perm(c);
 	ds = stat_set(c);
 	ds.sem_perm.gid = (gid_t)-1;
 	ds.sem_perm.mode = 0600;
-	show_r(semctl(c, 0, IPC_SET, &ds), "semctl(IPC_SET gid -1, mode 0600)");
+	showf(semctl(c, 0, IPC_SET, &ds), "semctl(IPC_SET gid -1, mode 0600)");
 	perm(c);
 	ds = stat_set(c);
 	ds.sem_perm.uid = geteuid();
 	ds.sem_perm.gid = getegid();
 	ds.sem_perm.mode = 0600;
-	show_r(semctl(c, 0, IPC_SET, &ds), "semctl(IPC_SET back to my uid and gid, mode 0600) by the creator");
+	showf(semctl(c, 0, IPC_SET, &ds), "semctl(IPC_SET back to my uid and gid, mode 0600) by the creator");
 	perm(c);
-	show_r(semctl(c, 0, IPC_SET, NULL), "semctl(IPC_SET NULL)");
-	show_r(semctl(12345, 0, IPC_SET, NULL), "semctl(unknown id, IPC_SET NULL)");
-	show_r(semctl(12345, 0, IPC_SET, &ds), "semctl(unknown id, IPC_SET)");
-	show_r(semctl(-1, 0, IPC_SET, NULL), "semctl(id -1, IPC_SET NULL)");
+	showf(semctl(c, 0, IPC_SET, NULL), "semctl(IPC_SET NULL)");
+	showf(semctl(12345, 0, IPC_SET, NULL), "semctl(unknown id, IPC_SET NULL)");
+	showf(semctl(12345, 0, IPC_SET, &ds), "semctl(unknown id, IPC_SET)");
+	showf(semctl(-1, 0, IPC_SET, NULL), "semctl(id -1, IPC_SET NULL)");
 
 	printf("-- unknown commands\n");
 	{
@@ -262,31 +236,31 @@ int main(void)
 
 		for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 			u.buf = &ds;
-			show_r(semctl(a, 0, bad[i], u), "semctl(cmd %#x)", (unsigned)bad[i]);
+			showf(semctl(a, 0, bad[i], u), "semctl(cmd %#x)", (unsigned)bad[i]);
 		}
-		show_r(semctl(-1, 0, GETVAL), "semctl(id -1, GETVAL)");
-		show_r(semctl(INT_MIN, 0, GETNCNT), "semctl(id INT_MIN, GETNCNT)");
-		show_r(semctl(-1, 0, IPC_RMID), "semctl(id -1, IPC_RMID)");
-		show_r(semctl(-1, 0, 1000), "semctl(id -1, cmd 1000)");
+		showf(semctl(-1, 0, GETVAL), "semctl(id -1, GETVAL)");
+		showf(semctl(INT_MIN, 0, GETNCNT), "semctl(id INT_MIN, GETNCNT)");
+		showf(semctl(-1, 0, IPC_RMID), "semctl(id -1, IPC_RMID)");
+		showf(semctl(-1, 0, 1000), "semctl(id -1, cmd 1000)");
 	}
 
 	printf("-- IPC_RMID\n");
 	gone = semget(IPC_PRIVATE, 2, 0600);
 	if (gone < 0)
 		die("semget");
-	show_r(semctl(gone, 0, IPC_RMID, (void *)1), "semctl(IPC_RMID, arg (void *)1)");
-	show_r(semctl(gone, 0, IPC_RMID), "semctl(IPC_RMID) again");
-	show_r(semctl(gone, 0, GETVAL), "semctl(removed, GETVAL)");
-	show_r(semctl(gone, 0, SETVAL, 1), "semctl(removed, SETVAL 1)");
-	show_r(semctl(gone, 0, SETVAL, -1), "semctl(removed, SETVAL -1)");
-	show_r(semctl(gone, 0, GETALL, (unsigned short[2]){ 0, 0 }), "semctl(removed, GETALL)");
-	show_r(semctl(gone, 0, SETALL, (unsigned short[2]){ 0, 0 }), "semctl(removed, SETALL)");
-	show_r(semctl(gone, 0, GETPID), "semctl(removed, GETPID)");
-	show_r(semctl(gone, 0, GETNCNT), "semctl(removed, GETNCNT)");
-	show_r(semctl(gone, 0, GETZCNT), "semctl(removed, GETZCNT)");
-	show_r(semctl(gone, 0, IPC_STAT, &ds), "semctl(removed, IPC_STAT)");
-	show_r(semctl(gone, 0, IPC_SET, &ds), "semctl(removed, IPC_SET)");
-	show_r(semctl(gone, 0, IPC_SET, NULL), "semctl(removed, IPC_SET NULL)");
+	showf(semctl(gone, 0, IPC_RMID, (void *)1), "semctl(IPC_RMID, arg (void *)1)");
+	showf(semctl(gone, 0, IPC_RMID), "semctl(IPC_RMID) again");
+	showf(semctl(gone, 0, GETVAL), "semctl(removed, GETVAL)");
+	showf(semctl(gone, 0, SETVAL, 1), "semctl(removed, SETVAL 1)");
+	showf(semctl(gone, 0, SETVAL, -1), "semctl(removed, SETVAL -1)");
+	showf(semctl(gone, 0, GETALL, (unsigned short[2]){ 0, 0 }), "semctl(removed, GETALL)");
+	showf(semctl(gone, 0, SETALL, (unsigned short[2]){ 0, 0 }), "semctl(removed, SETALL)");
+	showf(semctl(gone, 0, GETPID), "semctl(removed, GETPID)");
+	showf(semctl(gone, 0, GETNCNT), "semctl(removed, GETNCNT)");
+	showf(semctl(gone, 0, GETZCNT), "semctl(removed, GETZCNT)");
+	showf(semctl(gone, 0, IPC_STAT, &ds), "semctl(removed, IPC_STAT)");
+	showf(semctl(gone, 0, IPC_SET, &ds), "semctl(removed, IPC_SET)");
+	showf(semctl(gone, 0, IPC_SET, NULL), "semctl(removed, IPC_SET NULL)");
 
 	printf("-- sem_ctime and sem_otime\n");
 	{
@@ -310,22 +284,22 @@ int main(void)
 		}
 		printf("  clock moved past the creation second: %s\n", yesno(now > ct[NS - 1]));
 		before = time(NULL);
-		show_r(semctl(s[SETV], 1, SETVAL, 0), "semctl(set 1, SETVAL 0)");
-		show_r(semctl(s[SETA], 0, SETALL, v), "semctl(set 2, SETALL 1 1)");
+		showf(semctl(s[SETV], 1, SETVAL, 0), "semctl(set 1, SETVAL 0)");
+		showf(semctl(s[SETA], 0, SETALL, v), "semctl(set 2, SETALL 1 1)");
 		d2 = stat_set(s[IPCSET]);
-		show_r(semctl(s[IPCSET], 0, IPC_SET, &d2), "semctl(set 3, IPC_SET same values)");
-		show_r(semop(s[READS], &op, 1), "semop(set 4, +1)");
-		show_r(semctl(s[READS], 0, GETVAL), "semctl(set 4, GETVAL)");
-		show_r(semctl(s[READS], 0, GETALL, v), "semctl(set 4, GETALL)");
-		show_r(semctl(s[READS], 0, GETPID) == getpid(), "semctl(set 4, GETPID) == my pid");
-		show_r(semctl(s[READS], 0, GETNCNT), "semctl(set 4, GETNCNT)");
-		show_r(semctl(s[READS], 0, GETZCNT), "semctl(set 4, GETZCNT)");
-		show_r(semctl(s[FAILS], 0, SETVAL, -1), "semctl(set 5, SETVAL -1)");
-		show_r(semctl(s[FAILS], 2, SETVAL, 1), "semctl(set 5, sem 2, SETVAL 1)");
-		show_r(semctl(s[FAILS], 0, SETALL, bad), "semctl(set 5, SETALL 1 40000)");
+		showf(semctl(s[IPCSET], 0, IPC_SET, &d2), "semctl(set 3, IPC_SET same values)");
+		showf(semop(s[READS], &op, 1), "semop(set 4, +1)");
+		showf(semctl(s[READS], 0, GETVAL), "semctl(set 4, GETVAL)");
+		showf(semctl(s[READS], 0, GETALL, v), "semctl(set 4, GETALL)");
+		showf(semctl(s[READS], 0, GETPID) == getpid(), "semctl(set 4, GETPID) == my pid");
+		showf(semctl(s[READS], 0, GETNCNT), "semctl(set 4, GETNCNT)");
+		showf(semctl(s[READS], 0, GETZCNT), "semctl(set 4, GETZCNT)");
+		showf(semctl(s[FAILS], 0, SETVAL, -1), "semctl(set 5, SETVAL -1)");
+		showf(semctl(s[FAILS], 2, SETVAL, 1), "semctl(set 5, sem 2, SETVAL 1)");
+		showf(semctl(s[FAILS], 0, SETALL, bad), "semctl(set 5, SETALL 1 40000)");
 		d2 = stat_set(s[FAILS]);
 		d2.sem_perm.uid = (uid_t)-1;
-		show_r(semctl(s[FAILS], 0, IPC_SET, &d2), "semctl(set 5, IPC_SET uid -1)");
+		showf(semctl(s[FAILS], 0, IPC_SET, &d2), "semctl(set 5, IPC_SET uid -1)");
 		after = time(NULL);
 		for (int i = 0; i < NS; i++) {
 			struct semid_ds x = stat_set(s[i]);

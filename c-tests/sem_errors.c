@@ -24,23 +24,6 @@
  */
 #include "common.h"
 
-#include <stdarg.h>
-
-static __attribute__((format(printf, 2, 3)))
-void show_r(long r, const char *fmt, ...)
-{
-	int e = errno;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	if (r < 0)
-		printf(" = %ld %s\n", r, errname(e));
-	else
-		printf(" = %ld\n", r);
-}
-
 static int a;
 
 static void vals(void)
@@ -97,88 +80,88 @@ int main(void)
 		many[i] = SB(7, -1, 0);
 
 	printf("-- semop\n");
-	show_r(semop(-1, NULL, 0), "semop(id -1, NULL, 0 ops)");
-	show_r(semop(-1, NULL, (size_t)semopm + 1), "semop(id -1, NULL, SEMOPM+1 ops)");
-	show_r(semop(-1, many, (size_t)semopm + 1), "semop(id -1, SEMOPM+1 ops with sem_num 7)");
-	show_r(semop(-1, NULL, 1), "semop(id -1, NULL, 1 op)");
-	show_r(semop(12345, NULL, 1), "semop(unknown id, NULL, 1 op)");
-	show_r(semop(12345, many, 2), "semop(unknown id, sem_num 7)");
-	show_r(op2(12345, 1, SB(7, 1, UN), SB(0, 0, 0)), "semop(unknown id, sem_num 7, SEM_UNDO)");
-	show_r(op2(gone, 1, SB(7, 1, UN), SB(0, 0, 0)), "semop(removed id, sem_num 7, SEM_UNDO)");
-	show_r(op2(gone, 1, SB(0, -1, NW), SB(0, 0, 0)), "semop(removed id, -1 NOWAIT)");
+	showf(semop(-1, NULL, 0), "semop(id -1, NULL, 0 ops)");
+	showf(semop(-1, NULL, (size_t)semopm + 1), "semop(id -1, NULL, SEMOPM+1 ops)");
+	showf(semop(-1, many, (size_t)semopm + 1), "semop(id -1, SEMOPM+1 ops with sem_num 7)");
+	showf(semop(-1, NULL, 1), "semop(id -1, NULL, 1 op)");
+	showf(semop(12345, NULL, 1), "semop(unknown id, NULL, 1 op)");
+	showf(semop(12345, many, 2), "semop(unknown id, sem_num 7)");
+	showf(op2(12345, 1, SB(7, 1, UN), SB(0, 0, 0)), "semop(unknown id, sem_num 7, SEM_UNDO)");
+	showf(op2(gone, 1, SB(7, 1, UN), SB(0, 0, 0)), "semop(removed id, sem_num 7, SEM_UNDO)");
+	showf(op2(gone, 1, SB(0, -1, NW), SB(0, 0, 0)), "semop(removed id, -1 NOWAIT)");
 	setall(32767, 0);
-	show_r(op2(a, 2, SB(0, 1, 0), SB(2, 0, 0)), "semop(a, [sem 0 +1 (ERANGE), sem 2 (EFBIG)])");
-	show_r(op2(a, 2, SB(1, -1, 0), SB(2, 0, 0)), "semop(a, [sem 1 -1 (blocks), sem 2 (EFBIG)])");
-	show_r(op2(a, 2, SB(0, 1, 0), SB(1, -1, NW)), "semop(a, [sem 0 +1 (ERANGE), sem 1 -1 NOWAIT])");
-	show_r(op2(a, 2, SB(1, -1, NW), SB(0, 1, 0)), "semop(a, [sem 1 -1 NOWAIT, sem 0 +1 (ERANGE)])");
-	show_r(op2(a, 2, SB(1, 0, NW), SB(0, 0, NW)), "semop(a, [sem 1 wait-for-zero, sem 0 wait-for-zero NOWAIT])");
+	showf(op2(a, 2, SB(0, 1, 0), SB(2, 0, 0)), "semop(a, [sem 0 +1 (ERANGE), sem 2 (EFBIG)])");
+	showf(op2(a, 2, SB(1, -1, 0), SB(2, 0, 0)), "semop(a, [sem 1 -1 (blocks), sem 2 (EFBIG)])");
+	showf(op2(a, 2, SB(0, 1, 0), SB(1, -1, NW)), "semop(a, [sem 0 +1 (ERANGE), sem 1 -1 NOWAIT])");
+	showf(op2(a, 2, SB(1, -1, NW), SB(0, 1, 0)), "semop(a, [sem 1 -1 NOWAIT, sem 0 +1 (ERANGE)])");
+	showf(op2(a, 2, SB(1, 0, NW), SB(0, 0, NW)), "semop(a, [sem 1 wait-for-zero, sem 0 wait-for-zero NOWAIT])");
 	vals();
 
 	printf("-- SEM_UNDO adjustment range\n");
 	setall(0, 0);
-	show_r(op2(a, 1, SB(0, 32767, UN), SB(0, 0, 0)), "semop(sem 0 +32767 UNDO)  (adj -32767)");
-	show_r(op2(a, 1, SB(0, -32767, 0), SB(0, 0, 0)), "semop(sem 0 -32767)");
-	show_r(op2(a, 1, SB(0, 1, UN), SB(0, 0, 0)), "semop(sem 0 +1 UNDO)  (adj -32768)");
-	show_r(op2(a, 1, SB(0, -1, 0), SB(0, 0, 0)), "semop(sem 0 -1)");
+	showf(op2(a, 1, SB(0, 32767, UN), SB(0, 0, 0)), "semop(sem 0 +32767 UNDO)  (adj -32767)");
+	showf(op2(a, 1, SB(0, -32767, 0), SB(0, 0, 0)), "semop(sem 0 -32767)");
+	showf(op2(a, 1, SB(0, 1, UN), SB(0, 0, 0)), "semop(sem 0 +1 UNDO)  (adj -32768)");
+	showf(op2(a, 1, SB(0, -1, 0), SB(0, 0, 0)), "semop(sem 0 -1)");
 	vals();
-	show_r(op2(a, 1, SB(0, 1, UN), SB(0, 0, 0)), "semop(sem 0 +1 UNDO)  (adj would be -32769)");
+	showf(op2(a, 1, SB(0, 1, UN), SB(0, 0, 0)), "semop(sem 0 +1 UNDO)  (adj would be -32769)");
 	vals();
-	show_r(op2(a, 2, SB(1, 5, 0), SB(0, 1, UN)), "semop([sem 1 +5, sem 0 +1 UNDO])");
+	showf(op2(a, 2, SB(1, 5, 0), SB(0, 1, UN)), "semop([sem 1 +5, sem 0 +1 UNDO])");
 	vals();
-	show_r(op2(a, 2, SB(0, 1, UN), SB(0, -1, UN)), "semop([sem 0 +1 UNDO, sem 0 -1 UNDO])  (adj -32768: the first op alone overflows it)");
-	show_r(op2(a, 2, SB(0, -1, UN | NW), SB(0, 1, UN)), "semop([sem 0 -1 UNDO NOWAIT, sem 0 +1 UNDO])");
-	show_r(op2(a, 2, SB(0, 1, 0), SB(0, -1, UN)), "semop([sem 0 +1, sem 0 -1 UNDO])  (adj -32767)");
-	show_r(op2(a, 1, SB(0, 1, UN), SB(0, 0, 0)), "semop(sem 0 +1 UNDO)  (adj -32768)");
-	show_r(op2(a, 1, SB(0, 1, UN), SB(0, 0, 0)), "semop(sem 0 +1 UNDO)  (adj would be -32769)");
+	showf(op2(a, 2, SB(0, 1, UN), SB(0, -1, UN)), "semop([sem 0 +1 UNDO, sem 0 -1 UNDO])  (adj -32768: the first op alone overflows it)");
+	showf(op2(a, 2, SB(0, -1, UN | NW), SB(0, 1, UN)), "semop([sem 0 -1 UNDO NOWAIT, sem 0 +1 UNDO])");
+	showf(op2(a, 2, SB(0, 1, 0), SB(0, -1, UN)), "semop([sem 0 +1, sem 0 -1 UNDO])  (adj -32767)");
+	showf(op2(a, 1, SB(0, 1, UN), SB(0, 0, 0)), "semop(sem 0 +1 UNDO)  (adj -32768)");
+	showf(op2(a, 1, SB(0, 1, UN), SB(0, 0, 0)), "semop(sem 0 +1 UNDO)  (adj would be -32769)");
 	vals();
-	show_r(op2(a, 1, SB(1, 1, UN), SB(0, 0, 0)), "semop(sem 1 +1 UNDO): other semaphore, own adjustment");
+	showf(op2(a, 1, SB(1, 1, UN), SB(0, 0, 0)), "semop(sem 1 +1 UNDO): other semaphore, own adjustment");
 	vals();
-	show_r(semctl(a, 0, SETVAL, 3), "semctl(sem 0, SETVAL 3)  (adj of sem 0 reset)");
-	show_r(op2(a, 1, SB(0, 1, UN), SB(0, 0, 0)), "semop(sem 0 +1 UNDO)");
+	showf(semctl(a, 0, SETVAL, 3), "semctl(sem 0, SETVAL 3)  (adj of sem 0 reset)");
+	showf(op2(a, 1, SB(0, 1, UN), SB(0, 0, 0)), "semop(sem 0 +1 UNDO)");
 	vals();
 	setall(32767, 0);
-	show_r(op2(a, 1, SB(0, -32767, UN), SB(0, 0, 0)), "semop(sem 0 -32767 UNDO)  (adj +32767)");
-	show_r(op2(a, 1, SB(0, 32767, 0), SB(0, 0, 0)), "semop(sem 0 +32767)");
-	show_r(op2(a, 1, SB(0, -1, UN), SB(0, 0, 0)), "semop(sem 0 -1 UNDO)  (adj would be +32768)");
-	show_r(op2(a, 1, SB(0, -1, UN | NW), SB(0, 0, 0)), "semop(sem 0 -1 UNDO NOWAIT)");
-	show_r(op2(a, 1, SB(0, 0, UN | NW), SB(0, 0, 0)), "semop(sem 0 wait-for-zero UNDO NOWAIT)");
+	showf(op2(a, 1, SB(0, -32767, UN), SB(0, 0, 0)), "semop(sem 0 -32767 UNDO)  (adj +32767)");
+	showf(op2(a, 1, SB(0, 32767, 0), SB(0, 0, 0)), "semop(sem 0 +32767)");
+	showf(op2(a, 1, SB(0, -1, UN), SB(0, 0, 0)), "semop(sem 0 -1 UNDO)  (adj would be +32768)");
+	showf(op2(a, 1, SB(0, -1, UN | NW), SB(0, 0, 0)), "semop(sem 0 -1 UNDO NOWAIT)");
+	showf(op2(a, 1, SB(0, 0, UN | NW), SB(0, 0, 0)), "semop(sem 0 wait-for-zero UNDO NOWAIT)");
 	vals();
 	setall(0, 0);
 
 	printf("-- semctl\n");
-	show_r(semctl(-1, 0, SETVAL, -1), "semctl(id -1, SETVAL -1)");
-	show_r(semctl(12345, 0, SETVAL, -1), "semctl(unknown id, SETVAL -1)");
-	show_r(semctl(gone, 9, SETVAL, 32768), "semctl(removed id, semnum 9, SETVAL 32768)");
-	show_r(semctl(a, 9, SETVAL, 32768), "semctl(a, semnum 9, SETVAL 32768)");
-	show_r(semctl(a, 9, SETVAL, 1), "semctl(a, semnum 9, SETVAL 1)");
-	show_r(semctl(12345, 9, GETVAL), "semctl(unknown id, semnum 9, GETVAL)");
-	show_r(semctl(12345, 0, IPC_SET, NULL), "semctl(unknown id, IPC_SET NULL)");
-	show_r(semctl(gone, 0, IPC_SET, NULL), "semctl(removed id, IPC_SET NULL)");
-	show_r(semctl(12345, 0, IPC_STAT, NULL), "semctl(unknown id, IPC_STAT NULL)");
-	show_r(semctl(12345, 0, GETALL, NULL), "semctl(unknown id, GETALL NULL)");
-	show_r(semctl(12345, 0, SETALL, NULL), "semctl(unknown id, SETALL NULL)");
-	show_r(semctl(a, 0, SETALL, NULL), "semctl(a, SETALL NULL)");
-	show_r(semctl(a, 0, SETALL, (unsigned short[2]){ 40000, 1 }), "semctl(a, SETALL 40000 1)");
-	show_r(semctl(a, 0, IPC_STAT, NULL), "semctl(a, IPC_STAT NULL)");
+	showf(semctl(-1, 0, SETVAL, -1), "semctl(id -1, SETVAL -1)");
+	showf(semctl(12345, 0, SETVAL, -1), "semctl(unknown id, SETVAL -1)");
+	showf(semctl(gone, 9, SETVAL, 32768), "semctl(removed id, semnum 9, SETVAL 32768)");
+	showf(semctl(a, 9, SETVAL, 32768), "semctl(a, semnum 9, SETVAL 32768)");
+	showf(semctl(a, 9, SETVAL, 1), "semctl(a, semnum 9, SETVAL 1)");
+	showf(semctl(12345, 9, GETVAL), "semctl(unknown id, semnum 9, GETVAL)");
+	showf(semctl(12345, 0, IPC_SET, NULL), "semctl(unknown id, IPC_SET NULL)");
+	showf(semctl(gone, 0, IPC_SET, NULL), "semctl(removed id, IPC_SET NULL)");
+	showf(semctl(12345, 0, IPC_STAT, NULL), "semctl(unknown id, IPC_STAT NULL)");
+	showf(semctl(12345, 0, GETALL, NULL), "semctl(unknown id, GETALL NULL)");
+	showf(semctl(12345, 0, SETALL, NULL), "semctl(unknown id, SETALL NULL)");
+	showf(semctl(a, 0, SETALL, NULL), "semctl(a, SETALL NULL)");
+	showf(semctl(a, 0, SETALL, (unsigned short[2]){ 40000, 1 }), "semctl(a, SETALL 40000 1)");
+	showf(semctl(a, 0, IPC_STAT, NULL), "semctl(a, IPC_STAT NULL)");
 	memset(&ds, 0, sizeof ds);
 	ds.sem_perm.uid = (uid_t)-1;
-	show_r(semctl(12345, 0, IPC_SET, &ds), "semctl(unknown id, IPC_SET uid -1)");
-	show_r(semctl(-1, 0, IPC_SET, &ds), "semctl(id -1, IPC_SET uid -1)");
+	showf(semctl(12345, 0, IPC_SET, &ds), "semctl(unknown id, IPC_SET uid -1)");
+	showf(semctl(-1, 0, IPC_SET, &ds), "semctl(id -1, IPC_SET uid -1)");
 	vals();
 
 	printf("-- semget\n");
 	k = track(TEST_SEM, semget(0x5e77, 2, IPC_CREAT | IPC_EXCL | 0600));
 	if (k < 0)
 		die("semget");
-	show_r(semget(0x5e78, -1, IPC_CREAT | IPC_EXCL) < 0 ? -1 : 0, "semget(missing key, -1, IPC_CREAT|IPC_EXCL)");
-	show_r(semget(0x5e78, 0, 0) < 0 ? -1 : 0, "semget(missing key, 0, 0)");
-	show_r(semget(0x5e78, 3, 0) < 0 ? -1 : 0, "semget(missing key, 3, 0)");
-	show_r(semget(0x5e78, 0, IPC_CREAT | IPC_EXCL) < 0 ? -1 : 0, "semget(missing key, 0, IPC_CREAT|IPC_EXCL)");
-	show_r(semget(0x5e77, (int)semmsl + 1, IPC_CREAT | IPC_EXCL) < 0 ? -1 : 0,
+	showf(semget(0x5e78, -1, IPC_CREAT | IPC_EXCL) < 0 ? -1 : 0, "semget(missing key, -1, IPC_CREAT|IPC_EXCL)");
+	showf(semget(0x5e78, 0, 0) < 0 ? -1 : 0, "semget(missing key, 0, 0)");
+	showf(semget(0x5e78, 3, 0) < 0 ? -1 : 0, "semget(missing key, 3, 0)");
+	showf(semget(0x5e78, 0, IPC_CREAT | IPC_EXCL) < 0 ? -1 : 0, "semget(missing key, 0, IPC_CREAT|IPC_EXCL)");
+	showf(semget(0x5e77, (int)semmsl + 1, IPC_CREAT | IPC_EXCL) < 0 ? -1 : 0,
 	       "semget(existing key, SEMMSL+1, IPC_CREAT|IPC_EXCL)");
-	show_r(semget(0x5e77, 3, IPC_CREAT | IPC_EXCL) < 0 ? -1 : 0, "semget(existing key, 3, IPC_CREAT|IPC_EXCL)");
-	show_r(semget(0x5e77, 3, IPC_CREAT) < 0 ? -1 : 0, "semget(existing key, 3, IPC_CREAT)");
-	show_r(semget(0x5e77, 2, IPC_CREAT) == k ? 0 : -1, "semget(existing key, 2, IPC_CREAT) is the set");
+	showf(semget(0x5e77, 3, IPC_CREAT | IPC_EXCL) < 0 ? -1 : 0, "semget(existing key, 3, IPC_CREAT|IPC_EXCL)");
+	showf(semget(0x5e77, 3, IPC_CREAT) < 0 ? -1 : 0, "semget(existing key, 3, IPC_CREAT)");
+	showf(semget(0x5e77, 2, IPC_CREAT) == k ? 0 : -1, "semget(existing key, 2, IPC_CREAT) is the set");
 
 	free(many);
 	printf("done\n");

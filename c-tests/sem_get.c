@@ -21,51 +21,7 @@
 #include "common.h"
 
 #include <limits.h>
-#include <stdarg.h>
 #include <time.h>
-
-/* "<what> = ok" for a valid id (never the id itself), or "= -1 ERRNO". */
-static __attribute__((format(printf, 2, 3)))
-void show_id(int r, const char *fmt, ...)
-{
-	int e = errno;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	if (r == -1)
-		printf(" = -1 %s\n", errname(e));
-	else if (r >= 0)
-		printf(" = ok\n");
-	else
-		printf(" = unexpected negative %d\n", r);
-}
-
-static __attribute__((format(printf, 2, 3)))
-void show_r(long r, const char *fmt, ...)
-{
-	int e = errno;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	if (r < 0)
-		printf(" = %ld %s\n", r, errname(e));
-	else
-		printf(" = %ld\n", r);
-}
-
-static struct semid_ds stat_set(int id)
-{
-	struct semid_ds ds;
-
-	memset(&ds, 0, sizeof ds);
-	if (semctl(id, 0, IPC_STAT, &ds) != 0)
-		die("IPC_STAT");
-	return ds;
-}
 
 static void print_stat(const char *what, int id)
 {
@@ -98,13 +54,13 @@ int main(void)
 	before = time(NULL);
 	a = track(TEST_SEM, semget(IPC_PRIVATE, 1, 0600));
 	after = time(NULL);
-	show_id(a, "semget(IPC_PRIVATE, 1, 0600)");
+	showf_id(a, "semget(IPC_PRIVATE, 1, 0600)");
 	b = track(TEST_SEM, semget(IPC_PRIVATE, 1, 0600));
-	show_id(b, "semget(IPC_PRIVATE, 1, 0600) again");
+	showf_id(b, "semget(IPC_PRIVATE, 1, 0600) again");
 	c = track(TEST_SEM, semget(IPC_PRIVATE, 2, IPC_CREAT | 0600));
-	show_id(c, "semget(IPC_PRIVATE, 2, IPC_CREAT|0600)");
+	showf_id(c, "semget(IPC_PRIVATE, 2, IPC_CREAT|0600)");
 	d = track(TEST_SEM, semget(IPC_PRIVATE, 3, IPC_CREAT | IPC_EXCL | 0600));
-	show_id(d, "semget(IPC_PRIVATE, 3, IPC_CREAT|IPC_EXCL|0600)");
+	showf_id(d, "semget(IPC_PRIVATE, 3, IPC_CREAT|IPC_EXCL|0600)");
 	if (a < 0 || b < 0 || c < 0 || d < 0)
 		die("semget");
 	printf("four different ids: %s\n",
@@ -125,91 +81,91 @@ int main(void)
 		ds = stat_set(a);
 		printf("sem_ctime in [creation-1, creation+1]: %s\n",
 		       yesno(ds.sem_ctime >= before - 1 && ds.sem_ctime <= after + 1));
-		show_r(semctl(d, 0, GETALL, v), "semctl(GETALL)");
+		showf(semctl(d, 0, GETALL, v), "semctl(GETALL)");
 		printf("values: %u %u %u\n", v[0], v[1], v[2]);
 		for (int i = 0; i < 3; i++) {
-			show_r(semctl(d, i, GETVAL), "semctl(sem %d, GETVAL)", i);
-			show_r(semctl(d, i, GETPID), "semctl(sem %d, GETPID)", i);
-			show_r(semctl(d, i, GETNCNT), "semctl(sem %d, GETNCNT)", i);
-			show_r(semctl(d, i, GETZCNT), "semctl(sem %d, GETZCNT)", i);
+			showf(semctl(d, i, GETVAL), "semctl(sem %d, GETVAL)", i);
+			showf(semctl(d, i, GETPID), "semctl(sem %d, GETPID)", i);
+			showf(semctl(d, i, GETNCNT), "semctl(sem %d, GETNCNT)", i);
+			showf(semctl(d, i, GETZCNT), "semctl(sem %d, GETZCNT)", i);
 		}
 	}
 
 	printf("-- nsems range\n");
-	show_id(semget(IPC_PRIVATE, 0, 0600), "semget(IPC_PRIVATE, 0, 0600)");
-	show_id(semget(IPC_PRIVATE, -1, 0600), "semget(IPC_PRIVATE, -1, 0600)");
-	show_id(semget(IPC_PRIVATE, INT_MIN, 0600), "semget(IPC_PRIVATE, INT_MIN, 0600)");
-	show_id(semget(IPC_PRIVATE, (int)semmsl + 1, 0600), "semget(IPC_PRIVATE, SEMMSL+1, 0600)");
-	show_id(semget(IPC_PRIVATE, INT_MAX, 0600), "semget(IPC_PRIVATE, INT_MAX, 0600)");
+	showf_id(semget(IPC_PRIVATE, 0, 0600), "semget(IPC_PRIVATE, 0, 0600)");
+	showf_id(semget(IPC_PRIVATE, -1, 0600), "semget(IPC_PRIVATE, -1, 0600)");
+	showf_id(semget(IPC_PRIVATE, INT_MIN, 0600), "semget(IPC_PRIVATE, INT_MIN, 0600)");
+	showf_id(semget(IPC_PRIVATE, (int)semmsl + 1, 0600), "semget(IPC_PRIVATE, SEMMSL+1, 0600)");
+	showf_id(semget(IPC_PRIVATE, INT_MAX, 0600), "semget(IPC_PRIVATE, INT_MAX, 0600)");
 	r = track(TEST_SEM, semget(IPC_PRIVATE, (int)semmsl, 0600));
-	show_id(r, "semget(IPC_PRIVATE, SEMMSL, 0600)");
+	showf_id(r, "semget(IPC_PRIVATE, SEMMSL, 0600)");
 	if (r >= 0) {
 		struct semid_ds ds = stat_set(r);
 		struct sembuf sb = { .sem_num = (unsigned short)(semmsl - 1), .sem_op = 3 };
 
 		printf("sem_nsems == SEMMSL: %s\n", yesno((long)ds.sem_nsems == semmsl));
-		show_r(semop(r, &sb, 1), "semop(last semaphore, +3)");
-		show_r(semctl(r, (int)semmsl - 1, GETVAL), "semctl(last semaphore, GETVAL)");
-		show_r(semctl(r, (int)semmsl, GETVAL), "semctl(semnum SEMMSL, GETVAL)");
+		showf(semop(r, &sb, 1), "semop(last semaphore, +3)");
+		showf(semctl(r, (int)semmsl - 1, GETVAL), "semctl(last semaphore, GETVAL)");
+		showf(semctl(r, (int)semmsl, GETVAL), "semctl(semnum SEMMSL, GETVAL)");
 		sb.sem_num = (unsigned short)semmsl;
-		show_r(semop(r, &sb, 1), "semop(sem_num SEMMSL)");
+		showf(semop(r, &sb, 1), "semop(sem_num SEMMSL)");
 		rm_set(r);
 	}
 
 	printf("-- a key that does not exist\n");
-	show_id(semget(K, 1, 0), "semget(K, 1, 0)");
-	show_id(semget(K, 0, 0), "semget(K, 0, 0)");
-	show_id(semget(K, -1, 0), "semget(K, -1, 0)");
-	show_id(semget(K, (int)semmsl + 1, 0), "semget(K, SEMMSL+1, 0)");
-	show_id(semget(K, 0, IPC_CREAT | 0600), "semget(K, 0, IPC_CREAT|0600)");
-	show_id(semget(K, 1, IPC_EXCL | 0600), "semget(K, 1, IPC_EXCL|0600) (no IPC_CREAT)");
+	showf_id(semget(K, 1, 0), "semget(K, 1, 0)");
+	showf_id(semget(K, 0, 0), "semget(K, 0, 0)");
+	showf_id(semget(K, -1, 0), "semget(K, -1, 0)");
+	showf_id(semget(K, (int)semmsl + 1, 0), "semget(K, SEMMSL+1, 0)");
+	showf_id(semget(K, 0, IPC_CREAT | 0600), "semget(K, 0, IPC_CREAT|0600)");
+	showf_id(semget(K, 1, IPC_EXCL | 0600), "semget(K, 1, IPC_EXCL|0600) (no IPC_CREAT)");
 
 	printf("-- create K with 3 semaphores, mode 0640\n");
 	k = track(TEST_SEM, semget(K, 3, IPC_CREAT | IPC_EXCL | 0640));
-	show_id(k, "semget(K, 3, IPC_CREAT|IPC_EXCL|0640)");
+	showf_id(k, "semget(K, 3, IPC_CREAT|IPC_EXCL|0640)");
 	if (k < 0)
 		die("semget K");
 	print_stat("K", k);
 
 	printf("-- open the existing K\n");
-	show_id(semget(K, 3, IPC_CREAT | IPC_EXCL | 0640), "semget(K, 3, IPC_CREAT|IPC_EXCL|0640)");
-	show_id(semget(K, 5, IPC_CREAT | IPC_EXCL | 0640), "semget(K, 5, IPC_CREAT|IPC_EXCL|0640)");
-	show_id(semget(K, 0, IPC_CREAT | IPC_EXCL | 0640), "semget(K, 0, IPC_CREAT|IPC_EXCL|0640)");
-	show_id(semget(K, -1, IPC_CREAT | IPC_EXCL | 0640), "semget(K, -1, IPC_CREAT|IPC_EXCL|0640)");
-	show_id(semget(K, (int)semmsl + 1, IPC_CREAT | IPC_EXCL), "semget(K, SEMMSL+1, IPC_CREAT|IPC_EXCL)");
+	showf_id(semget(K, 3, IPC_CREAT | IPC_EXCL | 0640), "semget(K, 3, IPC_CREAT|IPC_EXCL|0640)");
+	showf_id(semget(K, 5, IPC_CREAT | IPC_EXCL | 0640), "semget(K, 5, IPC_CREAT|IPC_EXCL|0640)");
+	showf_id(semget(K, 0, IPC_CREAT | IPC_EXCL | 0640), "semget(K, 0, IPC_CREAT|IPC_EXCL|0640)");
+	showf_id(semget(K, -1, IPC_CREAT | IPC_EXCL | 0640), "semget(K, -1, IPC_CREAT|IPC_EXCL|0640)");
+	showf_id(semget(K, (int)semmsl + 1, IPC_CREAT | IPC_EXCL), "semget(K, SEMMSL+1, IPC_CREAT|IPC_EXCL)");
 	r = semget(K, 0, 0);
-	show_id(r, "semget(K, 0, 0)");
+	showf_id(r, "semget(K, 0, 0)");
 	printf("same id: %s\n", yesno(r == k));
 	r = semget(K, 2, 0);
-	show_id(r, "semget(K, 2, 0)");
+	showf_id(r, "semget(K, 2, 0)");
 	printf("same id: %s\n", yesno(r == k));
 	r = semget(K, 3, 0);
-	show_id(r, "semget(K, 3, 0)");
+	showf_id(r, "semget(K, 3, 0)");
 	printf("same id: %s\n", yesno(r == k));
-	show_id(semget(K, 4, 0), "semget(K, 4, 0)");
-	show_id(semget(K, 4, IPC_CREAT | 0640), "semget(K, 4, IPC_CREAT|0640)");
-	show_id(semget(K, -1, 0), "semget(K, -1, 0)");
+	showf_id(semget(K, 4, 0), "semget(K, 4, 0)");
+	showf_id(semget(K, 4, IPC_CREAT | 0640), "semget(K, 4, IPC_CREAT|0640)");
+	showf_id(semget(K, -1, 0), "semget(K, -1, 0)");
 	r = semget(K, 1, IPC_CREAT | 0666);
-	show_id(r, "semget(K, 1, IPC_CREAT|0666)");
+	showf_id(r, "semget(K, 1, IPC_CREAT|0666)");
 	printf("same id: %s\n", yesno(r == k));
 	r = semget(K, 0, 0640);
-	show_id(r, "semget(K, 0, 0640)");
+	showf_id(r, "semget(K, 0, 0640)");
 	printf("same id: %s\n", yesno(r == k));
 	r = semget(K, 0, 0600);
-	show_id(r, "semget(K, 0, 0600)");
+	showf_id(r, "semget(K, 0, 0600)");
 	print_stat("K after re-opening with other modes", k);
 
 	printf("-- mode bits\n");
 	r = track(TEST_SEM, semget(K2, 1, IPC_CREAT | 07777));
-	show_id(r, "semget(K2, 1, IPC_CREAT|07777)");
+	showf_id(r, "semget(K2, 1, IPC_CREAT|07777)");
 	if (r >= 0)
 		print_stat("K2", r);
 	r = track(TEST_SEM, semget(K3, 2, IPC_CREAT | SEM_UNDO | IPC_NOWAIT | 0));
-	show_id(r, "semget(K3, 2, IPC_CREAT|SEM_UNDO|IPC_NOWAIT|0000)");
+	showf_id(r, "semget(K3, 2, IPC_CREAT|SEM_UNDO|IPC_NOWAIT|0000)");
 	if (r >= 0)
 		print_stat("K3", r);
 	r = track(TEST_SEM, semget(KNEG, 1, IPC_CREAT | IPC_EXCL | 0604));
-	show_id(r, "semget(negative key, 1, IPC_CREAT|IPC_EXCL|0604)");
+	showf_id(r, "semget(negative key, 1, IPC_CREAT|IPC_EXCL|0604)");
 	if (r >= 0) {
 		struct semid_ds ds = stat_set(r);
 
@@ -220,24 +176,24 @@ int main(void)
 
 	printf("-- sets and message queues have separate keys\n");
 	r = track(TEST_MSG, msgget(K, IPC_CREAT | IPC_EXCL | 0600));
-	show_id(r, "msgget(K, IPC_CREAT|IPC_EXCL|0600) while set K exists");
-	show_id(semget(K2 + 100, 1, 0), "semget(K2+100, 1, 0)");
+	showf_id(r, "msgget(K, IPC_CREAT|IPC_EXCL|0600) while set K exists");
+	showf_id(semget(K2 + 100, 1, 0), "semget(K2+100, 1, 0)");
 	if (r >= 0) {
 		msgctl(r, IPC_RMID, NULL);
 		untrack(r);
 	}
-	show_id(semget(K, 0, 0), "semget(K, 0, 0) after removing queue K");
+	showf_id(semget(K, 0, 0), "semget(K, 0, 0) after removing queue K");
 
 	printf("-- IPC_RMID and re-create\n");
 	old = k;
 	rm_set(k);
-	show_id(semget(K, 0, 0), "semget(K, 0, 0) after IPC_RMID");
-	show_r(semctl(old, 0, GETVAL), "semctl(old id, GETVAL)");
+	showf_id(semget(K, 0, 0), "semget(K, 0, 0) after IPC_RMID");
+	showf(semctl(old, 0, GETVAL), "semctl(old id, GETVAL)");
 	k = track(TEST_SEM, semget(K, 1, IPC_CREAT | IPC_EXCL | 0600));
-	show_id(k, "semget(K, 1, IPC_CREAT|IPC_EXCL|0600)");
+	showf_id(k, "semget(K, 1, IPC_CREAT|IPC_EXCL|0600)");
 	printf("new id differs from old: %s\n", yesno(k != old));
-	show_r(semctl(old, 0, GETVAL), "semctl(old id, GETVAL)");
-	show_r(semctl(k, 0, GETVAL), "semctl(new id, GETVAL)");
+	showf(semctl(old, 0, GETVAL), "semctl(old id, GETVAL)");
+	showf(semctl(k, 0, GETVAL), "semctl(new id, GETVAL)");
 	print_stat("new K", k);
 
 	printf("done\n");

@@ -21,23 +21,6 @@
  */
 #include "common.h"
 
-#include <stdarg.h>
-
-static __attribute__((format(printf, 2, 3)))
-void show_r(long r, const char *fmt, ...)
-{
-	int e = errno;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	if (r < 0)
-		printf(" = %ld %s\n", r, errname(e));
-	else
-		printf(" = %ld\n", r);
-}
-
 #define NS 6
 static int set[NS];
 static long semmsl, semmns, semopm, semmni;
@@ -63,7 +46,7 @@ static int info(int cmd, const char *when)
 	memset(&si, 0xa5, sizeof si);
 	u.__buf = &si;
 	r = semctl(0, 0, cmd, u);
-	show_r(r, "semctl(0, %s) [%s]", cmd == IPC_INFO ? "IPC_INFO" : "SEM_INFO", when);
+	showf(r, "semctl(0, %s) [%s]", cmd == IPC_INFO ? "IPC_INFO" : "SEM_INFO", when);
 	if (r < 0)
 		return r;
 	printf("  semmap=%d semmni=%d semmns=%d semmnu=%d semmsl=%d\n", si.semmap, si.semmni,
@@ -90,7 +73,7 @@ static void scan(int cmd, int maxidx)
 		u.buf = &ds;
 		r = semctl(i, 0, cmd, u);
 		if (r < 0) {
-			show_r(r, "semctl(index %d, %s)", i, name);
+			showf(r, "semctl(index %d, %s)", i, name);
 			continue;
 		}
 		printf("semctl(index %d, %s) -> id of %s", i, name, label_of(r));
@@ -110,7 +93,7 @@ static void create(int i, key_t key, int nsems, int mode)
 
 static void rm(int i)
 {
-	show_r(semctl(set[i], 0, IPC_RMID), "semctl(s%d, IPC_RMID)", i);
+	showf(semctl(set[i], 0, IPC_RMID), "semctl(s%d, IPC_RMID)", i);
 	untrack(set[i]);
 	set[i] = -1;
 }
@@ -134,21 +117,21 @@ int main(void)
 	info(IPC_INFO, "no sets");
 	info(SEM_INFO, "no sets");
 	u.buf = &ds;
-	show_r(semctl(0, 0, SEM_STAT, u), "semctl(index 0, SEM_STAT)");
-	show_r(semctl(0, 0, SEM_STAT_ANY, u), "semctl(index 0, SEM_STAT_ANY)");
+	showf(semctl(0, 0, SEM_STAT, u), "semctl(index 0, SEM_STAT)");
+	showf(semctl(0, 0, SEM_STAT_ANY, u), "semctl(index 0, SEM_STAT_ANY)");
 
 	printf("-- argument checks\n");
 	u.__buf = &si;
-	show_r(semctl(-1, 0, IPC_INFO, u), "semctl(-1, IPC_INFO)");
-	show_r(semctl(-1, 0, SEM_INFO, u), "semctl(-1, SEM_INFO)");
-	show_r(semctl(12345, 0, IPC_INFO, u), "semctl(12345, IPC_INFO)");
-	show_r(semctl(12345, -3, SEM_INFO, u), "semctl(12345, semnum -3, SEM_INFO)");
+	showf(semctl(-1, 0, IPC_INFO, u), "semctl(-1, IPC_INFO)");
+	showf(semctl(-1, 0, SEM_INFO, u), "semctl(-1, SEM_INFO)");
+	showf(semctl(12345, 0, IPC_INFO, u), "semctl(12345, IPC_INFO)");
+	showf(semctl(12345, -3, SEM_INFO, u), "semctl(12345, semnum -3, SEM_INFO)");
 	u.__buf = NULL;
-	show_r(semctl(0, 0, IPC_INFO, u), "semctl(0, IPC_INFO, NULL)");
-	show_r(semctl(0, 0, SEM_INFO, u), "semctl(0, SEM_INFO, NULL)");
+	showf(semctl(0, 0, IPC_INFO, u), "semctl(0, IPC_INFO, NULL)");
+	showf(semctl(0, 0, SEM_INFO, u), "semctl(0, SEM_INFO, NULL)");
 	u.buf = &ds;
-	show_r(semctl(-1, 0, SEM_STAT, u), "semctl(index -1, SEM_STAT)");
-	show_r(semctl(-1, 0, SEM_STAT_ANY, u), "semctl(index -1, SEM_STAT_ANY)");
+	showf(semctl(-1, 0, SEM_STAT, u), "semctl(index -1, SEM_STAT)");
+	showf(semctl(-1, 0, SEM_STAT_ANY, u), "semctl(index -1, SEM_STAT_ANY)");
 
 	printf("-- four sets\n");
 	create(0, IPC_PRIVATE, 1, 0600);
@@ -160,25 +143,25 @@ int main(void)
 	scan(SEM_STAT, r);
 	scan(SEM_STAT_ANY, r);
 	u.buf = NULL;
-	show_r(semctl(r, 0, SEM_STAT, u), "semctl(index %d, SEM_STAT, NULL)", r);
-	show_r(semctl(r, 0, SEM_STAT_ANY, u), "semctl(index %d, SEM_STAT_ANY, NULL)", r);
-	show_r(semctl(r + 1, 0, SEM_STAT, u), "semctl(index %d, SEM_STAT, NULL)", r + 1);
+	showf(semctl(r, 0, SEM_STAT, u), "semctl(index %d, SEM_STAT, NULL)", r);
+	showf(semctl(r, 0, SEM_STAT_ANY, u), "semctl(index %d, SEM_STAT_ANY, NULL)", r);
+	showf(semctl(r + 1, 0, SEM_STAT, u), "semctl(index %d, SEM_STAT, NULL)", r + 1);
 	u.buf = &ds;
-	show_r(semctl(32767, 0, SEM_STAT, u), "semctl(index 32767, SEM_STAT)");
+	showf(semctl(32767, 0, SEM_STAT, u), "semctl(index 32767, SEM_STAT)");
 	/* the index is taken modulo 32768 (the id's index bits) */
 	r = semctl(32768 + 2, 0, SEM_STAT_ANY, u);
 	if (r < 0)
-		show_r(r, "semctl(index 32768+2, SEM_STAT_ANY)");
+		showf(r, "semctl(index 32768+2, SEM_STAT_ANY)");
 	else
 		printf("semctl(index 32768+2, SEM_STAT_ANY) -> id of %s\n", label_of(r));
 	r = semctl((1 << 24) + 1, 0, SEM_STAT, u);
 	if (r < 0)
-		show_r(r, "semctl(index (1<<24)+1, SEM_STAT)");
+		showf(r, "semctl(index (1<<24)+1, SEM_STAT)");
 	else
 		printf("semctl(index (1<<24)+1, SEM_STAT) -> id of %s\n", label_of(r));
 	r = semctl(set[3], 0, SEM_STAT, u);
 	if (r < 0)
-		show_r(r, "semctl(index = s3's id, SEM_STAT)");
+		showf(r, "semctl(index = s3's id, SEM_STAT)");
 	else
 		printf("semctl(index = s3's id, SEM_STAT) -> id of %s\n", label_of(r));
 
@@ -217,7 +200,7 @@ int main(void)
 	       yesno(r >= 0 && found == r));
 	u.buf = &ds;
 	printf("SEM_STAT_ANY at that index returns s4's id: %s\n", yesno(r >= 0 && semctl(r, 0, SEM_STAT_ANY, u) == set[4]));
-	show_r(semctl(r + 1, 0, SEM_STAT, u), "semctl(IPC_INFO return + 1, SEM_STAT)");
+	showf(semctl(r + 1, 0, SEM_STAT, u), "semctl(IPC_INFO return + 1, SEM_STAT)");
 	memset(&si, 0, sizeof si);
 	u.__buf = &si;
 	printf("SEM_INFO returns the same index: %s\n", yesno(semctl(0, 0, SEM_INFO, u) == r));

@@ -24,27 +24,11 @@
 #include "common.h"
 
 #include <limits.h>
-#include <stdarg.h>
 #include <time.h>
 
 #define N 4
 
 static int id;
-
-static __attribute__((format(printf, 2, 3)))
-void show_r(long r, const char *fmt, ...)
-{
-	int e = errno;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	if (r < 0)
-		printf(" = %ld %s\n", r, errname(e));
-	else
-		printf(" = %ld\n", r);
-}
 
 static void setall(int a, int b, int c, int d)
 {
@@ -94,7 +78,7 @@ static long ops(int n, const struct sembuf *s)
 		len += (size_t)snprintf(desc + len, sizeof desc - len, "%s{%u,%+d%s}", i ? " " : "",
 					s[i].sem_num, s[i].sem_op, flgname(s[i].sem_flg));
 	r = semop(id, copy, (size_t)n);
-	show_r(r, "semop [%s]", desc);
+	showf(r, "semop [%s]", desc);
 	vals();
 	return r;
 }
@@ -106,16 +90,6 @@ static long ops(int n, const struct sembuf *s)
 	} while (0)
 
 #define NW IPC_NOWAIT
-
-static struct semid_ds stat_set(int sid)
-{
-	struct semid_ds ds;
-
-	memset(&ds, 0, sizeof ds);
-	if (semctl(sid, 0, IPC_STAT, &ds) != 0)
-		die("IPC_STAT");
-	return ds;
-}
 
 static void pids(int sid, int n, const char *when)
 {
@@ -217,27 +191,27 @@ int main(void)
 
 		if (!many)
 			die("calloc");
-		show_r(semop(id, &s, 0), "semop(nsops 0)");
-		show_r(semop(id, NULL, 0), "semop(NULL, nsops 0)");
+		showf(semop(id, &s, 0), "semop(nsops 0)");
+		showf(semop(id, NULL, 0), "semop(NULL, nsops 0)");
 		for (long i = 0; i <= semopm; i++) {
 			many[i].sem_num = (unsigned short)(i % N);
 			many[i].sem_op = 1;
 		}
 		setall(0, 0, 0, 0);
-		show_r(semop(id, many, (size_t)semopm), "semop(SEMOPM ops, +1 each)");
+		showf(semop(id, many, (size_t)semopm), "semop(SEMOPM ops, +1 each)");
 		vals();
-		show_r(semop(id, many, (size_t)semopm + 1), "semop(SEMOPM+1 ops)");
+		showf(semop(id, many, (size_t)semopm + 1), "semop(SEMOPM+1 ops)");
 		vals();
-		show_r(semop(id, many, (size_t)UINT_MAX), "semop(UINT_MAX ops)");
-		show_r(semop(id, many, (size_t)UINT_MAX + 2), "semop((size_t)UINT_MAX + 2 ops)");
-		show_r(semop(id, NULL, (size_t)semopm + 1), "semop(NULL, SEMOPM+1 ops)");
-		show_r(semop(id, NULL, 1), "semop(NULL, 1 op)");
-		show_r(semop(id, (struct sembuf *)1, 1), "semop((void *)1, 1 op)");
-		show_r(semop(-1, NULL, 1), "semop(id -1, NULL, 1 op)");
-		show_r(semop(-1, &s, 0), "semop(id -1, nsops 0)");
-		show_r(semop(-1, many, (size_t)semopm + 1), "semop(id -1, SEMOPM+1 ops)");
+		showf(semop(id, many, (size_t)UINT_MAX), "semop(UINT_MAX ops)");
+		showf(semop(id, many, (size_t)UINT_MAX + 2), "semop((size_t)UINT_MAX + 2 ops)");
+		showf(semop(id, NULL, (size_t)semopm + 1), "semop(NULL, SEMOPM+1 ops)");
+		showf(semop(id, NULL, 1), "semop(NULL, 1 op)");
+		showf(semop(id, (struct sembuf *)1, 1), "semop((void *)1, 1 op)");
+		showf(semop(-1, NULL, 1), "semop(id -1, NULL, 1 op)");
+		showf(semop(-1, &s, 0), "semop(id -1, nsops 0)");
+		showf(semop(-1, many, (size_t)semopm + 1), "semop(id -1, SEMOPM+1 ops)");
 		many[semopm - 1].sem_num = N;
-		show_r(semop(id, many, (size_t)semopm), "semop(SEMOPM ops, last one sem_num N)");
+		showf(semop(id, many, (size_t)semopm), "semop(SEMOPM ops, last one sem_num N)");
 		vals();
 		free(many);
 	}
@@ -249,17 +223,17 @@ int main(void)
 
 		if (gone < 0)
 			die("semget");
-		show_r(semop(-1, &s, 1), "semop(id -1)");
-		show_r(semop(INT_MIN, &s, 1), "semop(id INT_MIN)");
-		show_r(semop(12345, &s, 1), "semop(id 12345, never allocated)");
-		show_r(semop(gone, &s, 1), "semop(new set)");
-		show_r(semctl(gone, 0, IPC_RMID), "semctl(new set, IPC_RMID)");
-		show_r(semop(gone, &s, 1), "semop(removed set)");
+		showf(semop(-1, &s, 1), "semop(id -1)");
+		showf(semop(INT_MIN, &s, 1), "semop(id INT_MIN)");
+		showf(semop(12345, &s, 1), "semop(id 12345, never allocated)");
+		showf(semop(gone, &s, 1), "semop(new set)");
+		showf(semctl(gone, 0, IPC_RMID), "semctl(new set, IPC_RMID)");
+		showf(semop(gone, &s, 1), "semop(removed set)");
 		s.sem_flg = SEM_UNDO;
-		show_r(semop(gone, &s, 1), "semop(removed set, SEM_UNDO)");
+		showf(semop(gone, &s, 1), "semop(removed set, SEM_UNDO)");
 		s.sem_num = 7;
-		show_r(semop(gone, &s, 1), "semop(removed set, sem_num 7)");
-		show_r(semop(gone, NULL, 1), "semop(removed set, NULL sops)");
+		showf(semop(gone, &s, 1), "semop(removed set, sem_num 7)");
+		showf(semop(gone, NULL, 1), "semop(removed set, NULL sops)");
 	}
 
 	printf("-- unknown sem_flg bits are ignored\n");
@@ -278,26 +252,26 @@ int main(void)
 		ds0 = stat_set(f);
 		pids(f, 3, "new set");
 		s[0] = (struct sembuf){ 0, -1, IPC_NOWAIT };
-		show_r(semop(f, s, 1), "semop(sem 0 -1, NOWAIT)");
+		showf(semop(f, s, 1), "semop(sem 0 -1, NOWAIT)");
 		s[0] = (struct sembuf){ 1, 1, 0 };
 		s[1] = (struct sembuf){ 3, 1, 0 };
-		show_r(semop(f, s, 2), "semop(sem 1 +1, sem 3 +1)");
+		showf(semop(f, s, 2), "semop(sem 1 +1, sem 3 +1)");
 		s[0] = (struct sembuf){ 2, 0, 0 };
 		s[1] = (struct sembuf){ 1, -1, IPC_NOWAIT };
-		show_r(semop(f, s, 2), "semop(sem 2 wait-for-zero, sem 1 -1 NOWAIT)");
+		showf(semop(f, s, 2), "semop(sem 2 wait-for-zero, sem 1 -1 NOWAIT)");
 		s[0] = (struct sembuf){ 0, 32767, 0 };
 		s[1] = (struct sembuf){ 0, 1, 0 };
-		show_r(semop(f, s, 2), "semop(sem 0 +32767, sem 0 +1)");
+		showf(semop(f, s, 2), "semop(sem 0 +32767, sem 0 +1)");
 		s[0] = (struct sembuf){ 1, 1, 0 };
 		s[1] = (struct sembuf){ 0, 0, IPC_NOWAIT };
-		show_r(semctl(f, 0, SETVAL, 1), "semctl(sem 0, SETVAL 1)");
-		show_r(semop(f, s, 2), "semop(sem 1 +1, sem 0 wait-for-zero NOWAIT)");
+		showf(semctl(f, 0, SETVAL, 1), "semctl(sem 0, SETVAL 1)");
+		showf(semop(f, s, 2), "semop(sem 1 +1, sem 0 wait-for-zero NOWAIT)");
 		ds = stat_set(f);
 		printf("  sem_otime after failing calls = %ld\n", (long)ds.sem_otime);
 		pids(f, 3, "after failing calls and SETVAL on sem 0");
 		before = time(NULL);
 		s[0] = (struct sembuf){ 2, 0, 0 };
-		show_r(semop(f, s, 1), "semop(sem 2 wait-for-zero)");
+		showf(semop(f, s, 1), "semop(sem 2 wait-for-zero)");
 		after = time(NULL);
 		ds = stat_set(f);
 		printf("  sem_otime in [before-1, after+1]: %s\n",
@@ -306,12 +280,12 @@ int main(void)
 		pids(f, 3, "after wait-for-zero on sem 2");
 		s[0] = (struct sembuf){ 0, 2, 0 };
 		s[1] = (struct sembuf){ 1, 0, 0 };
-		show_r(semop(f, s, 2), "semop(sem 0 +2, sem 1 wait-for-zero)");
+		showf(semop(f, s, 2), "semop(sem 0 +2, sem 1 wait-for-zero)");
 		pids(f, 3, "after the successful call");
 		s[0] = (struct sembuf){ 0, -2, 0 };
 		s[1] = (struct sembuf){ 0, 2, 0 };
-		show_r(semop(f, s, 2), "semop(sem 0 -2, sem 0 +2)");
-		show_r(semctl(f, 0, GETVAL), "semctl(sem 0, GETVAL)");
+		showf(semop(f, s, 2), "semop(sem 0 -2, sem 0 +2)");
+		showf(semctl(f, 0, GETVAL), "semctl(sem 0, GETVAL)");
 	}
 
 	printf("done\n");

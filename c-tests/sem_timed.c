@@ -20,26 +20,10 @@
 #include "common.h"
 
 #include <limits.h>
-#include <stdarg.h>
 #include <time.h>
 
 static int id;
 static long semopm;
-
-static __attribute__((format(printf, 2, 3)))
-void show_r(long r, const char *fmt, ...)
-{
-	int e = errno;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	if (r < 0)
-		printf(" = %ld %s\n", r, errname(e));
-	else
-		printf(" = %ld\n", r);
-}
 
 static void vals(void)
 {
@@ -70,7 +54,7 @@ static void timed(const char *what, unsigned short num, short op, short flg, tim
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = semtimedop(id, &s, 1, &ts);
-	show_r(r, "semtimedop(%s)", what);
+	showf(r, "semtimedop(%s)", what);
 	if (min_ms > 0)
 		printf("  returned after at least %ld ms: %s\n", min_ms, yesno(ms_since(&t0) >= min_ms));
 	vals();
@@ -87,7 +71,7 @@ static void invalid(const char *name, time_t sec, long nsec)
 #define TRY(label, sid, sops, n)                                                         \
 	do {                                                                             \
 		snprintf(what, sizeof what, "%s, %s", label, name);                      \
-		show_r(semtimedop(sid, sops, n, &ts), "semtimedop(%s)", what);           \
+		showf(semtimedop(sid, sops, n, &ts), "semtimedop(%s)", what);           \
 	} while (0)
 	s = (struct sembuf){ 0, -1, 0 };
 	TRY("sem 0 -1, would block", id, &s, 1);
@@ -149,10 +133,10 @@ int main(void)
 		struct sembuf two[2] = { { 1, 1, 0 }, { 0, -1, 0 } };
 		struct timespec ts = { 0, 20000000 };
 
-		show_r(semtimedop(id, two, 2, &ts), "semtimedop(sem 1 +1, sem 0 -1; 20 ms)");
+		showf(semtimedop(id, two, 2, &ts), "semtimedop(sem 1 +1, sem 0 -1; 20 ms)");
 		vals();
 		two[1].sem_op = 0;
-		show_r(semtimedop(id, two, 2, NULL), "semtimedop(sem 1 +1, sem 0 wait-for-zero; NULL timeout)");
+		showf(semtimedop(id, two, 2, NULL), "semtimedop(sem 1 +1, sem 0 wait-for-zero; NULL timeout)");
 		vals();
 	}
 	{
@@ -173,10 +157,10 @@ int main(void)
 
 	printf("-- timeout pointer in the first page\n");
 	s = (struct sembuf){ 0, 1, 0 };
-	show_r(semtimedop(id, &s, 1, (struct timespec *)1), "semtimedop(sem 0 +1, timeout (void *)1)");
-	show_r(semtimedop(id, &s, 0, (struct timespec *)1), "semtimedop(nsops 0, timeout (void *)1)");
-	show_r(semtimedop(id, NULL, 1, (struct timespec *)1), "semtimedop(NULL sops, timeout (void *)1)");
-	show_r(semtimedop(-1, &s, 1, (struct timespec *)1), "semtimedop(id -1, timeout (void *)1)");
+	showf(semtimedop(id, &s, 1, (struct timespec *)1), "semtimedop(sem 0 +1, timeout (void *)1)");
+	showf(semtimedop(id, &s, 0, (struct timespec *)1), "semtimedop(nsops 0, timeout (void *)1)");
+	showf(semtimedop(id, NULL, 1, (struct timespec *)1), "semtimedop(NULL sops, timeout (void *)1)");
+	showf(semtimedop(-1, &s, 1, (struct timespec *)1), "semtimedop(id -1, timeout (void *)1)");
 	vals();
 
 	printf("done\n");

@@ -19,24 +19,7 @@
  */
 #include "common.h"
 
-#include <stdarg.h>
-
 static int up[2], down[2];
-
-static __attribute__((format(printf, 2, 3)))
-void show_r(long r, const char *fmt, ...)
-{
-	int e = errno;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	if (r < 0)
-		printf(" = %ld %s\n", r, errname(e));
-	else
-		printf(" = %ld\n", r);
-}
 
 static int new_set(int n)
 {
@@ -233,7 +216,7 @@ int main(void)
 	printf("-- clamped at 0\n");
 	setall(s1, 3, (int[]){ 0, 0, 0 });
 	a = start(plus, 5);
-	show_r(semop(s1, &(struct sembuf){ 0, -4, 0 }, 1), "parent: semop(sem 0 -4)");
+	showf(semop(s1, &(struct sembuf){ 0, -4, 0 }, 1), "parent: semop(sem 0 -4)");
 	vals("before exit", s1, 1);
 	finish(a);
 	vals("after exit (1 - 5)", s1, 1);
@@ -242,7 +225,7 @@ int main(void)
 	printf("-- clamped at SEMVMX\n");
 	setall(s1, 3, (int[]){ 10, 0, 0 });
 	a = start(minus, 5);
-	show_r(semop(s1, &(struct sembuf){ 0, 32762, 0 }, 1), "parent: semop(sem 0 +32762)");
+	showf(semop(s1, &(struct sembuf){ 0, 32762, 0 }, 1), "parent: semop(sem 0 +32762)");
 	vals("before exit", s1, 1);
 	finish(a);
 	vals("after exit (32767 + 5)", s1, 1);
@@ -251,7 +234,7 @@ int main(void)
 	printf("-- SETVAL resets the adjustment of one semaphore\n");
 	setall(s1, 3, (int[]){ 0, 0, 0 });
 	a = start(plus_both, 3);
-	show_r(semctl(s1, 0, SETVAL, 10), "parent: semctl(sem 0, SETVAL 10)");
+	showf(semctl(s1, 0, SETVAL, 10), "parent: semctl(sem 0, SETVAL 10)");
 	vals("before exit", s1, 2);
 	finish(a);
 	vals("after exit", s1, 2);
@@ -261,14 +244,14 @@ int main(void)
 	printf("-- SETVAL to the same value also resets it\n");
 	setall(s1, 3, (int[]){ 0, 0, 0 });
 	a = start(plus, 4);
-	show_r(semctl(s1, 0, SETVAL, 4), "parent: semctl(sem 0, SETVAL 4)");
+	showf(semctl(s1, 0, SETVAL, 4), "parent: semctl(sem 0, SETVAL 4)");
 	finish(a);
 	vals("after exit", s1, 1);
 
 	printf("-- SETALL resets all adjustments\n");
 	setall(s1, 3, (int[]){ 0, 0, 0 });
 	a = start(plus_both, 2);
-	show_r(semctl(s1, 0, SETALL, (unsigned short[3]){ 2, 2, 9 }), "parent: semctl(SETALL 2 2 9)");
+	showf(semctl(s1, 0, SETALL, (unsigned short[3]){ 2, 2, 9 }), "parent: semctl(SETALL 2 2 9)");
 	finish(a);
 	vals("after exit", s1, 3);
 	pid_is("the parent", s1, 0, getpid());
@@ -286,7 +269,7 @@ int main(void)
 	setall(s2, 1, (int[]){ 0 });
 	a = start(on_two_sets, 0);
 	vals("s2 before exit", s2, 1);
-	show_r(semctl(s3, 0, IPC_RMID), "parent: semctl(s3, IPC_RMID)");
+	showf(semctl(s3, 0, IPC_RMID), "parent: semctl(s3, IPC_RMID)");
 	untrack(s3);
 	s3 = new_set(1);
 	finish(a);

@@ -17,16 +17,6 @@
  */
 #include "common.h"
 
-static struct semid_ds stat_set(int id)
-{
-	struct semid_ds ds;
-
-	memset(&ds, 0, sizeof ds);
-	if (semctl(id, 0, IPC_STAT, &ds) != 0)
-		die("IPC_STAT");
-	return ds;
-}
-
 static int target;
 
 /* Child: one semop described by arg; exit code is the errno name index:

@@ -144,13 +144,6 @@ static void child(int k)
 	write_full(up[1], &res, sizeof res);
 }
 
-static int has_data(int fd)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-
-	return poll(&p, 1, 0) > 0;
-}
-
 static void counts(void)
 {
 	unsigned short v[2];

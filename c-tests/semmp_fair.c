@@ -28,13 +28,6 @@ static int set;
 static int *shared; /* [0] inside the critical section, [1] violations */
 static int up[2];
 
-static int has_data(int fd)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-
-	return poll(&p, 1, 0) > 0;
-}
-
 static void report(char c)
 {
 	write_full(up[1], &c, 1);

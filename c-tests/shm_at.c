@@ -79,19 +79,9 @@ static void show_at(const char *what, int id, const void *addr, int flg)
 	dt(p);
 }
 
-static struct shmid_ds stat_of(int id)
-{
-	struct shmid_ds ds;
-
-	memset(&ds, 0, sizeof ds);
-	if (shmctl(id, IPC_STAT, &ds) != 0)
-		die("IPC_STAT");
-	return ds;
-}
-
 static unsigned long nattch(int id)
 {
-	return (unsigned long)stat_of(id).shm_nattch;
+	return (unsigned long)stat_seg(id).shm_nattch;
 }
 
 /* A free, page-aligned range of n pages: reserved, then released. */
@@ -192,7 +182,7 @@ int main(void)
 	p[SEGSZ] = 0x22;                /* past shm_segsz, inside the last page */
 	p[SEGPAGES * PAGE - 1] = 0x33;
 	check(p[0] == 0x11 && p[SEGSZ - 1] == 0x11 && p[SEGSZ] == 0x22, "writable");
-	ds = stat_of(seg);
+	ds = stat_seg(seg);
 	printf("nattch=%lu segsz=%zu\n", (unsigned long)ds.shm_nattch, (size_t)ds.shm_segsz);
 	check(ds.shm_lpid == getpid(), "shm_lpid == getpid()");
 	check(ds.shm_atime >= before && ds.shm_atime <= after, "shm_atime in [before, after]");
@@ -369,7 +359,7 @@ int main(void)
 		check(q[0] == 0x11 && q[2] == 0x66, "sees the segment's contents");
 		q[3] = 0x12;
 		check(p[3] == 0x12, "aliases the earlier attachment");
-		printf("nattch=%lu mode=%04o\n", nattch(seg), (unsigned)stat_of(seg).shm_perm.mode);
+		printf("nattch=%lu mode=%04o\n", nattch(seg), (unsigned)stat_seg(seg).shm_perm.mode);
 		dt(q);
 	}
 	r = at(seg, NULL, SHM_RDONLY);

@@ -30,16 +30,6 @@
 
 static int seg;
 
-static struct shmid_ds stat_of(int id)
-{
-	struct shmid_ds ds;
-
-	memset(&ds, 0, sizeof ds);
-	if (shmctl(id, IPC_STAT, &ds) != 0)
-		die("IPC_STAT");
-	return ds;
-}
-
 static void print_ds(const char *what, const struct shmid_ds *ds)
 {
 	printf("%s: key=%#x mode=%04o segsz=%zu nattch=%lu\n", what, (unsigned)ds->shm_perm.__key,
@@ -78,7 +68,7 @@ int main(void)
 	after = time(NULL);
 	if (seg < 0)
 		die("shmget");
-	ds = stat_of(seg);
+	ds = stat_seg(seg);
 	print_ds("IPC_STAT", &ds);
 	print_owner(&ds);
 	check(ds.shm_cpid == getpid(), "shm_cpid == getpid()");
@@ -93,7 +83,7 @@ int main(void)
 	after = time(NULL);
 	if (p == (void *)-1)
 		die("shmat");
-	ds = stat_of(seg);
+	ds = stat_seg(seg);
 	print_ds("after shmat", &ds);
 	check(ds.shm_lpid == getpid(), "shm_lpid == getpid()");
 	check(ds.shm_atime >= before && ds.shm_atime <= after, "shm_atime in [before, after]");
@@ -106,16 +96,16 @@ int main(void)
 	if (shmdt(q) != 0)
 		die("shmdt");
 	after = time(NULL);
-	ds = stat_of(seg);
+	ds = stat_seg(seg);
 	print_ds("after a second shmat and its shmdt", &ds);
 	check(ds.shm_dtime >= before && ds.shm_dtime <= after, "shm_dtime in [before, after]");
 	check(ds.shm_ctime == t0, "shm_ctime unchanged");
 
 	printf("-- which times move (after the clock's second changed)\n");
-	ref = stat_of(seg);
+	ref = stat_seg(seg);
 	t1 = next_second();
 	printf("waited for the next second: %s\n", yesno(t1 > ref.shm_atime && t1 > ref.shm_dtime && t1 > t0));
-	ds = stat_of(seg);
+	ds = stat_seg(seg);
 	check(memcmp(&ds, &ref, sizeof ds) == 0, "IPC_STAT again: identical");
 	{
 		struct rlimit rl;
@@ -132,28 +122,28 @@ int main(void)
 			printf("SHM_LOCK skipped: RLIMIT_MEMLOCK hard limit below 64 KiB\n");
 		}
 	}
-	ds = stat_of(seg);
+	ds = stat_seg(seg);
 	check(ds.shm_ctime == t0 && ds.shm_atime == ref.shm_atime && ds.shm_dtime == ref.shm_dtime,
 	      "SHM_LOCK/SHM_UNLOCK moved no time");
 	q = shmat(seg, NULL, 0);
 	if (q == (void *)-1)
 		die("shmat");
-	ds = stat_of(seg);
+	ds = stat_seg(seg);
 	check(ds.shm_atime >= t1, "shmat moved shm_atime");
 	check(ds.shm_dtime == ref.shm_dtime && ds.shm_ctime == t0, "but not shm_dtime nor shm_ctime");
 	if (shmdt(q) != 0)
 		die("shmdt");
-	ds = stat_of(seg);
+	ds = stat_seg(seg);
 	check(ds.shm_dtime >= t1, "shmdt moved shm_dtime");
 	check(ds.shm_ctime == t0, "but not shm_ctime");
 	before = time(NULL);
 	show("shmctl(IPC_SET, the same values)", shmctl(seg, IPC_SET, &ds));
 	after = time(NULL);
-	ds = stat_of(seg);
+	ds = stat_seg(seg);
 	check(ds.shm_ctime >= before && ds.shm_ctime <= after && ds.shm_ctime > t0, "IPC_SET moved shm_ctime");
 
 	printf("-- IPC_SET\n");
-	ref = stat_of(seg);
+	ref = stat_seg(seg);
 	ds = ref;
 	ds.shm_perm.mode = 07604 | SHM_DEST | SHM_LOCKED;
 	ds.shm_perm.uid = 1234;
@@ -170,7 +160,7 @@ int main(void)
 	ds.shm_ctime = 1;
 	show("shmctl(IPC_SET, mode 07604|SHM_DEST|SHM_LOCKED, uid 1234, gid 5678, junk elsewhere)",
 	     shmctl(seg, IPC_SET, &ds));
-	ds = stat_of(seg);
+	ds = stat_seg(seg);
 	print_ds("IPC_STAT", &ds);
 	printf("uid=%u gid=%u\n", (unsigned)ds.shm_perm.uid, (unsigned)ds.shm_perm.gid);
 	check(ds.shm_perm.cuid == geteuid() && ds.shm_perm.cgid == getegid(), "cuid and cgid unchanged");
@@ -184,12 +174,12 @@ int main(void)
 	ds.shm_perm.uid = geteuid();
 	ds.shm_perm.gid = getegid();
 	show("shmctl(IPC_SET, back to the creator, mode 0640)", shmctl(seg, IPC_SET, &ds));
-	ds = stat_of(seg);
+	ds = stat_seg(seg);
 	print_ds("IPC_STAT", &ds);
 	print_owner(&ds);
 
 	printf("- invalid uid or gid\n");
-	ref = stat_of(seg);
+	ref = stat_seg(seg);
 	ds = ref;
 	ds.shm_perm.uid = (uid_t)-1;
 	ds.shm_perm.mode = 0600;
@@ -198,7 +188,7 @@ int main(void)
 	ds.shm_perm.gid = (gid_t)-1;
 	ds.shm_perm.mode = 0600;
 	show("shmctl(IPC_SET, gid -1, mode 0600)", shmctl(seg, IPC_SET, &ds));
-	ds = stat_of(seg);
+	ds = stat_seg(seg);
 	check(memcmp(&ds, &ref, sizeof ds) == 0, "nothing changed");
 
 	printf("-- SHM_LOCK and SHM_UNLOCK\n");
@@ -210,18 +200,18 @@ int main(void)
 			printf("skipped: RLIMIT_MEMLOCK below 64 KiB\n");
 		} else {
 			show("shmctl(SHM_LOCK)", shmctl(seg, SHM_LOCK, NULL));
-			print_ds("IPC_STAT", (ds = stat_of(seg), &ds));
+			print_ds("IPC_STAT", (ds = stat_seg(seg), &ds));
 			show("shmctl(SHM_LOCK) again", shmctl(seg, SHM_LOCK, NULL));
-			print_ds("IPC_STAT", (ds = stat_of(seg), &ds));
+			print_ds("IPC_STAT", (ds = stat_seg(seg), &ds));
 			ds.shm_perm.mode = 0600;
 			show("shmctl(IPC_SET, mode 0600)", shmctl(seg, IPC_SET, &ds));
-			print_ds("IPC_STAT", (ds = stat_of(seg), &ds));
+			print_ds("IPC_STAT", (ds = stat_seg(seg), &ds));
 			p[0] = 1;
 			check(p[0] == 1, "the attachment still works");
 			show("shmctl(SHM_UNLOCK)", shmctl(seg, SHM_UNLOCK, NULL));
-			print_ds("IPC_STAT", (ds = stat_of(seg), &ds));
+			print_ds("IPC_STAT", (ds = stat_seg(seg), &ds));
 			show("shmctl(SHM_UNLOCK) again", shmctl(seg, SHM_UNLOCK, &ds));
-			print_ds("IPC_STAT", (ds = stat_of(seg), &ds));
+			print_ds("IPC_STAT", (ds = stat_seg(seg), &ds));
 			show("shmctl(SHM_LOCK, buf ignored)", shmctl(seg, SHM_LOCK, (struct shmid_ds *)8));
 			show("shmctl(SHM_UNLOCK, buf ignored)", shmctl(seg, SHM_UNLOCK, (struct shmid_ds *)8));
 		}
@@ -248,7 +238,7 @@ int main(void)
 	show("shmctl(12345, IPC_SET, NULL) [the buffer is read first]", shmctl(12345, IPC_SET, NULL));
 	show("shmctl(-1, IPC_SET, NULL) [negative id first]", shmctl(-1, IPC_SET, NULL));
 	show("shmctl(12345, IPC_RMID, (void *)8)", shmctl(12345, IPC_RMID, (struct shmid_ds *)8));
-	ds = stat_of(seg);
+	ds = stat_seg(seg);
 	print_ds("still there", &ds);
 
 	printf("-- removal\n");

@@ -28,19 +28,9 @@ static volatile char *touch_at;
 static int global_var;
 static int cmd_pipe[2], reply_pipe[2];
 
-static struct shmid_ds stat_of(int id)
-{
-	struct shmid_ds ds;
-
-	memset(&ds, 0, sizeof ds);
-	if (shmctl(id, IPC_STAT, &ds) != 0)
-		die("IPC_STAT");
-	return ds;
-}
-
 static unsigned long nattch(void)
 {
-	return (unsigned long)stat_of(seg).shm_nattch;
+	return (unsigned long)stat_seg(seg).shm_nattch;
 }
 
 static char *at(const void *addr, int flg)
@@ -117,11 +107,11 @@ int main(void)
 	printf("-- shmdt updates nattch, dtime, lpid\n");
 	p = at(NULL, 0);
 	p[0] = 0x5a;
-	printf("nattch=%lu dtime=%ld\n", nattch(), (long)stat_of(seg).shm_dtime);
+	printf("nattch=%lu dtime=%ld\n", nattch(), (long)stat_seg(seg).shm_dtime);
 	time_t before = time(NULL);
 	show("shmdt(p)", shmdt(p));
 	time_t after = time(NULL);
-	ds = stat_of(seg);
+	ds = stat_seg(seg);
 	printf("nattch=%lu\n", (unsigned long)ds.shm_nattch);
 	check(ds.shm_dtime >= before && ds.shm_dtime <= after, "shm_dtime in [before, after]");
 	check(ds.shm_lpid == getpid(), "shm_lpid == getpid()");
@@ -182,7 +172,7 @@ int main(void)
 		die("child's reply");
 	check(rep[1] == 1, "the child read the segment through its inherited attachment");
 	printf("child's shmdt(p) = %s\n", rep[0] == 0 ? "0" : errname(rep[0]));
-	ds = stat_of(seg);
+	ds = stat_seg(seg);
 	printf("nattch=%lu\n", (unsigned long)ds.shm_nattch);
 	check(ds.shm_lpid == kid, "shm_lpid == the child's pid");
 	check(p[0] == 0x5a, "the parent's p still reads the segment");
@@ -194,7 +184,7 @@ int main(void)
 	show("shmdt(p)", shmdt(p));
 	kid = spawn(own_child, 0);
 	printf("child: exit %d\n", reap(kid));
-	ds = stat_of(seg);
+	ds = stat_seg(seg);
 	printf("nattch=%lu\n", (unsigned long)ds.shm_nattch);
 	check(ds.shm_lpid == kid, "shm_lpid == the child's pid");
 

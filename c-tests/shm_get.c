@@ -21,39 +21,10 @@
  * check, so mode 0000 needs no CAP_IPC_OWNER either).
  */
 #include "common.h"
-#include <stdarg.h>
 #include <stdint.h>
 #include <time.h>
 
 #define PAGE 4096UL
-
-/* "what = ok" for a valid id (never the id itself), or "= -1 ERRNO". */
-static __attribute__((format(printf, 2, 3)))
-void show_id(int r, const char *fmt, ...)
-{
-	int e = errno;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	if (r == -1)
-		printf(" = -1 %s\n", errname(e));
-	else if (r >= 0)
-		printf(" = ok\n");
-	else
-		printf(" = unexpected negative %d\n", r);
-}
-
-static struct shmid_ds stat_of(int id)
-{
-	struct shmid_ds ds;
-
-	memset(&ds, 0, sizeof ds);
-	if (shmctl(id, IPC_STAT, &ds) != 0)
-		die("IPC_STAT");
-	return ds;
-}
 
 static void rm(int id)
 {
@@ -120,8 +91,8 @@ int main(void)
 	printf("three IPC_PRIVATE segments are distinct: %s\n", yesno(a != b && b != c && a != c));
 	print_seg("IPC_PRIVATE", a);
 	print_seg("IPC_PRIVATE|IPC_CREAT|IPC_EXCL", c);
-	show_id(shmget(IPC_PRIVATE, 0, 0600), "shmget(IPC_PRIVATE, 0)");
-	show_id(shmget(IPC_PRIVATE, 0, IPC_CREAT | 0600), "shmget(IPC_PRIVATE, 0, IPC_CREAT)");
+	showf_id(shmget(IPC_PRIVATE, 0, 0600), "shmget(IPC_PRIVATE, 0)");
+	showf_id(shmget(IPC_PRIVATE, 0, IPC_CREAT | 0600), "shmget(IPC_PRIVATE, 0, IPC_CREAT)");
 	rm(a);
 	rm(b);
 	rm(c);
@@ -130,7 +101,7 @@ int main(void)
 	time_t before = time(NULL);
 	a = make(0x5301, 100, IPC_CREAT | 0640);
 	time_t after = time(NULL);
-	ds = stat_of(a);
+	ds = stat_seg(a);
 	print_seg("key 0x5301", a);
 	check(ds.shm_perm.uid == geteuid() && ds.shm_perm.cuid == geteuid(), "uid and cuid are the creator's euid");
 	check(ds.shm_perm.gid == getegid() && ds.shm_perm.cgid == getegid(), "gid and cgid are the creator's egid");
@@ -140,36 +111,36 @@ int main(void)
 	check(ds.shm_ctime >= before && ds.shm_ctime <= after, "shm_ctime in [before, after]");
 
 	printf("-- opening it again\n");
-	show_id(r = shmget(0x5301, 100, 0), "shmget(0x5301, 100, 0)");
+	showf_id(r = shmget(0x5301, 100, 0), "shmget(0x5301, 100, 0)");
 	printf("same id: %s\n", yesno(r == a));
-	show_id(r = shmget(0x5301, 100, IPC_CREAT | 0600), "shmget(0x5301, 100, IPC_CREAT|0600)");
+	showf_id(r = shmget(0x5301, 100, IPC_CREAT | 0600), "shmget(0x5301, 100, IPC_CREAT|0600)");
 	printf("same id: %s\n", yesno(r == a));
-	show_id(r = shmget(0x5301, 100, IPC_EXCL), "shmget(0x5301, 100, IPC_EXCL)");
+	showf_id(r = shmget(0x5301, 100, IPC_EXCL), "shmget(0x5301, 100, IPC_EXCL)");
 	printf("same id: %s\n", yesno(r == a));
-	show_id(shmget(0x5301, 100, IPC_CREAT | IPC_EXCL | 0640), "shmget(0x5301, 100, IPC_CREAT|IPC_EXCL)");
-	show_id(shmget(0x5301, 5000, IPC_CREAT | IPC_EXCL | 0640),
+	showf_id(shmget(0x5301, 100, IPC_CREAT | IPC_EXCL | 0640), "shmget(0x5301, 100, IPC_CREAT|IPC_EXCL)");
+	showf_id(shmget(0x5301, 5000, IPC_CREAT | IPC_EXCL | 0640),
 		"shmget(0x5301, 5000, IPC_CREAT|IPC_EXCL) (EEXIST before the size)");
 	print_seg("mode unchanged by the requests", a);
 
 	printf("-- sizes on an existing segment of 100 bytes\n");
-	show_id(r = shmget(0x5301, 0, 0), "shmget(0x5301, 0, 0)");
+	showf_id(r = shmget(0x5301, 0, 0), "shmget(0x5301, 0, 0)");
 	printf("same id: %s\n", yesno(r == a));
-	show_id(shmget(0x5301, 1, 0), "shmget(0x5301, 1, 0)");
-	show_id(shmget(0x5301, 99, 0), "shmget(0x5301, 99, 0)");
-	show_id(shmget(0x5301, 100, 0), "shmget(0x5301, 100, 0)");
-	show_id(shmget(0x5301, 101, 0), "shmget(0x5301, 101, 0)");
-	show_id(shmget(0x5301, 4096, 0), "shmget(0x5301, 4096, 0) (within the rounded page)");
-	show_id(shmget(0x5301, 101, IPC_CREAT | 0640), "shmget(0x5301, 101, IPC_CREAT)");
-	show_id(shmget(0x5301, SIZE_MAX, 0), "shmget(0x5301, SIZE_MAX, 0)");
+	showf_id(shmget(0x5301, 1, 0), "shmget(0x5301, 1, 0)");
+	showf_id(shmget(0x5301, 99, 0), "shmget(0x5301, 99, 0)");
+	showf_id(shmget(0x5301, 100, 0), "shmget(0x5301, 100, 0)");
+	showf_id(shmget(0x5301, 101, 0), "shmget(0x5301, 101, 0)");
+	showf_id(shmget(0x5301, 4096, 0), "shmget(0x5301, 4096, 0) (within the rounded page)");
+	showf_id(shmget(0x5301, 101, IPC_CREAT | 0640), "shmget(0x5301, 101, IPC_CREAT)");
+	showf_id(shmget(0x5301, SIZE_MAX, 0), "shmget(0x5301, SIZE_MAX, 0)");
 
 	printf("-- missing keys\n");
-	show_id(shmget(0x5302, 100, 0), "shmget(0x5302, 100, 0)");
-	show_id(shmget(0x5302, 100, IPC_EXCL | 0600), "shmget(0x5302, 100, IPC_EXCL)");
-	show_id(shmget(0x5302, 0, 0), "shmget(0x5302, 0, 0)");
-	show_id(shmget(0x5302, SIZE_MAX, 0), "shmget(0x5302, SIZE_MAX, 0) (ENOENT before the size)");
-	show_id(shmget(0x5302, 0, IPC_CREAT | 0600), "shmget(0x5302, 0, IPC_CREAT)");
-	show_id(shmget(0x5302, 0, IPC_CREAT | IPC_EXCL | 0600), "shmget(0x5302, 0, IPC_CREAT|IPC_EXCL)");
-	show_id(shmget(0x5302, 100, 0), "shmget(0x5302, 100, 0) (still missing)");
+	showf_id(shmget(0x5302, 100, 0), "shmget(0x5302, 100, 0)");
+	showf_id(shmget(0x5302, 100, IPC_EXCL | 0600), "shmget(0x5302, 100, IPC_EXCL)");
+	showf_id(shmget(0x5302, 0, 0), "shmget(0x5302, 0, 0)");
+	showf_id(shmget(0x5302, SIZE_MAX, 0), "shmget(0x5302, SIZE_MAX, 0) (ENOENT before the size)");
+	showf_id(shmget(0x5302, 0, IPC_CREAT | 0600), "shmget(0x5302, 0, IPC_CREAT)");
+	showf_id(shmget(0x5302, 0, IPC_CREAT | IPC_EXCL | 0600), "shmget(0x5302, 0, IPC_CREAT|IPC_EXCL)");
+	showf_id(shmget(0x5302, 100, 0), "shmget(0x5302, 100, 0) (still missing)");
 
 	printf("-- limits\n");
 	{
@@ -179,11 +150,11 @@ int main(void)
 		if (shmctl(0, IPC_INFO, (struct shmid_ds *)&si) < 0)
 			die("IPC_INFO");
 		printf("shmmin=%lu\n", si.shmmin);
-		show_id(shmget(IPC_PRIVATE, SIZE_MAX, 0600), "shmget(IPC_PRIVATE, SIZE_MAX)");
+		showf_id(shmget(IPC_PRIVATE, SIZE_MAX, 0600), "shmget(IPC_PRIVATE, SIZE_MAX)");
 		if (si.shmmax < SIZE_MAX)
-			show_id(shmget(IPC_PRIVATE, si.shmmax + 1, 0600), "shmget(IPC_PRIVATE, shmmax + 1)");
-		show_id(shmget(0x5303, SIZE_MAX, IPC_CREAT | 0600), "shmget(0x5303, SIZE_MAX, IPC_CREAT)");
-		show_id(shmget(0x5303, 1, 0), "shmget(0x5303, 1, 0) (nothing was created)");
+			showf_id(shmget(IPC_PRIVATE, si.shmmax + 1, 0600), "shmget(IPC_PRIVATE, shmmax + 1)");
+		showf_id(shmget(0x5303, SIZE_MAX, IPC_CREAT | 0600), "shmget(0x5303, SIZE_MAX, IPC_CREAT)");
+		showf_id(shmget(0x5303, 1, 0), "shmget(0x5303, 1, 0) (nothing was created)");
 	}
 
 	printf("-- shm_segsz is the requested size, shm_tot counts pages\n");
@@ -195,7 +166,7 @@ int main(void)
 		for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
 			int id = ids[i] = make(IPC_PRIVATE, sizes[i], 0600);
 
-			ds = stat_of(id);
+			ds = stat_seg(id);
 			pages += (sizes[i] + PAGE - 1) / PAGE;
 			printf("size %zu: shm_segsz=%zu, shm_tot grew by %lu pages (expected %lu)\n", sizes[i],
 			       (size_t)ds.shm_segsz, shm_tot() - tot0, pages);
@@ -220,9 +191,9 @@ int main(void)
 		int id = make(0x5304, 10, IPC_CREAT | IPC_EXCL | SHM_NORESERVE | 0751);
 		print_seg("key 0x5304, IPC_CREAT|IPC_EXCL|SHM_NORESERVE|0751", id);
 		/* The owner asks for bits it holds: no capability involved. */
-		show_id(r = shmget(0x5304, 10, 0700), "shmget(0x5304, 10, 0700)");
+		showf_id(r = shmget(0x5304, 10, 0700), "shmget(0x5304, 10, 0700)");
 		printf("same id: %s\n", yesno(r == id));
-		show_id(shmget(0x5304, 10, IPC_CREAT | 0400), "shmget(0x5304, 10, IPC_CREAT|0400)");
+		showf_id(shmget(0x5304, 10, IPC_CREAT | 0400), "shmget(0x5304, 10, IPC_CREAT|0400)");
 		print_seg("mode unchanged", id);
 		rm(id);
 	}
@@ -232,26 +203,26 @@ int main(void)
 		int n1 = make(-2, 10, IPC_CREAT | IPC_EXCL | 0600);
 		int n2 = make(INT32_MIN, 10, IPC_CREAT | IPC_EXCL | 0600);
 
-		ds = stat_of(n1);
+		ds = stat_seg(n1);
 		printf("key -2 stored as %d\n", (int)ds.shm_perm.__key);
-		ds = stat_of(n2);
+		ds = stat_seg(n2);
 		printf("key INT_MIN stored as %d\n", (int)ds.shm_perm.__key);
-		show_id(r = shmget(-2, 0, 0), "shmget(-2, 0, 0)");
+		showf_id(r = shmget(-2, 0, 0), "shmget(-2, 0, 0)");
 		printf("same id: %s\n", yesno(r == n1));
 		rm(n1);
 		rm(n2);
-		show_id(shmget(-2, 0, 0), "shmget(-2, 0, 0) after IPC_RMID");
+		showf_id(shmget(-2, 0, 0), "shmget(-2, 0, 0) after IPC_RMID");
 	}
 
 	printf("-- re-creating a key after IPC_RMID\n");
 	rm(a);
-	show_id(shmget(0x5301, 100, 0), "shmget(0x5301, 100, 0) after IPC_RMID");
-	show_id(shmctl(a, IPC_STAT, &ds), "shmctl(old id, IPC_STAT)");
+	showf_id(shmget(0x5301, 100, 0), "shmget(0x5301, 100, 0) after IPC_RMID");
+	showf_id(shmctl(a, IPC_STAT, &ds), "shmctl(old id, IPC_STAT)");
 	b = make(0x5301, 200, IPC_CREAT | IPC_EXCL | 0600);
 	printf("new id differs from the old one: %s\n", yesno(b != a));
 	print_seg("new segment", b);
-	show_id(shmctl(a, IPC_STAT, &ds), "shmctl(old id, IPC_STAT)");
-	show_id(shmctl(a, IPC_RMID, NULL), "shmctl(old id, IPC_RMID)");
+	showf_id(shmctl(a, IPC_STAT, &ds), "shmctl(old id, IPC_STAT)");
+	showf_id(shmctl(a, IPC_RMID, NULL), "shmctl(old id, IPC_RMID)");
 	print_seg("new segment untouched", b);
 	rm(b);
 

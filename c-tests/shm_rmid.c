@@ -26,16 +26,6 @@
 static int cmd_pipe[2], reply_pipe[2];
 static char *shared;
 
-static struct shmid_ds stat_of(int id)
-{
-	struct shmid_ds ds;
-
-	memset(&ds, 0, sizeof ds);
-	if (shmctl(id, IPC_STAT, &ds) != 0)
-		die("IPC_STAT");
-	return ds;
-}
-
 static void print_ds(const char *what, int id)
 {
 	struct shmid_ds ds;
@@ -120,11 +110,11 @@ int main(void)
 		die("shmget");
 	p = at(a, 0);
 	strcpy(p, "before IPC_RMID");
-	ref = stat_of(a);
+	ref = stat_seg(a);
 	print_ds("before IPC_RMID", a);
 	show("shmctl(IPC_RMID)", shmctl(a, IPC_RMID, NULL));
 	print_ds("after IPC_RMID", a);
-	ds = stat_of(a);
+	ds = stat_seg(a);
 	check(ds.shm_perm.uid == ref.shm_perm.uid && ds.shm_perm.gid == ref.shm_perm.gid &&
 	      ds.shm_perm.cuid == ref.shm_perm.cuid && ds.shm_perm.cgid == ref.shm_perm.cgid,
 	      "owner and creator unchanged");
@@ -180,7 +170,7 @@ int main(void)
 	printf("- IPC_RMID again, IPC_SET\n");
 	show("shmctl(IPC_RMID) again", shmctl(a, IPC_RMID, NULL));
 	print_ds("IPC_STAT", a);
-	ds = stat_of(a);
+	ds = stat_seg(a);
 	ds.shm_perm.mode = 0604;
 	show("shmctl(IPC_SET, mode 0604)", shmctl(a, IPC_SET, &ds));
 	print_ds("IPC_STAT", a);

@@ -117,16 +117,6 @@ static void command(const char *what, char c)
 	printf("%s: %s\n", what, rep == 0 ? "ok" : rep == 's' ? "started" : errname((unsigned char)rep));
 }
 
-static struct shmid_ds stat_of(int id)
-{
-	struct shmid_ds ds;
-
-	memset(&ds, 0, sizeof ds);
-	if (shmctl(id, IPC_STAT, &ds) != 0)
-		die("IPC_STAT");
-	return ds;
-}
-
 static void nattch(const char *when, int id)
 {
 	struct shmid_ds ds;
@@ -143,7 +133,7 @@ static void lpid_is(const char *who, pid_t pid, int id)
 	char what[64];
 
 	snprintf(what, sizeof what, "shm_lpid == %s", who);
-	check(stat_of(id).shm_lpid == pid, what);
+	check(stat_seg(id).shm_lpid == pid, what);
 }
 
 static pid_t new_worker(int seg)
@@ -179,7 +169,7 @@ int main(int argc, char **argv)
 	before = time(NULL);
 	w = new_worker(s);
 	after = time(NULL);
-	ds = stat_of(s);
+	ds = stat_seg(s);
 	printf("after fork: nattch=%lu\n", (unsigned long)ds.shm_nattch);
 	lpid_is("the parent's pid (the parent attaches at fork)", getpid(), s);
 	check(ds.shm_atime >= before && ds.shm_atime <= after, "shm_atime in [before fork, after fork]");
@@ -190,7 +180,7 @@ int main(int argc, char **argv)
 	nattch("after the child's shmat", s);
 	before = time(NULL);
 	command("child: execv(this program)", 'e');
-	ds = stat_of(s);
+	ds = stat_seg(s);
 	after = time(NULL);
 	printf("after exec: nattch=%lu\n", (unsigned long)ds.shm_nattch);
 	lpid_is("the child's pid", w, s);
@@ -226,7 +216,7 @@ int main(int argc, char **argv)
 		if (waitid(P_PID, (id_t)w, &si, WEXITED | WNOWAIT) != 0)
 			die("waitid");
 		printf("child is a zombie, killed by signal %d\n", si.si_status);
-		ds = stat_of(s);
+		ds = stat_seg(s);
 		after = time(NULL);
 		printf("before it is reaped: nattch=%lu\n", (unsigned long)ds.shm_nattch);
 		lpid_is("the child's pid", w, s);
@@ -252,7 +242,7 @@ int main(int argc, char **argv)
 			die("shmdt");
 		nattch("after the parent's shmdt", t);
 		show("shmctl(IPC_RMID)", shmctl(t, IPC_RMID, NULL));
-		ds = stat_of(t);
+		ds = stat_seg(t);
 		printf("IPC_STAT: key=%#x mode=%04o nattch=%lu\n", (unsigned)ds.shm_perm.__key,
 		       (unsigned)ds.shm_perm.mode, (unsigned long)ds.shm_nattch);
 		show("shmget(0x5801, 0, 0)", shmget(0x5801, 0, 0));
