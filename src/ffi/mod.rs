@@ -37,10 +37,25 @@ fn set_errno(e: i32) {
     unsafe { *libc::__errno_location() = e };
 }
 
-/// Addresses in the first page are never valid user buffers: treat them as
-/// NULL (EFAULT) instead of faulting on them.
-fn user_ptr<T>(p: *const T) -> Option<*const T> {
-    ((p as usize) >= 4096).then_some(p)
+/// `count` `T`s at `p` that the caller may read, or EFAULT (see
+/// [`crate::user::accessible`]).
+fn readable<T>(p: *const T, count: usize) -> Result<*const T> {
+    let bytes = count.checked_mul(std::mem::size_of::<T>()).ok_or(Errno::EFAULT)?;
+    if crate::user::accessible(p as usize, bytes.max(1), false) {
+        Ok(p)
+    } else {
+        Err(Errno::EFAULT)
+    }
+}
+
+/// `count` `T`s at `p` that the caller may write, or EFAULT.
+fn writable<T>(p: *mut T, count: usize) -> Result<*mut T> {
+    let bytes = count.checked_mul(std::mem::size_of::<T>()).ok_or(Errno::EFAULT)?;
+    if crate::user::accessible(p as usize, bytes.max(1), true) {
+        Ok(p)
+    } else {
+        Err(Errno::EFAULT)
+    }
 }
 
 /// Runs when the library is loaded. The namespace is mapped now, before the

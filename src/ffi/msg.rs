@@ -1,7 +1,6 @@
 //! msgget, msgsnd, msgrcv, msgctl.
 
-use super::{call, user_ptr};
-use crate::error::Errno;
+use super::{call, readable, writable};
 use crate::msg::{self, Reply};
 use crate::region;
 use crate::user::OutBuf;
@@ -18,13 +17,13 @@ pub extern "C" fn msgget(key: libc::key_t, msgflg: c_int) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn msgsnd(msqid: c_int, msgp: *const c_void, msgsz: size_t, msgflg: c_int) -> c_int {
     call(-1, || {
-        let msgp = user_ptr(msgp).ok_or(Errno::EFAULT)?;
-        // SAFETY: a msgbuf starts with its long mtype (caller's contract).
-        let mtype = unsafe { msgp.cast::<c_long>().read_unaligned() };
+        let mtype_ptr = readable(msgp.cast::<c_long>(), 1)?;
+        // SAFETY: readable (checked); a msgbuf starts with its long mtype.
+        let mtype = unsafe { mtype_ptr.read_unaligned() };
         msg::check_send(msqid, msgsz, mtype)?;
-        // SAFETY: the text follows mtype and is msgsz bytes long (caller's
-        // contract); msgsz was checked against msgmax.
-        let text = unsafe { std::slice::from_raw_parts(msgp.cast::<u8>().add(size_of::<c_long>()), msgsz) };
+        let text = readable(msgp.cast::<u8>().wrapping_add(size_of::<c_long>()), msgsz)?;
+        // SAFETY: msgsz readable bytes (checked), the text after mtype.
+        let text = unsafe { std::slice::from_raw_parts(text, msgsz) };
         msg::send(region::get()?, msqid, mtype, text, msgflg).map(|()| 0)
     })
 }
@@ -41,14 +40,10 @@ pub unsafe extern "C" fn msgrcv(
 ) -> ssize_t {
     call(-1, || {
         let select = msg::check_receive(msqid, msgsz, msgtyp, msgflg)?;
-        let msgp = user_ptr(msgp).map(|p| p.cast::<u8>().cast_mut());
-        // SAFETY: the caller provides msgsz writable bytes of text after mtype.
-        let mut text = msgp.map(|p| unsafe { OutBuf::new(p.add(size_of::<c_long>()), msgsz) });
-        let (mtype, len) = msg::receive(region::get()?, msqid, text.as_mut(), select, msgflg)?;
-        if let Some(p) = msgp {
-            // SAFETY: as above; the buffer starts with the long mtype.
-            unsafe { p.cast::<c_long>().write_unaligned(mtype) };
-        }
+        // SAFETY: the caller provides a msgbuf of msgsz bytes of text; the
+        // bytes are checked writable before anything is written.
+        let mut buffer = unsafe { OutBuf::new(msgp.cast::<u8>(), size_of::<c_long>().saturating_add(msgsz)) };
+        let (_mtype, len) = msg::receive(region::get()?, msqid, &mut buffer, select, msgflg)?;
         Ok(len as ssize_t)
     })
 }
@@ -59,17 +54,19 @@ pub unsafe extern "C" fn msgrcv(
 #[no_mangle]
 pub unsafe extern "C" fn msgctl(msqid: c_int, cmd: c_int, buf: *mut libc::msqid_ds) -> c_int {
     call(-1, || {
-        let buf = user_ptr(buf).map(|p| p.cast_mut());
-        // SAFETY: for IPC_SET the caller provides a readable msqid_ds.
-        let input = buf.filter(|_| cmd & !0x100 == libc::IPC_SET).map(|p| unsafe { p.read_unaligned() });
+        // SAFETY: IPC_SET's buffer, checked readable.
+        let input = match cmd & !0x100 {
+            libc::IPC_SET => readable(buf, 1).ok().map(|p| unsafe { p.read_unaligned() }),
+            _ => None,
+        };
         let reply = msg::control(region::get()?, msqid, cmd, input.as_ref())?;
-        let out = buf.ok_or(Errno::EFAULT);
-        // SAFETY: the caller provides a writable msqid_ds (msginfo for the
-        // info commands) when the command returns one.
+        // SAFETY: the reply's buffer, checked writable.
         match reply {
             Reply::Done(r) => Ok(r),
-            Reply::Stat(r, ds) => out.map(|p| unsafe { p.write_unaligned(ds) }).map(|()| r),
-            Reply::Info(r, info) => out.map(|p| unsafe { p.cast::<libc::msginfo>().write_unaligned(info) }).map(|()| r),
+            Reply::Stat(r, ds) => writable(buf, 1).map(|p| unsafe { p.write_unaligned(ds) }).map(|()| r),
+            Reply::Info(r, info) => {
+                writable(buf.cast::<libc::msginfo>(), 1).map(|p| unsafe { p.write_unaligned(info) }).map(|()| r)
+            }
         }
     })
 }

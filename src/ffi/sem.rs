@@ -1,6 +1,6 @@
 //! semget, semop, semtimedop, semctl.
 
-use super::{call, user_ptr};
+use super::{call, readable, writable};
 use crate::error::{Errno, Result};
 use crate::region;
 use crate::sem::{self, Command, Reply, SemInfo, Sop};
@@ -34,13 +34,13 @@ pub unsafe extern "C" fn semtimedop(
         // int), read the operations, then check the id and the timeout.
         let timeout = match timeout.is_null() {
             true => None,
-            // SAFETY: a readable timespec, per the caller's contract.
-            false => Some(unsafe { user_ptr(timeout).ok_or(Errno::EFAULT)?.read_unaligned() }),
+            // SAFETY: a timespec checked readable.
+            false => Some(unsafe { readable(timeout, 1)?.read_unaligned() }),
         };
         let nsops = nsops as u32;
         sem::check_nsops(nsops)?;
-        let sops = user_ptr(sops).ok_or(Errno::EFAULT)?;
-        // SAFETY: the caller provides nsops sembufs (nsops <= SEMOPM, checked).
+        let sops = readable(sops.cast_const(), nsops as usize)?;
+        // SAFETY: nsops sembufs checked readable (nsops <= SEMOPM).
         let sops: smallvec::SmallVec<[Sop; 8]> = unsafe { std::slice::from_raw_parts(sops, nsops as usize) }
             .iter()
             .map(|s| Sop { num: s.sem_num, op: s.sem_op, flags: s.sem_flg })
@@ -70,9 +70,9 @@ pub unsafe extern "C" fn semctl(semid: c_int, semnum: c_int, cmd: c_int, arg: us
     call(-1, || {
         let ptr = arg as *mut u8;
         let read_array = |n: usize| -> Result<Vec<u16>> {
-            let p = user_ptr(ptr).ok_or(Errno::EFAULT)?;
-            // SAFETY: SETALL's array holds nsems values (caller's contract).
-            Ok(unsafe { std::slice::from_raw_parts(p.cast::<c_ushort>(), n) }.to_vec())
+            let p = readable(ptr.cast::<c_ushort>().cast_const(), n)?;
+            // SAFETY: SETALL's array of nsems values, checked readable.
+            Ok(unsafe { std::slice::from_raw_parts(p, n) }.to_vec())
         };
         // Exactly the commands glibc's semctl accepts (it refuses the rest,
         // IPC_64 variants included, with EINVAL before any system call).
@@ -90,23 +90,26 @@ pub unsafe extern "C" fn semctl(semid: c_int, semnum: c_int, cmd: c_int, arg: us
             // The int member of the union (or an int passed as is).
             libc::SETVAL => Command::SetVal(arg as u32 as i32),
             libc::SETALL => Command::SetAll(&read_array),
-            // SAFETY: IPC_SET's buffer is a readable semid_ds.
-            libc::IPC_SET => {
-                Command::Set(user_ptr(ptr).map(|p| unsafe { p.cast::<libc::semid_ds>().read_unaligned() }))
-            }
+            // SAFETY: IPC_SET's semid_ds, checked readable.
+            libc::IPC_SET => Command::Set(
+                readable(ptr.cast::<libc::semid_ds>().cast_const(), 1).ok().map(|p| unsafe { p.read_unaligned() }),
+            ),
             libc::IPC_RMID => Command::Remove,
             _ => return Err(Errno::EINVAL),
         };
         let reply = sem::control(region::get()?, semid, semnum, command)?;
-        let out = user_ptr(ptr).map(|p| p.cast_mut()).ok_or(Errno::EFAULT);
-        // SAFETY: for the commands that return data the caller provides a
-        // buffer of the right type (and GETALL an array of nsems values).
+        // SAFETY: each reply's buffer (GETALL's array of nsems values) is
+        // checked writable first.
         match reply {
             Reply::Value(v) => Ok(v),
-            Reply::Stat(r, ds) => out.map(|p| unsafe { p.cast::<libc::semid_ds>().write_unaligned(ds) }).map(|()| r),
-            Reply::Info(r, info) => out.map(|p| unsafe { p.cast::<SemInfo>().write_unaligned(info) }).map(|()| r),
-            Reply::All(values) => out
-                .map(|p| unsafe { std::ptr::copy_nonoverlapping(values.as_ptr(), p.cast::<c_ushort>(), values.len()) })
+            Reply::Stat(r, ds) => {
+                writable(ptr.cast::<libc::semid_ds>(), 1).map(|p| unsafe { p.write_unaligned(ds) }).map(|()| r)
+            }
+            Reply::Info(r, info) => {
+                writable(ptr.cast::<SemInfo>(), 1).map(|p| unsafe { p.write_unaligned(info) }).map(|()| r)
+            }
+            Reply::All(values) => writable(ptr.cast::<c_ushort>(), values.len())
+                .map(|p| unsafe { std::ptr::copy_nonoverlapping(values.as_ptr(), p, values.len()) })
                 .map(|()| 0),
         }
     })

@@ -1,6 +1,6 @@
 //! shmget, shmat, shmdt, shmctl.
 
-use super::{call, user_ptr};
+use super::{call, readable, writable};
 use crate::error::Errno;
 use crate::region;
 use crate::shm::{self, Command, Reply, ShmInfo, ShmInfoTotals};
@@ -42,29 +42,30 @@ pub unsafe extern "C" fn shmctl(shmid: c_int, cmd: c_int, buf: *mut libc::shmid_
         if cmd < 0 || shmid < 0 {
             return Err(Errno::EINVAL);
         }
-        let buf = user_ptr(buf).map(|p| p.cast_mut());
         let command = match cmd & !0x100 {
             libc::IPC_INFO => Command::Info,
             SHM_INFO => Command::InfoTotals,
             libc::IPC_STAT => Command::Stat { by_index: false, check_read: true },
             SHM_STAT => Command::Stat { by_index: true, check_read: true },
             SHM_STAT_ANY => Command::Stat { by_index: true, check_read: false },
-            // SAFETY: IPC_SET's buffer is a readable shmid_ds.
-            libc::IPC_SET => Command::Set(buf.map(|p| unsafe { p.read_unaligned() })),
+            // SAFETY: IPC_SET's shmid_ds, checked readable.
+            libc::IPC_SET => Command::Set(readable(buf.cast_const(), 1).ok().map(|p| unsafe { p.read_unaligned() })),
             libc::IPC_RMID => Command::Remove,
             SHM_LOCK => Command::Lock(true),
             SHM_UNLOCK => Command::Lock(false),
             _ => return Err(Errno::EINVAL),
         };
         let reply = shm::control(region::get()?, shmid, command)?;
-        let out = buf.ok_or(Errno::EFAULT);
-        // SAFETY: for commands that return data the caller provides a buffer
-        // of the matching type.
+        // SAFETY: each reply's buffer is checked writable first.
         match reply {
             Reply::Done(r) => Ok(r),
-            Reply::Stat(r, ds) => out.map(|p| unsafe { p.write_unaligned(ds) }).map(|()| r),
-            Reply::Info(r, info) => out.map(|p| unsafe { p.cast::<ShmInfo>().write_unaligned(info) }).map(|()| r),
-            Reply::Totals(r, t) => out.map(|p| unsafe { p.cast::<ShmInfoTotals>().write_unaligned(t) }).map(|()| r),
+            Reply::Stat(r, ds) => writable(buf, 1).map(|p| unsafe { p.write_unaligned(ds) }).map(|()| r),
+            Reply::Info(r, info) => {
+                writable(buf.cast::<ShmInfo>(), 1).map(|p| unsafe { p.write_unaligned(info) }).map(|()| r)
+            }
+            Reply::Totals(r, t) => {
+                writable(buf.cast::<ShmInfoTotals>(), 1).map(|p| unsafe { p.write_unaligned(t) }).map(|()| r)
+            }
         }
     })
 }

@@ -169,18 +169,15 @@ pub fn check_receive(id: i32, size: usize, msgtyp: i64, flags: i32) -> Result<Se
     })
 }
 
-/// msgrcv(2), after [`check_receive`]: copies the text into `text` (None for
-/// a NULL buffer) and returns the message type and the length copied.
-pub fn receive(
-    region: &Region,
-    id: i32,
-    text: Option<&mut OutBuf>,
-    select: Select,
-    flags: i32,
-) -> Result<(i64, usize)> {
+/// The `long mtype` that starts a `struct msgbuf`, before the text.
+const MTYPE: usize = std::mem::size_of::<libc::c_long>();
+
+/// msgrcv(2), after [`check_receive`]: fills the caller's `struct msgbuf`
+/// (`buffer`: mtype, then room for the text) and returns the message type
+/// and the length of text copied.
+pub fn receive(region: &Region, id: i32, buffer: &mut OutBuf, select: Select, flags: i32) -> Result<(i64, usize)> {
     let q = queue(region, id)?;
-    let mut text = text;
-    let capacity = text.as_ref().map_or(usize::MAX >> 1, |t| t.len());
+    let capacity = buffer.len().saturating_sub(MTYPE);
     let mut waiter = Waiter::default();
     let mut guard = lock(region, q, id)?;
     loop {
@@ -196,11 +193,14 @@ pub fn receive(
                     return Err(Errno::EINVAL);
                 }
             }
-            // A NULL buffer: Linux would consume the message and then fail
-            // to copy it out; we fail without losing it.
-            let dst = text.as_deref_mut().ok_or(Errno::EFAULT)?;
+            // A bad buffer: Linux would consume the message and then fail to
+            // copy it out; we fail without losing it.
             let count = found.size.min(capacity);
-            with_repair(region, q, || q.copy_out(region, &found, dst, count))?;
+            if !buffer.writable(MTYPE + count) {
+                return Err(Errno::EFAULT);
+            }
+            buffer.write_at(0, &found.mtype.to_ne_bytes());
+            with_repair(region, q, || q.copy_out(region, &found, buffer, MTYPE, count))?;
             if flags & MSG_COPY == 0 {
                 with_repair(region, q, || q.unlink(region, &found))?;
                 q.lrpid.store(platform::pid(), Relaxed);

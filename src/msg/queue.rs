@@ -283,16 +283,23 @@ impl MsgQueue {
         Ok(best)
     }
 
-    /// Copies the first `count` text bytes of `found` into `dst`.
-    pub fn copy_out(&self, region: &Region, found: &Found, dst: &mut OutBuf, count: usize) -> Result<(), Corrupt> {
+    /// Copies the first `count` text bytes of `found` into `dst` at `at`.
+    pub fn copy_out(
+        &self,
+        region: &Region,
+        found: &Found,
+        dst: &mut OutBuf,
+        at: usize,
+        count: usize,
+    ) -> Result<(), Corrupt> {
         let mut block = found.block;
         let mut done = 0;
-        for (at, len) in text_pieces(found.size) {
+        for (piece_at, len) in text_pieces(found.size) {
             if done >= count {
                 break;
             }
             let len = len.min(count - done);
-            if !region.load_block_bytes(block, at, len, dst, done) {
+            if !region.load_block_bytes(block, piece_at, len, dst, at + done) {
                 return Err(Corrupt);
             }
             done += len;

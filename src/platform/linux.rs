@@ -464,3 +464,30 @@ pub fn memlock_limit() -> Option<u64> {
     }
     Some(limit.rlim_cur)
 }
+
+// ---------------------------------------------------------------- caller memory
+
+/// Whether the page at `page` can be read (and written back, if `write`):
+/// one byte is read, and written back unchanged, through the kernel, which
+/// reports EFAULT instead of faulting. None when the kernel will not say
+/// (the calls are forbidden here): the caller then assumes the page is good.
+pub fn probe_page(page: usize, write: bool) -> Option<bool> {
+    let mut byte = 0u8;
+    let local = libc::iovec { iov_base: (&mut byte as *mut u8).cast(), iov_len: 1 };
+    let remote = libc::iovec { iov_base: page as *mut libc::c_void, iov_len: 1 };
+    // SAFETY: reading one byte of our own address space into `byte`; the
+    // kernel checks the remote address.
+    let read = unsafe { libc::process_vm_readv(pid(), &local, 1, &remote, 1, 0) };
+    if read != 1 {
+        return (Errno::last().0 == libc::EFAULT).then_some(false);
+    }
+    if !write {
+        return Some(true);
+    }
+    // SAFETY: writing back the byte just read, to the same address.
+    let written = unsafe { libc::process_vm_writev(pid(), &local, 1, &remote, 1, 0) };
+    if written != 1 {
+        return (Errno::last().0 == libc::EFAULT).then_some(false);
+    }
+    Some(true)
+}
