@@ -16,23 +16,14 @@
  * fails instead of looking fast.
  */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <signal.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#define BENCH_NAME "msgbench"
+#include "bench.h"
+
 #include <sys/ipc.h>
 #include <sys/msg.h>
-#include <sys/prctl.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #define TYPE_REQ 1L  /* parent -> child: pingpong request, stream data */
 #define TYPE_ACK 2L  /* child -> parent: pingpong reply, stream ack */
-#define WATCHDOG_SECONDS 300
 
 struct msg {
     long mtype;
@@ -40,44 +31,13 @@ struct msg {
 };
 
 static int qid = -1;
-static pid_t child = -1;
-static volatile sig_atomic_t child_exited;
 
-static void on_sigchld(int sig) { (void)sig; child_exited = 1; }
-
-static void on_sigalrm(int sig)
+/* For die() and child_die(); removing the queue wakes a blocked peer with
+ * EIDRM. */
+static void bench_cleanup(void)
 {
-    static const char text[] = "msgbench: watchdog timeout, giving up\n";
-    (void)sig;
-    if (write(STDERR_FILENO, text, sizeof text - 1) < 0) { /* nothing to do */ }
-    if (child > 0)
-        kill(child, SIGKILL);
-    _exit(124);
-}
-
-/* Parent-side failure: remove the queue, kill and reap the child, exit 1. */
-static void die(const char *what)
-{
-    if (errno)
-        fprintf(stderr, "msgbench: %s: %s\n", what, strerror(errno));
-    else
-        fprintf(stderr, "msgbench: %s\n", what);
     if (qid >= 0)
         msgctl(qid, IPC_RMID, NULL);
-    if (child > 0) {
-        kill(child, SIGKILL);
-        waitpid(child, NULL, 0);
-    }
-    exit(1);
-}
-
-/* Child-side failure: removing the queue wakes the parent with EIDRM. */
-static void child_die(const char *what)
-{
-    fprintf(stderr, "msgbench child: %s%s%s\n", what,
-            errno ? ": " : "", errno ? strerror(errno) : "");
-    msgctl(qid, IPC_RMID, NULL);
-    _exit(1);
 }
 
 static void put_seq(struct msg *m, long type, size_t size, uint64_t seq)
@@ -189,23 +149,13 @@ static void child_main(int pingpong, struct msg *m, size_t size,
 static uint64_t parse_num(const char *s, const char *what, uint64_t min,
                           uint64_t max)
 {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-' || v < min || v > max) {
+    uint64_t v;
+    if (!parse_u64(s, min, max, &v)) {
         fprintf(stderr, "msgbench: invalid %s '%s' (expected %llu..%llu)\n",
                 what, s, (unsigned long long)min, (unsigned long long)max);
         exit(2);
     }
     return v;
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-        die("clock_gettime");
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 int main(int argc, char **argv)
@@ -217,34 +167,20 @@ int main(int argc, char **argv)
     int pingpong = strcmp(argv[1], "pingpong") == 0;
     size_t size = parse_num(argv[2], "size", 8, 1u << 20);
     uint64_t count = parse_num(argv[3], "count", 1, UINT64_C(1) << 40);
-    uint64_t warm = count / 10 < 1000 ? 1000 : count / 10 > 10000 ? 10000 : count / 10;
+    uint64_t warm = warmup_count(count);
 
     struct msg *m = calloc(1, sizeof *m + size);
     if (!m)
         die("calloc");
 
-    struct sigaction sa = { .sa_handler = on_sigchld };  /* no SA_RESTART */
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGCHLD, &sa, NULL) != 0)
-        die("sigaction");
-    signal(SIGALRM, on_sigalrm);
-    alarm(WATCHDOG_SECONDS);
+    install_signals();
 
     qid = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
     if (qid < 0)
         die("msgget");
 
-    pid_t parent = getpid();
-    fflush(NULL);
-    child = fork();
-    if (child < 0)
-        die("fork");
-    if (child == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(1);
+    if (fork_child() == 0)
         child_main(pingpong, m, size, warm, count);
-    }
 
     uint64_t t0 = 0;
     if (pingpong) {
@@ -275,15 +211,7 @@ int main(int argc, char **argv)
     }
     uint64_t elapsed = now_ns() - t0;
 
-    int status;
-    while (waitpid(child, &status, 0) < 0)
-        if (errno != EINTR)
-            die("waitpid");
-    child = -1;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        errno = 0;
-        die("child failed");
-    }
+    reap_child();
     if (msgctl(qid, IPC_RMID, NULL) != 0)
         die("msgctl(IPC_RMID)");
     qid = -1;

@@ -17,22 +17,12 @@
  * byte written reads back.
  */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <signal.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#define BENCH_NAME "sembench"
+#include "bench.h"
+
 #include <sys/ipc.h>
-#include <sys/prctl.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-
-#define WATCHDOG_SECONDS 300
 
 union semun {
     int val;
@@ -41,42 +31,13 @@ union semun {
 };
 
 static int semid = -1;
-static pid_t child = -1;
 
-static void on_sigchld(int sig) { (void)sig; }
-
-static void on_sigalrm(int sig)
+/* For die() and child_die(); removing the set wakes a waiting peer with
+ * EIDRM. */
+static void bench_cleanup(void)
 {
-    static const char text[] = "sembench: watchdog timeout, giving up\n";
-    (void)sig;
-    if (write(STDERR_FILENO, text, sizeof text - 1) < 0) { /* nothing to do */ }
-    if (child > 0)
-        kill(child, SIGKILL);
-    _exit(124);
-}
-
-/* Failure: remove the set, kill and reap the child, exit 1. */
-static void die(const char *what)
-{
-    if (errno)
-        fprintf(stderr, "sembench: %s: %s\n", what, strerror(errno));
-    else
-        fprintf(stderr, "sembench: %s\n", what);
     if (semid >= 0)
         semctl(semid, 0, IPC_RMID);
-    if (child > 0) {
-        kill(child, SIGKILL);
-        waitpid(child, NULL, 0);
-    }
-    exit(1);
-}
-
-/* Child-side failure: removing the set wakes the parent with EIDRM. */
-static void child_die(const char *what)
-{
-    fprintf(stderr, "sembench child: %s: %s\n", what, strerror(errno));
-    semctl(semid, 0, IPC_RMID);
-    _exit(1);
 }
 
 /* semop on one semaphore.  SIGCHLD is installed without SA_RESTART, so a
@@ -89,6 +50,11 @@ static int sem1(unsigned short num, short op, short flags)
 
 static void psem(unsigned short num, short op, short flags)
 {
+    /* A SIGCHLD that arrived between two calls interrupts nothing: check. */
+    if (child_exited) {
+        errno = 0;
+        die("child exited early");
+    }
     if (sem1(num, op, flags) != 0)
         die(errno == EINTR ? "semop (child died?)" : "semop");
 }
@@ -105,30 +71,9 @@ static void expect_value(unsigned short num, int want, const char *when)
     }
 }
 
-static void reap_child(void)
-{
-    int status;
-    while (waitpid(child, &status, 0) < 0)
-        if (errno != EINTR)
-            die("waitpid");
-    child = -1;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        errno = 0;
-        die("child failed");
-    }
-}
-
 static void start_child(void (*body)(uint64_t), uint64_t n)
 {
-    pid_t parent = getpid();
-    fflush(NULL);
-    child = fork();
-    if (child < 0)
-        die("fork");
-    if (child == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(1);
+    if (fork_child() == 0) {
         body(n);
         exit(0);  /* exit, not _exit: SEM_UNDO adjustments apply at exit */
     }
@@ -152,14 +97,6 @@ static void pong_child(uint64_t n)
         if (sem1(1, 1, 0) != 0)
             child_die("semop V(S2)");
     }
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-        die("clock_gettime");
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* Uncontended P/V pairs on semaphore 0 (value 1), timed after `warm`. */
@@ -229,10 +166,8 @@ static uint64_t shm_cycles(uint64_t warm, uint64_t count)
 
 static uint64_t parse_count(const char *s)
 {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-' || v < 1 || v > (UINT64_C(1) << 40)) {
+    uint64_t v;
+    if (!parse_u64(s, 1, UINT64_C(1) << 40, &v)) {
         fprintf(stderr, "sembench: invalid count '%s'\n", s);
         exit(2);
     }
@@ -249,14 +184,9 @@ int main(int argc, char **argv)
         return 2;
     }
     uint64_t count = parse_count(argv[2]);
-    uint64_t warm = count / 10 < 1000 ? 1000 : count / 10 > 10000 ? 10000 : count / 10;
+    uint64_t warm = warmup_count(count);
 
-    struct sigaction sa = { .sa_handler = on_sigchld };  /* no SA_RESTART */
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGCHLD, &sa, NULL) != 0)
-        die("sigaction");
-    signal(SIGALRM, on_sigalrm);
-    alarm(WATCHDOG_SECONDS);
+    install_signals();
 
     uint64_t elapsed;
     if (shm) {

@@ -196,9 +196,14 @@ fn shim_library() -> Result<PathBuf, String> {
     })
 }
 
-/// Compiles `source` into `dir/name`.
+/// The header the C programs share (`#include "bench.h"`).
+const BENCH_H: &str = include_str!("../c/bench.h");
+
+/// Compiles `source` into `dir/name`, with `bench.h` beside it.
 fn compile(name: &str, source: &str, dir: &Path) -> Result<PathBuf, String> {
     let (src, bin) = (dir.join(format!("{name}.c")), dir.join(name));
+    let header = dir.join("bench.h");
+    fs::write(&header, BENCH_H).map_err(|e| format!("writing {}: {e}", header.display()))?;
     fs::write(&src, source).map_err(|e| format!("writing {}: {e}", src.display()))?;
     let cc = env::var_os("CC").unwrap_or_else(|| "cc".into());
     let status = Command::new(&cc)

@@ -1,0 +1,162 @@
+/*
+ * bench.h: scaffolding shared by the benchmark programs (msgbench.c,
+ * sembench.c).  Header-only; the harness (benches/harness/mod.rs) writes it
+ * beside the program's .c file before compiling.
+ *
+ * Before including it a program defines _GNU_SOURCE and BENCH_NAME (the
+ * prefix of its error messages, e.g. "msgbench"), and it must define
+ *
+ *     static void bench_cleanup(void);
+ *
+ * which removes the program's IPC object if it exists (called by die() and
+ * child_die()).  It offers:
+ *
+ *   child, child_exited   the child's pid (-1 if none) and a flag set by the
+ *                         SIGCHLD handler
+ *   die(what)             parent-side failure: message (with strerror(errno)
+ *                         if errno is set), bench_cleanup(), kill and reap
+ *                         the child, exit 1
+ *   child_die(what)       child-side failure: message, bench_cleanup() (which
+ *                         wakes a waiting parent with EIDRM), _exit 1
+ *   install_signals()     SIGCHLD handler without SA_RESTART (so a child's
+ *                         death interrupts a blocked parent) and a SIGALRM
+ *                         watchdog of WATCHDOG_SECONDS that kills the child
+ *                         and exits 124
+ *   fork_child()          fork; the child dies with its parent; returns 0 in
+ *                         the child
+ *   reap_child()          wait for the child; die() unless it exited with 0
+ *   parse_u64(s, min, max, &v)  strict decimal parse; 0 if invalid
+ *   warmup_count(count)   untimed iterations before the timed ones
+ *   now_ns()              CLOCK_MONOTONIC in ns
+ */
+#ifndef IPCSHIM_BENCH_H
+#define IPCSHIM_BENCH_H
+
+#ifndef BENCH_NAME
+#error "define BENCH_NAME (the program name) before including bench.h"
+#endif
+
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WATCHDOG_SECONDS 300
+
+/* Removes the program's IPC object, if any; defined by the program. */
+static void bench_cleanup(void);
+
+static pid_t child = -1;
+static volatile sig_atomic_t child_exited;
+
+static inline void on_sigchld(int sig) { (void)sig; child_exited = 1; }
+
+static inline void on_sigalrm(int sig)
+{
+    static const char text[] = BENCH_NAME ": watchdog timeout, giving up\n";
+    (void)sig;
+    if (write(STDERR_FILENO, text, sizeof text - 1) < 0) { /* nothing to do */ }
+    if (child > 0)
+        kill(child, SIGKILL);
+    _exit(124);
+}
+
+/* Parent-side failure: remove the IPC object, kill and reap the child, exit 1. */
+static inline void die(const char *what)
+{
+    if (errno)
+        fprintf(stderr, BENCH_NAME ": %s: %s\n", what, strerror(errno));
+    else
+        fprintf(stderr, BENCH_NAME ": %s\n", what);
+    bench_cleanup();
+    if (child > 0) {
+        kill(child, SIGKILL);
+        waitpid(child, NULL, 0);
+    }
+    exit(1);
+}
+
+/* Child-side failure: removing the IPC object wakes the parent with EIDRM. */
+static inline void child_die(const char *what)
+{
+    fprintf(stderr, BENCH_NAME " child: %s%s%s\n", what,
+            errno ? ": " : "", errno ? strerror(errno) : "");
+    bench_cleanup();
+    _exit(1);
+}
+
+static inline void install_signals(void)
+{
+    struct sigaction sa = { .sa_handler = on_sigchld };  /* no SA_RESTART */
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGCHLD, &sa, NULL) != 0)
+        die("sigaction");
+    signal(SIGALRM, on_sigalrm);
+    alarm(WATCHDOG_SECONDS);
+}
+
+/* Forks into `child`; the child gets SIGKILL when the parent dies (and
+ * exits at once if the parent is already gone).  Returns 0 in the child. */
+static inline pid_t fork_child(void)
+{
+    pid_t parent = getpid();
+    fflush(NULL);
+    child = fork();
+    if (child < 0)
+        die("fork");
+    if (child == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(1);
+    }
+    return child;
+}
+
+static inline void reap_child(void)
+{
+    int status;
+    while (waitpid(child, &status, 0) < 0)
+        if (errno != EINTR)
+            die("waitpid");
+    child = -1;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        errno = 0;
+        die("child failed");
+    }
+}
+
+/* Parses decimal `s` into *v; returns 0 unless it is a plain number (no
+ * sign, nothing after it) in min..max. */
+static inline int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *v)
+{
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-' || n < min || n > max)
+        return 0;
+    *v = n;
+    return 1;
+}
+
+/* Untimed warm-up iterations: a tenth of `count`, within 1000..10000. */
+static inline uint64_t warmup_count(uint64_t count)
+{
+    return count / 10 < 1000 ? 1000 : count / 10 > 10000 ? 10000 : count / 10;
+}
+
+static inline uint64_t now_ns(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        die("clock_gettime");
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+#endif /* IPCSHIM_BENCH_H */
