@@ -67,7 +67,7 @@ fn writable<T>(p: *mut T, count: usize) -> Result<*mut T> {
 /// A process that exec'd from another image with the same pid finds that
 /// image's shm attachments still counted: they end here.
 extern "C" fn on_load() {
-    platform::install_fork_handler();
+    platform::install_fork_handlers(in_fork_child);
     platform::at_exit(at_exit);
     if !platform::in_main_executable(on_load as *const libc::c_void) {
         // A C program's stderr is its own: a panic (caught at the boundary
@@ -77,6 +77,18 @@ extern "C" fn on_load() {
             crate::shm::after_exec(region);
         }
     }
+}
+
+/// A child of a fork that did not go through ours (see `process::fork`)
+/// counts the shm attachments it inherited itself.
+extern "C" fn in_fork_child() {
+    let _ = catch_unwind(|| {
+        if !process::take_interposed_fork() {
+            if let Some(region) = crate::region::get_if_mapped() {
+                crate::shm::after_fork_in_child(region);
+            }
+        }
+    });
 }
 
 /// Normal exit: SEM_UNDO adjustments are applied, attachments end.

@@ -10,12 +10,24 @@
 
 use crate::{platform, region, shm};
 use libc::pid_t;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set while our fork runs: its child (which inherits the flag with the
+/// rest of memory) leaves the counting to the parent. libc's internal forks
+/// (daemon(), ...) do not set it, and their children count for themselves.
+static INTERPOSED_FORK: AtomicBool = AtomicBool::new(false);
+
+/// In a fork child: whether the fork was ours (and clears the flag).
+pub(super) fn take_interposed_fork() -> bool {
+    INTERPOSED_FORK.swap(false, Ordering::Relaxed)
+}
 
 #[no_mangle]
 pub extern "C" fn fork() -> pid_t {
     type Real = unsafe extern "C" fn() -> pid_t;
     static REAL: once_cell::sync::OnceCell<Option<usize>> = once_cell::sync::OnceCell::new();
     let real = REAL.get_or_init(|| platform::next_symbol(c"fork").map(|p| p as usize));
+    INTERPOSED_FORK.store(true, Ordering::Relaxed);
     let pid = match real {
         // SAFETY: the symbol is libc's fork.
         Some(f) => unsafe { std::mem::transmute::<usize, Real>(*f)() },
@@ -25,6 +37,9 @@ pub extern "C" fn fork() -> pid_t {
             -1
         }
     };
+    if pid != 0 {
+        INTERPOSED_FORK.store(false, Ordering::Relaxed);
+    }
     if pid > 0 {
         let _ = std::panic::catch_unwind(|| {
             if let Some(region) = region::get_if_mapped() {

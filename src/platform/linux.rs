@@ -158,12 +158,15 @@ extern "C" fn after_fork_in_child() {
     CACHED_PID.store(0, Ordering::Relaxed);
 }
 
-/// Registers the fork handler that keeps the identity caches right. Called
-/// once from the library constructor.
-pub fn install_fork_handler() {
-    // SAFETY: registering a plain extern "C" function with no captured state.
+/// Registers the fork handler that keeps the identity caches right, then
+/// `child`, to run in every fork child after it. Called once from the
+/// library constructor.
+pub fn install_fork_handlers(child: extern "C" fn()) {
+    // SAFETY: registering plain extern "C" functions with no captured
+    // state; child handlers run in registration order.
     unsafe {
         libc::pthread_atfork(None, None, Some(after_fork_in_child));
+        libc::pthread_atfork(None, None, Some(child));
     }
 }
 

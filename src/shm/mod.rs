@@ -336,6 +336,17 @@ fn sweep(region: &Region) {
 /// count for it too (Linux counts them before fork returns).
 pub fn after_fork_in_parent(region: &Region, child: i32) {
     let child = platform::ThreadIdentity { tid: child as u32, start: platform::start_time_of(child as u32) };
+    count_inherited(region, child);
+}
+
+/// In a child forked by a fork that was not interposed (libc's internal
+/// ones, e.g. in daemon()): the child counts its inherited attachments
+/// itself, a moment later than Linux would.
+pub fn after_fork_in_child(region: &Region) {
+    count_inherited(region, platform::process_identity());
+}
+
+fn count_inherited(region: &Region, child: platform::ThreadIdentity) {
     let list: Vec<_> = attach::local().clone();
     for a in list {
         if let Some(seg) = region.shm_segment(ipc::index_of(a.shm_id)) {
