@@ -120,6 +120,22 @@ impl WaitRecord {
 /// Takes a free record for the calling thread, filled in for a blocked
 /// semop on set `set_id` (not yet listed).
 pub fn claim<'r>(region: &'r Region, set_id: i32, sops: &[Sop], undo: Option<u32>) -> Result<(u32, &'r WaitRecord)> {
+    claim_free(region, set_id, sops, undo).or_else(|_| {
+        // The pool is full: records of dead processes whose set is gone are
+        // nobody's (those of live sets are their sets' to reap).
+        for index in 0..WAIT_RECORDS {
+            let Some(record) = region.wait_record(index) else { break };
+            let id = record.set_id.load(Relaxed);
+            let set_gone = !region.sem_set(crate::ipc::index_of(id)).is_some_and(|s| s.header.holds(id));
+            if record.owner.load(Relaxed) != 0 && set_gone && !record.owner_alive() {
+                record.release();
+            }
+        }
+        claim_free(region, set_id, sops, undo)
+    })
+}
+
+fn claim_free<'r>(region: &'r Region, set_id: i32, sops: &[Sop], undo: Option<u32>) -> Result<(u32, &'r WaitRecord)> {
     let me = platform::thread_identity();
     for index in 0..WAIT_RECORDS {
         let Some(record) = region.wait_record(index) else { break };
@@ -311,11 +327,24 @@ pub fn reap<'r>(region: &'r Region, set: &SemSet, storage: &Storage, look: Look)
     let pool = if look == Look::Thorough { WAIT_RECORDS } else { 0 };
     for index in 0..pool {
         let Some(record) = region.wait_record(index) else { break };
-        if record.state.load(Acquire) == GRANTED && record.set_id.load(Relaxed) == id && record.owner_dead(look) {
-            if let Some(sops) = record.sops() {
-                changed |= storage.commit(&revert(storage, &sops, record.undo_record())).is_ok();
+        if record.owner.load(Relaxed) == 0 || record.set_id.load(Relaxed) != id || !record.owner_dead(look) {
+            continue;
+        }
+        match record.state.load(Acquire) {
+            GRANTED => {
+                if let Some(sops) = record.sops() {
+                    changed |= storage.commit(&revert(storage, &sops, record.undo_record())).is_ok();
+                }
+                record.release();
             }
-            record.release();
+            // Dead before it was listed (its owner died holding the lock
+            // between taking the record and listing it), or listed and
+            // unlinked above: either way nobody's.
+            WAITING => {
+                unlink(region, set, index);
+                record.release();
+            }
+            _ => {}
         }
     }
     for undo in 0..storage.undo_capacity() {
