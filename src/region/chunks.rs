@@ -1,6 +1,6 @@
-//! The chunk allocator: the message space is cut into chunks of
-//! [`CHUNK_SIZE`](super::layout::CHUNK_SIZE) bytes, each owned by at most one
-//! object.
+//! The chunk allocator: the object space (messages, semaphore sets, shm
+//! segments) is cut into chunks of [`CHUNK_SIZE`](super::layout::CHUNK_SIZE)
+//! bytes, each owned by at most one object.
 //!
 //! `chunk_owners[c]` is the only record of who owns chunk `c` (0: nobody).
 //! Ownership changes by a single CAS, so there is no lock and no

@@ -31,10 +31,10 @@ pub const PAGE: u64 = 4096;
 /// The unit of object storage: a page, so that small semaphore sets and
 /// shm segments waste little and SEMMNI sets fit.
 pub const CHUNK_SIZE: u64 = 4096;
-/// Messages are stored in blocks of this size (see `msg::storage`).
+/// Messages are stored in blocks of this size (see `msg::queue`).
 pub const BLOCK_SIZE: u64 = 256;
 pub const BLOCKS_PER_CHUNK: u32 = (CHUNK_SIZE / BLOCK_SIZE) as u32;
-/// 1 GiB of message space unless `IPCSHIM_SIZE_MB` says otherwise when the
+/// 1 GiB of object space unless `IPCSHIM_SIZE_MB` says otherwise when the
 /// namespace is created. Only the chunks in use take memory.
 pub const DEFAULT_CHUNKS: u32 = 256 * 1024;
 /// Room for every block index in a u32, with u32::MAX free as "none".
