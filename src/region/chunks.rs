@@ -7,13 +7,16 @@
 //! half-finished state: a chunk whose owner died with it, or whose owner
 //! object was removed without releasing it, names an object that no longer
 //! exists, and the next claimer takes it over (again by CAS from the exact
-//! stale value, so two claimers cannot both win). An object's own list of
-//! chunks is never stored; it is found by scanning this array, which only
-//! removal and crash repair need.
+//! stale value, so two claimers cannot both win). A message queue's chunks
+//! are found by scanning this array (only removal and crash repair need
+//! them); semaphore sets and shm segments take one run of consecutive
+//! chunks (an extent) and record where it starts.
 //!
-//! A chunk's file space is reserved before its first use and then stays
-//! reserved (`chunk_committed` bitmap), so the pages behind a claimed chunk
-//! are always there: a full tmpfs shows up as ENOMEM here, never as SIGBUS.
+//! A chunk's file space is reserved before its first use (`chunk_committed`
+//! bitmap), so the pages behind a claimed chunk are always there: a full
+//! tmpfs shows up as ENOMEM here, never as SIGBUS. Small chunks keep their
+//! pages for the next owner; a large extent gives them back when released
+//! and is reserved again when claimed.
 
 use super::layout::{BLOCKS_PER_CHUNK, CHUNK_SIZE};
 use super::Region;
