@@ -8,7 +8,7 @@
 //! - [`shm`]: System V shared memory.
 //! - [`ipc`]: what the System V families share: ids, `ipc_perm`, permission checks.
 //! - [`region`]: the shared region: layout, bounds-checked offsets, chunk
-//!   allocation, recoverable locks, futex waits.
+//!   allocation, recoverable locks.
 //! - [`user`]: memory owned by the C caller.
 //! - [`platform`]: the operating system underneath (futex, mmap, clocks, pids, credentials).
 //! - [`crash_point`]: deliberate crashes for recovery tests (`IPCSHIM_CRASH_AT`).
