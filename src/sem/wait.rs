@@ -333,7 +333,8 @@ pub fn reap<'r>(region: &'r Region, set: &SemSet, storage: &Storage, look: Look)
         match record.state.load(Acquire) {
             GRANTED => {
                 if let Some(sops) = record.sops() {
-                    changed |= storage.commit(&revert(storage, &sops, record.undo_record())).is_ok();
+                    let changes = revert(storage, &sops, record.undo_record(), record.pid.load(Relaxed));
+                    changed |= storage.commit(&changes).is_ok();
                 }
                 record.release();
             }
@@ -367,12 +368,21 @@ pub fn reap_due(set: &SemSet) -> bool {
     now.saturating_sub(set.last_reap_ms.load(Relaxed)) >= REAP_INTERVAL.as_millis() as u64
 }
 
-/// The inverse of operations that were granted: values and adjustments
-/// back where they would be had they never been performed.
-fn revert(storage: &Storage, sops: &[Sop], undo: Option<u32>) -> Vec<Change> {
+/// The inverse of operations granted to process `pid`: values and
+/// adjustments back where they would be had they never been performed.
+///
+/// If the process's undo adjustments were already applied (its undo
+/// record is free, or another process's, by now), they already took back
+/// what its SEM_UNDO operations did: only the others are reverted.
+fn revert(storage: &Storage, sops: &[Sop], undo: Option<u32>, pid: i32) -> Vec<Change> {
+    let undo = undo.filter(|&r| storage.undo(r).is_some_and(|u| u.pid.load(Acquire) == pid));
+    let undone_already = sops.iter().any(Sop::undo) && undo.is_none();
     let mut values: Vec<(u32, i32)> = Vec::new();
     let mut adjustments: Vec<(u32, i32)> = Vec::new();
     for sop in sops {
+        if sop.undo() && undone_already {
+            continue;
+        }
         let sem = sop.num as u32;
         let value = values.iter().find(|(s, _)| *s == sem).map_or(storage.value(sem), |&(_, v)| v);
         upsert(&mut values, sem, (value - sop.op as i32).clamp(0, SEMVMX));
