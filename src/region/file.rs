@@ -66,7 +66,7 @@ impl Drop for FileLock {
     }
 }
 
-pub(super) fn open_or_create(path: &Path) -> Result<Region> {
+fn open_or_create(path: &Path) -> Result<Region> {
     let file = OpenOptions::new()
         .read(true)
         .write(true)

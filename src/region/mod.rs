@@ -242,9 +242,3 @@ pub fn layout_of(path: &std::path::Path) -> Result<layout::Layout> {
     let len = file.metadata()?.len();
     file::read_layout(&file, len, path)
 }
-
-/// Maps the region file at `path`, creating it if needed: for tools and
-/// tests that work on a namespace other than the process's own.
-pub fn open(path: &std::path::Path) -> Result<Region> {
-    file::open_or_create(path)
-}
