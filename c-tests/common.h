@@ -338,6 +338,21 @@ static inline int wait_state(pid_t pid, char st)
 	return 0;
 }
 
+/* A child that writes one byte to `ready_fd` just before a call that
+ * should block: 1 once that byte came and the child sleeps (state S). */
+static inline int announced_and_asleep(int ready_fd, pid_t pid)
+{
+	char c;
+	return read_timed(ready_fd, &c, 1) == 0 && wait_state(pid, 'S');
+}
+
+/* 1 if the process sleeps (state S) and has not reported a result on
+ * `result_fd`: it is still blocked in its call. */
+static inline int asleep_without_result(pid_t pid, int result_fd)
+{
+	return wait_state(pid, 'S') && !has_data(result_fd);
+}
+
 /* ---------------------------------------------------------------- limits */
 
 /* A value from /proc/sys/kernel/<name> (field `field` for multi-value

@@ -86,10 +86,7 @@ static void start(int j, const char *name, int q, int op, long typ,
 /* wait for the next "about to block" of job j, then for state S */
 static void await_blocked(int j)
 {
-	char c;
-	int ok = read_timed(jobs[j].ready[0], &c, 1) == 0 &&
-		 wait_state(jobs[j].pid, 'S');
-	printf("%s: blocked: %s\n", jobs[j].name, ok ? "yes" : "no");
+	printf("%s: blocked: %s\n", jobs[j].name, yesno(announced_and_asleep(jobs[j].ready[0], jobs[j].pid)));
 }
 
 /* print the next result of job j */

@@ -190,7 +190,7 @@ static void run_case(int c, int op)
 	}
 
 	if (!k->interrupts) {
-		ok = wait_state(pid, 'S') && !has_data(res_pipe[0]);
+		ok = asleep_without_result(pid, res_pipe[0]);
 		printf("%s: still blocked after signal: %s\n", what,
 		       ok ? "yes" : "no");
 		if (op == RCV) {

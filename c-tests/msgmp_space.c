@@ -80,15 +80,12 @@ static void start(int j, int q, long typ, size_t size, int count)
 
 static void await_blocked(int j)
 {
-	char c;
-	int ok = read_timed(jobs[j].ready[0], &c, 1) == 0 &&
-		 wait_state(jobs[j].pid, 'S');
-	printf("%s: blocked: %s\n", jobs[j].name, ok ? "yes" : "no");
+	printf("%s: blocked: %s\n", jobs[j].name, yesno(announced_and_asleep(jobs[j].ready[0], jobs[j].pid)));
 }
 
 static void still_blocked(int j, const char *when)
 {
-	int ok = wait_state(jobs[j].pid, 'S') && !has_data(jobs[j].res[0]);
+	int ok = asleep_without_result(jobs[j].pid, jobs[j].res[0]);
 	printf("%s: still blocked %s: %s\n", jobs[j].name, when,
 	       ok ? "yes" : "no");
 }

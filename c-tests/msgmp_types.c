@@ -82,16 +82,13 @@ static void start(int j, int q, long typ, int flg, int count)
 /* wait for the next "about to block" of job j, then for state S */
 static void await_blocked(int j, const char *what)
 {
-	char c;
-	int ok = read_timed(jobs[j].ready[0], &c, 1) == 0 &&
-		 wait_state(jobs[j].pid, 'S');
-	printf("%s: blocked: %s\n", what, ok ? "yes" : "no");
+	printf("%s: blocked: %s\n", what, yesno(announced_and_asleep(jobs[j].ready[0], jobs[j].pid)));
 }
 
 /* is job j still blocked (state S, no result available)? */
 static void still_blocked(int j, const char *what)
 {
-	int ok = wait_state(jobs[j].pid, 'S') && !has_data(jobs[j].res[0]);
+	int ok = asleep_without_result(jobs[j].pid, jobs[j].res[0]);
 	printf("%s: still blocked: %s\n", what, ok ? "yes" : "no");
 }
 

@@ -173,7 +173,7 @@ static void run(int k)
 		die("child did not start");
 	if (c->disp != D_TIMER) {
 		/* (with the timer running, the call may already be over) */
-		asleep = wait_state(pid, 'S') && !has_data(up[0]);
+		asleep = asleep_without_result(pid, up[0]);
 		printf("  asleep: %s\n", yesno(asleep));
 		counts();
 	}
@@ -188,7 +188,7 @@ static void run(int k)
 			kill(pid, sig); /* twice: still nothing */
 	}
 	if (!c->interrupts) {
-		asleep = wait_state(pid, 'S') && !has_data(up[0]);
+		asleep = asleep_without_result(pid, up[0]);
 		printf("  still asleep after the signal: %s\n", yesno(asleep));
 		counts();
 		if (c->call == C_ZERO) {

@@ -94,7 +94,7 @@ static inline struct waiter start(const char *name, int set, int n, const struct
 	w.go_fd = w_go[1];
 	if (read_timed(w.res_fd, &c, 1) != 0 || c != 'b')
 		die("waiter did not start");
-	asleep = wait_state(w.pid, 'S') && !has_data(w.res_fd);
+	asleep = asleep_without_result(w.pid, w.res_fd);
 	printf("%s is asleep in semop: %s\n", name, yesno(asleep));
 	if (!asleep)
 		test_failures++;
@@ -123,7 +123,7 @@ static inline void result(struct waiter *w)
  * to sleep again; a waiter that completed has written its result.) */
 static inline void still(struct waiter *w)
 {
-	int asleep = wait_state(w->pid, 'S') && !has_data(w->res_fd);
+	int asleep = asleep_without_result(w->pid, w->res_fd);
 
 	printf("%s still asleep: %s\n", w->name, yesno(asleep));
 }
