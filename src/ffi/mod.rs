@@ -37,25 +37,25 @@ fn set_errno(e: i32) {
     unsafe { *libc::__errno_location() = e };
 }
 
-/// `count` `T`s at `p` that the caller may read, or EFAULT (see
-/// [`crate::user::accessible`]).
-fn readable<T>(p: *const T, count: usize) -> Result<*const T> {
+/// Whether `count` `T`s at `p` may be read (and written, if `write`); else
+/// EFAULT (see [`crate::user::accessible`]).
+fn check_access<T>(p: *const T, count: usize, write: bool) -> Result<()> {
     let bytes = count.checked_mul(std::mem::size_of::<T>()).ok_or(Errno::EFAULT)?;
-    if crate::user::accessible(p as usize, bytes.max(1), false) {
-        Ok(p)
+    if crate::user::accessible(p as usize, bytes.max(1), write) {
+        Ok(())
     } else {
         Err(Errno::EFAULT)
     }
 }
 
+/// `count` `T`s at `p` that the caller may read, or EFAULT.
+fn readable<T>(p: *const T, count: usize) -> Result<*const T> {
+    check_access(p, count, false).map(|()| p)
+}
+
 /// `count` `T`s at `p` that the caller may write, or EFAULT.
 fn writable<T>(p: *mut T, count: usize) -> Result<*mut T> {
-    let bytes = count.checked_mul(std::mem::size_of::<T>()).ok_or(Errno::EFAULT)?;
-    if crate::user::accessible(p as usize, bytes.max(1), true) {
-        Ok(p)
-    } else {
-        Err(Errno::EFAULT)
-    }
+    check_access(p, count, true).map(|()| p)
 }
 
 /// Runs when the library is loaded. The namespace is mapped now, before the

@@ -61,6 +61,19 @@ impl ObjectHeader {
         self.state.load(Ordering::Acquire) == LIVE && self.id.load(Ordering::Relaxed) == id
     }
 
+    /// IPC_SET's common part, with the object locked: only its owner, its
+    /// creator or CAP_SYS_ADMIN (else EPERM), and only ids that map to a
+    /// user (-1 does not: EINVAL); then the new owner, mode and ctime.
+    pub fn set_perm(&self, new: &libc::ipc_perm) -> crate::error::Result<()> {
+        crate::platform::with_credentials(|c| self.perm.check_owner(c))?;
+        if new.uid == u32::MAX || new.gid == u32::MAX {
+            return Err(crate::error::Errno::EINVAL);
+        }
+        self.perm.set(new);
+        self.ctime.store(crate::platform::now_secs(), Ordering::Relaxed);
+        Ok(())
+    }
+
     /// Whether this slot is being made into the object named `id`.
     pub fn creating(&self, id: i32) -> bool {
         self.state.load(Ordering::Acquire) == CREATING && self.id.load(Ordering::Relaxed) == id

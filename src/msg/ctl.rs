@@ -100,20 +100,13 @@ fn set_attributes(region: &Region, id: i32, new: &libc::msqid_ds) -> Result<()> 
     let guard = lock(region, q, id)?;
     #[allow(clippy::unnecessary_cast)] // msglen_t is narrower on 32-bit targets
     let qbytes = new.msg_qbytes as u64;
-    platform::with_credentials(|c| {
-        q.header.perm.check_owner(c)?;
-        if qbytes > limits().msgmnb && !c.has_cap(CAP_SYS_RESOURCE) {
-            return Err(Errno::EPERM);
-        }
-        Ok(())
-    })?;
-    // Linux refuses ids that do not map to a user (-1, in the initial namespace).
-    if new.msg_perm.uid == u32::MAX || new.msg_perm.gid == u32::MAX {
-        return Err(Errno::EINVAL);
+    // Both EPERM: whether it comes from here or from the owner check in
+    // set_perm cannot be told apart, and both come before set_perm's EINVAL.
+    if qbytes > limits().msgmnb && !platform::with_credentials(|c| c.has_cap(CAP_SYS_RESOURCE)) {
+        return Err(Errno::EPERM);
     }
-    q.header.perm.set(&new.msg_perm);
+    q.header.set_perm(&new.msg_perm)?;
     q.qbytes.store(qbytes, Relaxed);
-    q.header.ctime.store(platform::now_secs(), Relaxed);
     // A larger queue may let senders in; a stricter mode must turn sleepers
     // away: everyone re-checks.
     wake_everyone(q, guard);

@@ -210,13 +210,7 @@ fn set_all(region: &Region, id: i32, read: &dyn Fn(usize) -> Result<Vec<u16>>) -
 fn set_attributes(region: &Region, id: i32, new: &libc::semid_ds) -> Result<i32> {
     let set = set_of(region, id)?;
     let (_guard, _storage) = lock(region, set, id)?;
-    platform::with_credentials(|c| set.header.perm.check_owner(c))?;
-    if new.sem_perm.uid == u32::MAX || new.sem_perm.gid == u32::MAX {
-        return Err(Errno::EINVAL);
-    }
-    set.header.perm.set(&new.sem_perm);
-    set.header.ctime.store(platform::now_secs(), Relaxed);
-    Ok(0)
+    set.header.set_perm(&new.sem_perm).map(|()| 0)
 }
 
 fn remove(region: &Region, id: i32) -> Result<i32> {

@@ -131,13 +131,7 @@ fn stat(region: &Region, id: i32, by_index: bool, check_read: bool) -> Result<Re
 fn set_attributes(region: &Region, id: i32, new: &libc::shmid_ds) -> Result<i32> {
     let seg = segment(region, id)?;
     let _guard = seg.header.lock.lock();
-    platform::with_credentials(|c| seg.header.perm.check_owner(c))?;
-    if new.shm_perm.uid == u32::MAX || new.shm_perm.gid == u32::MAX {
-        return Err(Errno::EINVAL);
-    }
-    seg.header.perm.set(&new.shm_perm);
-    seg.header.ctime.store(platform::now_secs(), Relaxed);
-    Ok(0)
+    seg.header.set_perm(&new.shm_perm).map(|()| 0)
 }
 
 /// IPC_RMID: the key is freed at once; the segment lives on, SHM_DEST,
