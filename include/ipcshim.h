@@ -14,8 +14,8 @@ const char *ipcshim_version(void);
 
 // Copies the path of the calling process's region file, NUL-terminated,
 // into `buf` of `len` bytes. Returns the path length, or -1 with errno set:
-// ERANGE when `buf` is too small, or the error that keeps the namespace
-// from being used.
+// ERANGE when `buf` is too small, EFAULT when it cannot be written, or the
+// error that keeps the namespace from being used.
 //
 // # Safety
 // `buf` must be valid for writes of `len` bytes.

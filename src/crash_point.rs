@@ -1,33 +1,57 @@
-//! Deliberate crash points, for testing recovery from a process killed at
-//! the worst moment (holding a lock, halfway through a mutation).
+//! Deliberate failures at named points, for testing recovery from a
+//! process that dies, stops or panics at the worst moment (holding a lock,
+//! halfway through a mutation).
 //!
-//! With `IPCSHIM_CRASH_AT=<name>` (or `<name>:<n>`), the process sends
-//! itself SIGKILL the first (or n-th) time it reaches [`here`]`(<name>)`.
-//! The variable is read once, when a crash point is first reached; unset,
-//! each point costs one load and a branch.
+//! With `IPCSHIM_CRASH_AT=<name>[:<n>[:<how>]]`, the process fails the
+//! `n`-th time (default: the first) it reaches [`here`]`(<name>)`, in the
+//! way `how` says: `kill` (default: SIGKILL itself), `stop` (SIGSTOP itself,
+//! and go on when continued), or `panic` (a Rust panic, which the C
+//! boundary catches). The variable is read once; unset, each point costs a
+//! load and a branch.
 
-use once_cell::sync::Lazy;
+use crate::platform::Once;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-struct Armed {
-    name: String,
-    remaining: AtomicU64,
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum How {
+    Kill,
+    Stop,
+    Panic,
 }
 
-static ARMED: Lazy<Option<Armed>> = Lazy::new(|| {
+#[derive(Clone)]
+struct Armed {
+    name: String,
+    n: u64,
+    how: How,
+}
+
+static ARMED: Once<Option<Armed>> = Once::new();
+static PASSED: AtomicU64 = AtomicU64::new(0);
+
+fn armed() -> Option<Armed> {
     let spec = std::env::var("IPCSHIM_CRASH_AT").ok()?;
-    let (name, n) = match spec.split_once(':') {
-        Some((name, n)) => (name.to_owned(), n.parse().ok()?),
-        None => (spec, 1),
+    let mut parts = spec.split(':');
+    let name = parts.next()?.to_owned();
+    let n = parts.next().map_or(Some(1), |n| n.parse().ok())?;
+    let how = match parts.next() {
+        None | Some("kill") => How::Kill,
+        Some("stop") => How::Stop,
+        Some("panic") => How::Panic,
+        Some(_) => return None,
     };
-    Some(Armed { name, remaining: AtomicU64::new(n) })
-});
+    Some(Armed { name, n, how })
+}
 
 #[inline]
 pub fn here(name: &str) {
-    if let Some(armed) = ARMED.as_ref() {
-        if armed.name == name && armed.remaining.fetch_sub(1, Ordering::Relaxed) == 1 {
-            crate::platform::kill_self();
+    if let Some(armed) = ARMED.get_or_init(armed) {
+        if armed.name == name && PASSED.fetch_add(1, Ordering::Relaxed) + 1 == armed.n {
+            match armed.how {
+                How::Kill => crate::platform::kill_self(),
+                How::Stop => crate::platform::stop_self(),
+                How::Panic => panic!("crash point {name}"),
+            }
         }
     }
 }

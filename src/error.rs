@@ -14,6 +14,7 @@ impl Errno {
     pub const ENOENT: Errno = Errno(libc::ENOENT);
     pub const EINTR: Errno = Errno(libc::EINTR);
     pub const EIO: Errno = Errno(libc::EIO);
+    pub const EBADF: Errno = Errno(libc::EBADF);
     pub const E2BIG: Errno = Errno(libc::E2BIG);
     pub const EAGAIN: Errno = Errno(libc::EAGAIN);
     pub const ENOMEM: Errno = Errno(libc::ENOMEM);
@@ -25,21 +26,12 @@ impl Errno {
     pub const ENOMSG: Errno = Errno(libc::ENOMSG);
     pub const EIDRM: Errno = Errno(libc::EIDRM);
     pub const ETIMEDOUT: Errno = Errno(libc::ETIMEDOUT);
-
-    /// The calling thread's current `errno`, for wrapping failed libc calls.
-    pub fn last() -> Errno {
-        Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO))
-    }
+    pub const ERANGE: Errno = Errno(libc::ERANGE);
+    pub const EFBIG: Errno = Errno(libc::EFBIG);
 }
 
 impl fmt::Debug for Errno {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Errno({}: {})", self.0, std::io::Error::from_raw_os_error(self.0))
-    }
-}
-
-impl From<std::io::Error> for Errno {
-    fn from(e: std::io::Error) -> Errno {
-        Errno(e.raw_os_error().unwrap_or(libc::EIO))
     }
 }

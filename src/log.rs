@@ -1,12 +1,12 @@
 //! One-line diagnostics on stderr, only when `IPCSHIM_LOG` is set: a C
 //! program's output must not change because it runs under the shim.
 
-use once_cell::sync::Lazy;
+use crate::platform::Once;
 
-static ENABLED: Lazy<bool> = Lazy::new(|| std::env::var_os("IPCSHIM_LOG").is_some_and(|v| !v.is_empty()));
+static ENABLED: Once<bool> = Once::new();
 
 pub fn enabled() -> bool {
-    *ENABLED
+    *ENABLED.get_or_init(|| std::env::var_os("IPCSHIM_LOG").is_some_and(|v| !v.is_empty()))
 }
 
 /// Logs `message` (built lazily) when logging is on.

@@ -1,12 +1,17 @@
 //! Memory that belongs to the C caller.
 //!
 //! The kernel answers a bad buffer with EFAULT; a library that simply
-//! dereferences it would crash the program instead. So before a caller's
-//! buffer is touched, [`accessible`] makes sure its pages can be read (or
-//! written), asking the kernel once per page range: the answer is cached
-//! per thread for the few ranges used last, so a program that keeps using
-//! the same buffers pays nothing after the first call.
+//! dereferences it would crash the program instead. So the first time a
+//! buffer is used, the kernel does the access for us: an input is probed by
+//! reading one byte of each page into a scratch byte, and an output is
+//! written by the kernel (`process_vm_writev` on ourselves), which reports
+//! EFAULT instead of faulting. Only the output itself is ever written: a
+//! check that wrote anything else (even a byte back unchanged) could undo
+//! another thread's store to it. Page ranges found good are remembered per
+//! thread, so a program that keeps using the same buffers pays nothing
+//! after the first call.
 
+use crate::error::{Errno, Result};
 use std::cell::Cell;
 use std::marker::PhantomData;
 
@@ -18,52 +23,90 @@ thread_local! {
     static GOOD: Cell<[(usize, usize, bool); REMEMBERED]> = const { Cell::new([(0, 0, false); REMEMBERED]) };
 }
 
-fn page_size() -> usize {
-    crate::shm::page_size() as usize
+fn pages(addr: usize, len: usize) -> Option<(usize, usize)> {
+    let page = crate::platform::page_size();
+    let last = addr.checked_add(len.checked_sub(1)?)?;
+    Some((addr / page, last / page + 1))
 }
 
-/// Whether `len` bytes at `addr` can be read, and written if `write`.
-/// Addresses in the first page are never accessible.
-pub fn accessible(addr: usize, len: usize, write: bool) -> bool {
-    let page = page_size();
-    if addr < page {
-        return false;
-    }
+fn remembered(addr: usize, len: usize, write: bool) -> bool {
+    let Some((first, end)) = pages(addr, len) else { return false };
+    GOOD.try_with(|g| g.get()).unwrap_or_default().iter().any(|&(a, b, w)| a <= first && end <= b && (w || !write))
+}
+
+fn remember(addr: usize, len: usize, write: bool) {
+    let Some((first, end)) = pages(addr, len) else { return };
+    let _ = GOOD.try_with(|g| {
+        let mut ranges = g.get();
+        ranges.rotate_right(1);
+        ranges[0] = (first, end, write);
+        g.set(ranges);
+    });
+}
+
+/// Whether `len` bytes at `addr` can be read. Addresses in the first page
+/// never can; zero bytes always can.
+pub fn readable(addr: usize, len: usize) -> bool {
     if len == 0 {
         return true;
     }
-    let Some(last) = addr.checked_add(len - 1) else { return false };
-    let (first_page, end_page) = (addr / page, last / page + 1);
-    let remembered = GOOD.try_with(|g| g.get()).unwrap_or_default();
-    if remembered.iter().any(|&(a, b, w)| a <= first_page && end_page <= b && (w || !write)) {
+    if addr < crate::platform::page_size() {
+        return false;
+    }
+    if remembered(addr, len, false) {
         return true;
     }
-    let ok = (first_page..end_page).all(|p| crate::platform::probe_page(p * page, write).unwrap_or(true));
+    // When the kernel will not say (the probe is forbidden here), the
+    // buffer is taken to be good.
+    let ok = crate::platform::readable(addr, len).unwrap_or(true);
     if ok {
-        let _ = GOOD.try_with(|g| {
-            let mut ranges = g.get();
-            ranges.rotate_right(1);
-            ranges[0] = (first_page, end_page, write);
-            g.set(ranges);
-        });
+        remember(addr, len, false);
     }
     ok
 }
 
-/// A destination buffer supplied by a C caller: `len` bytes at `ptr` that the
-/// caller promised are writable. Only the bytes actually written are touched,
-/// and every write is bounds-checked against `len`.
+/// Reads a `T` from caller memory, or EFAULT.
+///
+/// # Safety
+/// `T` must be plain data (any bytes are a valid `T`).
+pub unsafe fn read<T: Copy>(p: *const T) -> Result<T> {
+    if !readable(p as usize, std::mem::size_of::<T>()) {
+        return Err(Errno::EFAULT);
+    }
+    // SAFETY: readable (checked); plain data per the contract.
+    Ok(unsafe { p.read_unaligned() })
+}
+
+/// `count` `T`s of caller memory, or EFAULT.
+///
+/// # Safety
+/// `T` must be plain data, and the caller memory must not change while the
+/// slice is used (the C caller's contract).
+pub unsafe fn slice<'a, T>(p: *const T, count: usize) -> Result<&'a [T]> {
+    let bytes = count.checked_mul(std::mem::size_of::<T>()).ok_or(Errno::EFAULT)?;
+    if !readable(p as usize, bytes) || (count > 0 && !p.is_aligned()) {
+        return Err(Errno::EFAULT);
+    }
+    if count == 0 {
+        return Ok(&[]);
+    }
+    // SAFETY: readable and aligned (checked), per the contract.
+    Ok(unsafe { std::slice::from_raw_parts(p, count) })
+}
+
+/// A destination buffer supplied by a C caller: up to `len` bytes at `ptr`.
+/// Only the bytes actually written are touched, every write is
+/// bounds-checked against `len`, and one that cannot be made is EFAULT.
 pub struct OutBuf<'a> {
     ptr: *mut u8,
     len: usize,
     _caller: PhantomData<&'a mut [u8]>,
 }
 
-impl<'a> OutBuf<'a> {
-    /// # Safety
-    /// `ptr` must be valid for writes of `len` bytes for `'a` (the C caller's
-    /// contract, e.g. msgrcv's `msgsz`), and not be read by Rust meanwhile.
-    pub unsafe fn new(ptr: *mut u8, len: usize) -> Self {
+impl OutBuf<'_> {
+    /// A buffer of `len` bytes at `ptr`, which may be invalid: writes to it
+    /// fail with EFAULT instead of faulting.
+    pub fn new(ptr: *mut u8, len: usize) -> Self {
         OutBuf { ptr, len, _caller: PhantomData }
     }
 
@@ -75,29 +118,70 @@ impl<'a> OutBuf<'a> {
         self.len == 0
     }
 
-    /// Whether the first `count` bytes can be written (see [`accessible`]).
-    pub fn writable(&self, count: usize) -> bool {
-        count <= self.len && accessible(self.ptr as usize, count, true)
-    }
-
-    /// Copies `src` to offset `at`; false (and nothing written) if it does not fit.
-    pub fn write_at(&mut self, at: usize, src: &[u8]) -> bool {
+    /// Copies `src` to offset `at`: EFAULT if it does not fit or the memory
+    /// cannot be written (some of it may have been written then, as with
+    /// the kernel's own copies).
+    pub fn write_at(&mut self, at: usize, src: &[u8]) -> Result<()> {
         if at.checked_add(src.len()).is_none_or(|end| end > self.len) {
-            return false;
+            return Err(Errno::EFAULT);
         }
-        // SAFETY: `at + src.len() <= len`, and `new`'s contract makes the
-        // whole range writable; `src` is Rust memory, so they cannot overlap.
-        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.ptr.add(at), src.len()) };
-        true
+        if src.is_empty() {
+            return Ok(());
+        }
+        let dst = (self.ptr as usize).checked_add(at).ok_or(Errno::EFAULT)?;
+        if dst < crate::platform::page_size() {
+            return Err(Errno::EFAULT);
+        }
+        if !remembered(dst, src.len(), true) {
+            match crate::platform::write_checked(dst, src) {
+                Some(Ok(())) => {
+                    remember(dst, src.len(), true);
+                    return Ok(());
+                }
+                Some(Err(e)) => return Err(e),
+                // The kernel will not do it here: the buffer is taken to be good.
+                None => {}
+            }
+        }
+        // SAFETY: in range of the caller's buffer (checked above) and known
+        // writable (remembered, or taken on trust where the kernel cannot
+        // tell); `src` is our memory, so they cannot overlap.
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst as *mut u8, src.len()) };
+        Ok(())
     }
 
-    /// Raw destination for `count` bytes at `at`, for copies straight out of
-    /// shared memory; `None` if out of range.
-    pub fn range_ptr(&mut self, at: usize, count: usize) -> Option<*mut u8> {
-        if at.checked_add(count).is_none_or(|end| end > self.len) {
-            return None;
+    /// Writes a plain-data value at offset 0.
+    pub fn write_value<T: Copy>(&mut self, value: &T) -> Result<()> {
+        // SAFETY: a `T: Copy` value's bytes, read for the copy only.
+        let bytes = unsafe { std::slice::from_raw_parts((value as *const T).cast::<u8>(), std::mem::size_of::<T>()) };
+        self.write_at(0, bytes)
+    }
+}
+
+/// Writes a plain-data value to caller memory at `p`, or EFAULT.
+pub fn write<T: Copy>(p: *mut T, value: T) -> Result<()> {
+    OutBuf::new(p.cast(), std::mem::size_of::<T>()).write_value(&value)
+}
+
+/// A NUL-terminated string of caller memory, or EFAULT (the string is
+/// probed a page at a time as it is scanned).
+///
+/// # Safety
+/// The caller memory must not change while the string is used.
+pub unsafe fn c_str<'a>(p: *const libc::c_char) -> Result<&'a std::ffi::CStr> {
+    let page = crate::platform::page_size();
+    let mut at = p as usize;
+    loop {
+        let chunk = page - at % page;
+        if !readable(at, chunk) {
+            return Err(Errno::EFAULT);
         }
-        // SAFETY: in range, per the check above.
-        Some(unsafe { self.ptr.add(at) })
+        // SAFETY: `chunk` bytes at `at` are readable (checked).
+        let bytes = unsafe { std::slice::from_raw_parts(at as *const u8, chunk) };
+        if bytes.contains(&0) {
+            // SAFETY: readable up to and including a NUL (checked page by page).
+            return Ok(unsafe { std::ffi::CStr::from_ptr(p) });
+        }
+        at += chunk;
     }
 }

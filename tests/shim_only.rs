@@ -90,7 +90,7 @@ fn crash_after_unlinking_a_message_consumes_it_and_frees_its_blocks() {
 
 #[test]
 fn crash_while_removing_a_queue_leaves_its_chunks_reclaimable() {
-    crash_at("msg-remove-before-release", 1, Some("1"));
+    crash_at("msg-remove-after-commit", 1, Some("1"));
 }
 
 /// A semop moving a unit between two semaphores (with SEM_UNDO) is killed
@@ -175,7 +175,8 @@ fn another_layout_version_is_refused_with_eio() {
 
 #[test]
 fn a_corrupted_header_is_refused_with_eio() {
-    let (out, err) = probe_damaged(|p| patch(p, 12, &0u32.to_le_bytes()));
+    // The chunk count (after magic, version and table count): 0 is absurd.
+    let (out, err) = probe_damaged(|p| patch(p, 16, &0u32.to_le_bytes()));
     assert_eq!(out, "msgget = EIO\n");
     assert!(err.contains("corrupted header"), "{err}");
 }
@@ -227,7 +228,7 @@ fn garbage_in_queues_and_messages_never_crashes_or_hangs() {
         assert_success("fill", &under_shim(&probe, &["fill"], ns.path(), &[]));
         let (region, layout) = layout_of(ns.path());
         let mut noise = Noise(seed);
-        patch(&region, layout.msg_table + header, &noise.bytes((slot - header) as usize));
+        patch(&region, msg_table(&layout) + header, &noise.bytes((slot - header) as usize));
         patch(&region, layout.chunk_area, &noise.bytes(65536));
         let out = under_shim(&probe, &["use"], ns.path(), &[]);
         assert_success(&format!("use after garbage (seed {seed})"), &out);
@@ -235,8 +236,9 @@ fn garbage_in_queues_and_messages_never_crashes_or_hangs() {
     }
 }
 
-/// A lock word naming a live thread (here: init) that never recorded itself
-/// as the owner can only be garbage: it is taken over, after a grace period.
+/// A lock word naming a live thread (here: init) with a start time that is
+/// not that thread's can only be garbage (or a recycled TID): it is taken
+/// over at once.
 #[test]
 fn a_lock_word_naming_an_unrelated_live_process_is_taken_over() {
     let build = TempDir::new("lockword");
@@ -244,10 +246,19 @@ fn a_lock_word_naming_an_unrelated_live_process_is_taken_over() {
     let ns = TempDir::new("ns");
     assert_success("fill", &under_shim(&probe, &["fill"], ns.path(), &[]));
     let (region, layout) = layout_of(ns.path());
-    patch(&region, layout.msg_table, &1u32.to_le_bytes());
+    // The lock word, after the slot header: TID 1 (init), and a start time
+    // in the upper half that init does not have.
+    let lock = std::mem::size_of::<ipcshim::region::Slot>() as u64;
+    patch(&region, msg_table(&layout) + lock, &(0xdead_beef_u64 << 32 | 1).to_le_bytes());
     let out = under_shim(&probe, &["use"], ns.path(), &[]);
     assert_success("use after a garbage lock word", &out);
     assert!(text(&out.stderr).contains("lock holder died; repairing"), "{}", text(&out.stderr));
+}
+
+/// Where the message queue table's entries start.
+fn msg_table(layout: &ipcshim::region::Layout) -> u64 {
+    let tag = ipcshim::region::TableSpec::tag(b"MSQ1");
+    layout.table(tag).expect("a message queue table").1.entries
 }
 
 /// xorshift: reproducible garbage, mixing plausible small numbers (which

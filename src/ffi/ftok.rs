@@ -1,7 +1,6 @@
 //! ftok(3), with glibc's formula.
 
 use super::call;
-use crate::error::Errno;
 use libc::{c_char, c_int, key_t};
 
 /// # Safety
@@ -9,14 +8,11 @@ use libc::{c_char, c_int, key_t};
 #[no_mangle]
 pub unsafe extern "C" fn ftok(pathname: *const c_char, proj_id: c_int) -> key_t {
     call(-1, || {
-        if pathname.is_null() {
-            return Err(Errno::EFAULT);
-        }
-        // SAFETY: stat reads the NUL-terminated path; `st` is an out-parameter.
-        let mut st: libc::stat64 = unsafe { std::mem::zeroed() };
-        if unsafe { libc::stat64(pathname, &mut st) } != 0 {
-            return Err(Errno::last());
-        }
+        // SAFETY: the caller's NUL-terminated string, read once checked readable.
+        let path = unsafe { crate::user::c_str(pathname) }?;
+        // glibc's ftok stats the path with its own internal call, which no
+        // preload library sees: so does this one.
+        let st = crate::platform::stat_path(path)?;
         Ok(((st.st_ino & 0xffff) | ((st.st_dev & 0xff) << 16) | (((proj_id as u32 & 0xff) as u64) << 24)) as key_t)
     })
 }

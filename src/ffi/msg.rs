@@ -1,15 +1,15 @@
 //! msgget, msgsnd, msgrcv, msgctl.
 
-use super::{call, readable, writable};
-use crate::msg::{self, Reply};
-use crate::region;
-use crate::user::OutBuf;
+use super::{call, namespace};
+use crate::error::Errno;
+use crate::msg::{self, Command, Reply, MSG_COPY, MSG_INFO, MSG_STAT, MSG_STAT_ANY};
+use crate::user::{self, OutBuf};
 use libc::{c_int, c_long, c_void, size_t, ssize_t};
 use std::mem::size_of;
 
 #[no_mangle]
 pub extern "C" fn msgget(key: libc::key_t, msgflg: c_int) -> c_int {
-    call(-1, || msg::get(region::get()?, key, msgflg))
+    call(-1, || msg::get(namespace()?, key, msgflg))
 }
 
 /// # Safety
@@ -17,14 +17,12 @@ pub extern "C" fn msgget(key: libc::key_t, msgflg: c_int) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn msgsnd(msqid: c_int, msgp: *const c_void, msgsz: size_t, msgflg: c_int) -> c_int {
     call(-1, || {
-        let mtype_ptr = readable(msgp.cast::<c_long>(), 1)?;
-        // SAFETY: readable (checked); a msgbuf starts with its long mtype.
-        let mtype = unsafe { mtype_ptr.read_unaligned() };
+        // SAFETY: a msgbuf starts with its long mtype (EFAULT if unreadable).
+        let mtype = unsafe { user::read(msgp.cast::<c_long>()) }?;
         msg::check_send(msqid, msgsz, mtype)?;
-        let text = readable(msgp.cast::<u8>().wrapping_add(size_of::<c_long>()), msgsz)?;
-        // SAFETY: msgsz readable bytes (checked), the text after mtype.
-        let text = unsafe { std::slice::from_raw_parts(text, msgsz) };
-        msg::send(region::get()?, msqid, mtype, text, msgflg).map(|()| 0)
+        // SAFETY: the msgsz bytes of text after mtype (none read if msgsz is 0).
+        let text = unsafe { user::slice(msgp.cast::<u8>().wrapping_add(size_of::<c_long>()), msgsz) }?;
+        msg::send(namespace()?, msqid, mtype, text, msgflg).map(|()| 0)
     })
 }
 
@@ -40,10 +38,14 @@ pub unsafe extern "C" fn msgrcv(
 ) -> ssize_t {
     call(-1, || {
         let select = msg::check_receive(msqid, msgsz, msgtyp, msgflg)?;
-        // SAFETY: the caller provides a msgbuf of msgsz bytes of text; the
-        // bytes are checked writable before anything is written.
-        let mut buffer = unsafe { OutBuf::new(msgp.cast::<u8>(), size_of::<c_long>().saturating_add(msgsz)) };
-        let (_mtype, len) = msg::receive(region::get()?, msqid, &mut buffer, select, msgflg)?;
+        // Linux's MSG_COPY first loads min(msgsz, msgmax) bytes from the
+        // caller's buffer (into the copy it then fills), before it looks
+        // for the queue.
+        if msgflg & MSG_COPY != 0 && !user::readable(msgp as usize, msgsz.min(msg::limits().msgmax)) {
+            return Err(Errno::EFAULT);
+        }
+        let mut buffer = OutBuf::new(msgp.cast::<u8>(), size_of::<c_long>().saturating_add(msgsz));
+        let (_mtype, len) = msg::receive(namespace()?, msqid, &mut buffer, select, msgflg)?;
         Ok(len as ssize_t)
     })
 }
@@ -54,19 +56,26 @@ pub unsafe extern "C" fn msgrcv(
 #[no_mangle]
 pub unsafe extern "C" fn msgctl(msqid: c_int, cmd: c_int, buf: *mut libc::msqid_ds) -> c_int {
     call(-1, || {
-        // SAFETY: IPC_SET's buffer, checked readable.
-        let input = match cmd & !0x100 {
-            libc::IPC_SET => readable(buf, 1).ok().map(|p| unsafe { p.read_unaligned() }),
-            _ => None,
+        if msqid < 0 || cmd < 0 {
+            return Err(Errno::EINVAL);
+        }
+        // The commands the kernel knows, taken literally (glibc passes them
+        // as they are; IPC_64 or'd in is an unknown command: EINVAL).
+        let command = match cmd {
+            libc::IPC_INFO => Command::Info { msg_info: false },
+            MSG_INFO => Command::Info { msg_info: true },
+            libc::IPC_STAT => Command::Stat { by_index: false, check_read: true },
+            MSG_STAT => Command::Stat { by_index: true, check_read: true },
+            MSG_STAT_ANY => Command::Stat { by_index: true, check_read: false },
+            // SAFETY: IPC_SET's msqid_ds (None if unreadable).
+            libc::IPC_SET => Command::Set(unsafe { user::read(buf) }.ok()),
+            libc::IPC_RMID => Command::Remove,
+            _ => return Err(Errno::EINVAL),
         };
-        let reply = msg::control(region::get()?, msqid, cmd, input.as_ref())?;
-        // SAFETY: the reply's buffer, checked writable.
-        match reply {
+        match msg::control(namespace()?, msqid, command)? {
             Reply::Done(r) => Ok(r),
-            Reply::Stat(r, ds) => writable(buf, 1).map(|p| unsafe { p.write_unaligned(ds) }).map(|()| r),
-            Reply::Info(r, info) => {
-                writable(buf.cast::<libc::msginfo>(), 1).map(|p| unsafe { p.write_unaligned(info) }).map(|()| r)
-            }
+            Reply::Stat(r, ds) => user::write(buf, ds).map(|()| r),
+            Reply::Info(r, info) => user::write(buf.cast::<libc::msginfo>(), info).map(|()| r),
         }
     })
 }

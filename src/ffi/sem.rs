@@ -1,14 +1,14 @@
 //! semget, semop, semtimedop, semctl.
 
-use super::{call, readable, writable};
+use super::{call, namespace};
 use crate::error::{Errno, Result};
-use crate::region;
 use crate::sem::{self, Command, Reply, SemInfo, Sop};
+use crate::user;
 use libc::{c_int, c_ushort, size_t};
 
 #[no_mangle]
 pub extern "C" fn semget(key: libc::key_t, nsems: c_int, semflg: c_int) -> c_int {
-    call(-1, || sem::get(region::get()?, key, nsems, semflg))
+    call(-1, || sem::get(namespace()?, key, nsems, semflg))
 }
 
 /// # Safety
@@ -32,21 +32,17 @@ pub unsafe extern "C" fn semtimedop(
     call(-1, || {
         // Linux's order: read the timeout, check the count (an unsigned
         // int), read the operations, then check the id and the timeout.
-        let timeout = match timeout.is_null() {
-            true => None,
-            // SAFETY: a timespec checked readable.
-            false => Some(unsafe { readable(timeout, 1)?.read_unaligned() }),
-        };
+        // SAFETY: a timespec, if given (EFAULT if unreadable).
+        let timeout = if timeout.is_null() { None } else { Some(unsafe { user::read(timeout) }?) };
         let nsops = nsops as u32;
         sem::check_nsops(nsops)?;
-        let sops = readable(sops.cast_const(), nsops as usize)?;
-        // SAFETY: nsops sembufs checked readable (nsops <= SEMOPM).
-        let sops: smallvec::SmallVec<[Sop; 8]> = unsafe { std::slice::from_raw_parts(sops, nsops as usize) }
+        // SAFETY: nsops sembufs (nsops <= SEMOPM), EFAULT if unreadable.
+        let sops: smallvec::SmallVec<[Sop; 8]> = unsafe { user::slice(sops.cast_const(), nsops as usize) }?
             .iter()
             .map(|s| Sop { num: s.sem_num, op: s.sem_op, flags: s.sem_flg })
             .collect();
         let timeout = sem::check_id_and_timeout(semid, timeout.as_ref())?;
-        sem::op(region::get()?, semid, &sops, timeout).map(|()| 0)
+        sem::op(namespace()?, semid, &sops, timeout).map(|()| 0)
     })
 }
 
@@ -70,9 +66,8 @@ pub unsafe extern "C" fn semctl(semid: c_int, semnum: c_int, cmd: c_int, arg: us
     call(-1, || {
         let ptr = arg as *mut u8;
         let read_array = |n: usize| -> Result<Vec<u16>> {
-            let p = readable(ptr.cast::<c_ushort>().cast_const(), n)?;
-            // SAFETY: SETALL's array of nsems values, checked readable.
-            Ok(unsafe { std::slice::from_raw_parts(p, n) }.to_vec())
+            // SAFETY: SETALL's array of nsems values (EFAULT if unreadable).
+            Ok(unsafe { user::slice(ptr.cast::<c_ushort>().cast_const(), n) }?.to_vec())
         };
         // Exactly the commands glibc's semctl accepts (it refuses the rest,
         // IPC_64 variants included, with EINVAL before any system call).
@@ -90,27 +85,20 @@ pub unsafe extern "C" fn semctl(semid: c_int, semnum: c_int, cmd: c_int, arg: us
             // The int member of the union (or an int passed as is).
             libc::SETVAL => Command::SetVal(arg as u32 as i32),
             libc::SETALL => Command::SetAll(&read_array),
-            // SAFETY: IPC_SET's semid_ds, checked readable.
-            libc::IPC_SET => Command::Set(
-                readable(ptr.cast::<libc::semid_ds>().cast_const(), 1).ok().map(|p| unsafe { p.read_unaligned() }),
-            ),
+            // SAFETY: IPC_SET's semid_ds (None if unreadable).
+            libc::IPC_SET => Command::Set(unsafe { user::read(ptr.cast::<libc::semid_ds>()) }.ok()),
             libc::IPC_RMID => Command::Remove,
             _ => return Err(Errno::EINVAL),
         };
-        let reply = sem::control(region::get()?, semid, semnum, command)?;
-        // SAFETY: each reply's buffer (GETALL's array of nsems values) is
-        // checked writable first.
-        match reply {
+        match sem::control(namespace()?, semid, semnum, command)? {
             Reply::Value(v) => Ok(v),
-            Reply::Stat(r, ds) => {
-                writable(ptr.cast::<libc::semid_ds>(), 1).map(|p| unsafe { p.write_unaligned(ds) }).map(|()| r)
+            Reply::Stat(r, ds) => user::write(ptr.cast::<libc::semid_ds>(), ds).map(|()| r),
+            Reply::Info(r, info) => user::write(ptr.cast::<SemInfo>(), info).map(|()| r),
+            Reply::All(values) => {
+                // SAFETY: the u16 values' bytes, for the copy only.
+                let bytes = unsafe { std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), values.len() * 2) };
+                user::OutBuf::new(ptr, bytes.len()).write_at(0, bytes).map(|()| 0)
             }
-            Reply::Info(r, info) => {
-                writable(ptr.cast::<SemInfo>(), 1).map(|p| unsafe { p.write_unaligned(info) }).map(|()| r)
-            }
-            Reply::All(values) => writable(ptr.cast::<c_ushort>(), values.len())
-                .map(|p| unsafe { std::ptr::copy_nonoverlapping(values.as_ptr(), p, values.len()) })
-                .map(|()| 0),
         }
     })
 }

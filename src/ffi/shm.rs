@@ -1,9 +1,9 @@
 //! shmget, shmat, shmdt, shmctl.
 
-use super::{call, readable, writable};
+use super::{call, namespace};
 use crate::error::Errno;
-use crate::region;
 use crate::shm::{self, Command, Reply, ShmInfo, ShmInfoTotals};
+use crate::user;
 use libc::{c_int, c_void, size_t};
 
 const SHM_LOCK: c_int = 11;
@@ -14,7 +14,7 @@ const SHM_STAT_ANY: c_int = 15;
 
 #[no_mangle]
 pub extern "C" fn shmget(key: libc::key_t, size: size_t, shmflg: c_int) -> c_int {
-    call(-1, || shm::get(region::get()?, key, size, shmflg))
+    call(-1, || shm::get(namespace()?, key, size, shmflg))
 }
 
 #[no_mangle]
@@ -24,13 +24,13 @@ pub extern "C" fn shmat(shmid: c_int, shmaddr: *const c_void, shmflg: c_int) -> 
             return Err(Errno::EINVAL);
         }
         let at = shm::check_attach_address(shmaddr as usize, shmflg)?;
-        shm::attach(region::get()?, shmid, at, shmflg).map(|a| a as *mut c_void)
+        shm::attach(namespace()?, shmid, at, shmflg).map(|a| a as *mut c_void)
     })
 }
 
 #[no_mangle]
 pub extern "C" fn shmdt(shmaddr: *const c_void) -> c_int {
-    call(-1, || shm::detach(region::get()?, shmaddr as usize).map(|()| 0))
+    call(-1, || shm::detach(namespace()?, shmaddr as usize).map(|()| 0))
 }
 
 /// # Safety
@@ -42,30 +42,25 @@ pub unsafe extern "C" fn shmctl(shmid: c_int, cmd: c_int, buf: *mut libc::shmid_
         if cmd < 0 || shmid < 0 {
             return Err(Errno::EINVAL);
         }
-        let command = match cmd & !0x100 {
+        // The commands the kernel knows, taken literally (see msgctl).
+        let command = match cmd {
             libc::IPC_INFO => Command::Info,
             SHM_INFO => Command::InfoTotals,
             libc::IPC_STAT => Command::Stat { by_index: false, check_read: true },
             SHM_STAT => Command::Stat { by_index: true, check_read: true },
             SHM_STAT_ANY => Command::Stat { by_index: true, check_read: false },
-            // SAFETY: IPC_SET's shmid_ds, checked readable.
-            libc::IPC_SET => Command::Set(readable(buf.cast_const(), 1).ok().map(|p| unsafe { p.read_unaligned() })),
+            // SAFETY: IPC_SET's shmid_ds (None if unreadable).
+            libc::IPC_SET => Command::Set(unsafe { user::read(buf) }.ok()),
             libc::IPC_RMID => Command::Remove,
             SHM_LOCK => Command::Lock(true),
             SHM_UNLOCK => Command::Lock(false),
             _ => return Err(Errno::EINVAL),
         };
-        let reply = shm::control(region::get()?, shmid, command)?;
-        // SAFETY: each reply's buffer is checked writable first.
-        match reply {
+        match shm::control(namespace()?, shmid, command)? {
             Reply::Done(r) => Ok(r),
-            Reply::Stat(r, ds) => writable(buf, 1).map(|p| unsafe { p.write_unaligned(ds) }).map(|()| r),
-            Reply::Info(r, info) => {
-                writable(buf.cast::<ShmInfo>(), 1).map(|p| unsafe { p.write_unaligned(info) }).map(|()| r)
-            }
-            Reply::Totals(r, t) => {
-                writable(buf.cast::<ShmInfoTotals>(), 1).map(|p| unsafe { p.write_unaligned(t) }).map(|()| r)
-            }
+            Reply::Stat(r, ds) => user::write(buf, ds).map(|()| r),
+            Reply::Info(r, info) => user::write(buf.cast::<ShmInfo>(), info).map(|()| r),
+            Reply::Totals(r, t) => user::write(buf.cast::<ShmInfoTotals>(), t).map(|()| r),
         }
     })
 }

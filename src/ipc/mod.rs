@@ -1,14 +1,14 @@
 //! What the System V families (msg, sem, shm) share: ids, `ipc_perm`,
-//! permission checks, and the per-family registry of slots.
+//! permission checks, and the registry of each family's table.
 
 mod perm;
 pub mod registry;
 
 pub use perm::Perm;
-pub use registry::{Registry, Table};
+pub use registry::Registry;
 
-use crate::region::RobustLock;
-use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, Ordering};
+use crate::region::{Owner, RobustLock, Shared, Slot, Table};
+use std::sync::atomic::{AtomicI64, Ordering};
 
 /// Linux's IPCMNI: an id is `seq * IPCMNI + index`.
 pub const IPCMNI: u32 = 32768;
@@ -24,8 +24,7 @@ pub fn index_of(id: i32) -> u32 {
     id as u32 % IPCMNI
 }
 
-/// `ObjectHeader::state` values.
-pub const FREE: u32 = 0;
+/// `ObjectHeader::slot.state` values (besides `region::FREE`).
 pub const LIVE: u32 = 1;
 /// Being filled in by its creator, under the registry lock: its storage is
 /// claimed but the id does not resolve yet.
@@ -34,31 +33,42 @@ pub const CREATING: u32 = 2;
 /// The part of every System V object slot that the registry manages.
 ///
 /// Locking: `lock` protects the whole slot, including the family-specific
-/// fields after the header. `state` and `id` are also read without the lock
-/// to validate an id quickly; they change only under both the registry lock
+/// fields after the header. `slot` is also read without the lock to
+/// validate an id quickly; it changes only under both the registry lock
 /// and this lock.
 ///
 /// Crash consistency: a slot becomes an object by a single Release store of
 /// `state = LIVE` after every field is written, and stops being one by a
-/// single store of `state = FREE`. A remover that dies before that store
-/// leaves the object as it was; a creator that dies leaves the slot
-/// CREATING, and whoever takes the registry lock over from it frees the
-/// slot (see `registry::lock`), which also abandons the storage it claimed.
+/// single store of `state = FREE`: the commit point of a removal. A remover
+/// that dies before that store leaves the object as it was; one that dies
+/// after it leaves storage owned by an object that no longer exists (free
+/// for the taking, see `region::chunks`) and sleepers that find the object
+/// gone at their next look (see `wait`). A creator that dies leaves the
+/// slot CREATING, and whoever takes the registry lock over from it frees
+/// the slot (see `registry::lock`), which also abandons its storage.
 #[repr(C)]
 pub struct ObjectHeader {
+    /// State, and the object's id as the slot's generation.
+    pub slot: Slot,
     pub lock: RobustLock,
-    pub state: AtomicU32,
-    /// The full IPC id of the object in this slot (valid while LIVE).
-    pub id: AtomicI32,
     pub perm: Perm,
     /// Last change time (IPC_SET, creation): `msg_ctime`, `sem_ctime`, `shm_ctime`.
     pub ctime: AtomicI64,
 }
 
 impl ObjectHeader {
+    pub fn id(&self) -> i32 {
+        self.slot.generation.load(Ordering::Relaxed) as i32
+    }
+
     /// Whether this slot currently holds the object named `id`.
     pub fn holds(&self, id: i32) -> bool {
-        self.state.load(Ordering::Acquire) == LIVE && self.id.load(Ordering::Relaxed) == id
+        self.slot.state.load(Ordering::Acquire) == LIVE && self.id() == id
+    }
+
+    /// Whether this slot holds a live object (whichever).
+    pub fn live(&self) -> bool {
+        self.slot.state.load(Ordering::Acquire) == LIVE
     }
 
     /// IPC_SET's common part, with the object locked: only its owner, its
@@ -73,9 +83,20 @@ impl ObjectHeader {
         self.ctime.store(crate::platform::now_secs(), Ordering::Relaxed);
         Ok(())
     }
+}
 
-    /// Whether this slot is being made into the object named `id`.
-    pub fn creating(&self, id: i32) -> bool {
-        self.state.load(Ordering::Acquire) == CREATING && self.id.load(Ordering::Relaxed) == id
-    }
+/// A System V object slot: an [`ObjectHeader`] first, family fields after.
+///
+/// # Safety
+/// Implementors must be `#[repr(C)]` with the header as their first field.
+pub unsafe trait Object: Shared {
+    fn header(&self) -> &ObjectHeader;
+}
+
+/// A System V family's table: the registry, then the object slots.
+pub type Objects<'r, T> = Table<'r, Registry, T>;
+
+/// The [`Owner`] naming object `id` of `table` (for its chunks and waits).
+pub fn owner_of<T: Object>(table: &Objects<'_, T>, id: i32) -> Owner {
+    table.owner(index_of(id), id as u32)
 }

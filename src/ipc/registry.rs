@@ -1,4 +1,5 @@
 //! The registry of one System V family: slot allocation, ids, key lookup.
+//! It is the prefix of the family's table.
 //!
 //! Locking: `Registry::lock` serialises creation and removal (and so the
 //! key → slot mapping); it is always taken before any object lock, never
@@ -9,18 +10,19 @@
 //! window of `max(in_use * 3 / 2, 64)` indices, and the sequence number
 //! advances whenever the index wraps around. So a fresh namespace hands out
 //! the same ids as a fresh kernel IPC namespace, and a removed id is not
-//! reused soon.
+//! reused soon. The registry counts the objects in use, so neither the
+//! window nor the limit check scans the table.
 //!
-//! Crash consistency: the registry holds no derived state that a dead owner
-//! could leave wrong. `high_water` only grows and is raised before a slot is
+//! Crash consistency: `high_water` only grows and is raised before a slot is
 //! published, so it always covers every live slot; `cursor`, `last_index`
 //! and `seq` may have been advanced by a creator that died, which only skips
-//! an index or a sequence number.
+//! an index or a sequence number. `in_use` is derived: whoever takes the
+//! registry lock over from a dead holder recounts it.
 
-use super::{make_id, ObjectHeader, CREATING, FREE, LIVE, SEQ_MAX};
+use super::{make_id, Object, ObjectHeader, Objects, CREATING, LIVE, SEQ_MAX};
 use crate::error::{Errno, Result};
 use crate::platform::Credentials;
-use crate::region::{Guard, RobustLock};
+use crate::region::{Guard, RobustLock, Shared, FREE};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 #[repr(C)]
@@ -34,13 +36,89 @@ pub struct Registry {
     last_index_plus_one: AtomicU32,
     /// One past the highest slot index ever used: scans stop here.
     high_water: AtomicU32,
+    /// Live objects. Derived (recounted on recovery).
+    in_use: AtomicU32,
+    _reserved: AtomicU32,
 }
 
-/// A family's slot table, as the registry sees it.
-pub trait Table {
-    fn registry(&self) -> &Registry;
-    fn slot_count(&self) -> u32;
-    fn object(&self, index: u32) -> Option<&ObjectHeader>;
+// SAFETY: repr(C), atomics only.
+unsafe impl Shared for Registry {}
+
+/// Object slots that may hold something: `0..high_water`.
+fn used_slots<'r, T: Object>(table: &Objects<'r, T>) -> impl Iterator<Item = (u32, &'r T)> + 'r {
+    let table = *table;
+    let end = table.prefix().high_water.load(Ordering::Acquire).min(table.len());
+    (0..end).filter_map(move |i| table.get(i).map(|o| (i, o)))
+}
+
+/// Finds the live object named `id`, without locking. The caller locks it
+/// and calls [`ObjectHeader::holds`] again before trusting it.
+pub fn lookup<'r, T: Object>(table: &Objects<'r, T>, id: i32) -> Result<&'r T> {
+    if id < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let object = table.get(super::index_of(id)).ok_or(Errno::EINVAL)?;
+    if object.header().holds(id) {
+        Ok(object)
+    } else {
+        Err(Errno::EINVAL)
+    }
+}
+
+/// The live object at `index` (the *_STAT commands take an index).
+pub fn at_index<'r, T: Object>(table: &Objects<'r, T>, index: i32) -> Result<&'r T> {
+    let object = table.get(super::index_of(index)).ok_or(Errno::EINVAL)?;
+    if object.header().live() {
+        Ok(object)
+    } else {
+        Err(Errno::EINVAL)
+    }
+}
+
+/// Highest index in use, as IPC_INFO and friends report it.
+pub fn max_index<T: Object>(table: &Objects<'_, T>) -> Option<u32> {
+    used_slots(table).filter(|(_, o)| o.header().live()).map(|(i, _)| i).last()
+}
+
+pub fn live_objects<'r, T: Object>(table: &Objects<'r, T>) -> impl Iterator<Item = &'r T> + 'r {
+    used_slots(table).map(|(_, o)| o).filter(|o| o.header().live())
+}
+
+/// Takes the registry lock. If its holder died, any slot it was creating is
+/// freed (the creation never happened) and the count of live objects is
+/// made right.
+pub fn lock<'r, T: Object>(table: &Objects<'r, T>) -> Guard<'r> {
+    let registry = table.prefix();
+    let guard = registry.lock.lock();
+    if guard.recovered {
+        let mut live = 0;
+        for (_, object) in used_slots(table) {
+            let slot = &object.header().slot;
+            match slot.state.load(Ordering::Acquire) {
+                CREATING => slot.state.store(FREE, Ordering::Release),
+                LIVE => live += 1,
+                _ => {}
+            }
+        }
+        registry.in_use.store(live, Ordering::Relaxed);
+    }
+    guard
+}
+
+/// What a family checks and does in msgget/semget/shmget.
+pub trait Family<T> {
+    /// On a found object, before the permission check (Linux's
+    /// `more_checks`, e.g. semget's nsems).
+    fn check_existing(&self, _object: &T) -> Result<()> {
+        Ok(())
+    }
+    /// Before a new object is allocated (e.g. semget's nsems, shmget's size).
+    fn check_new(&self) -> Result<()> {
+        Ok(())
+    }
+    /// Fills in a new object's family fields while its slot is locked and
+    /// CREATING; `id` is its id to be.
+    fn init(&self, object: &T, id: i32) -> Result<()>;
 }
 
 /// What `get` needs from the family besides the table.
@@ -51,76 +129,22 @@ pub struct GetRequest {
     pub limit: u32,
 }
 
-/// Object slots that may hold something: `0..high_water`.
-fn used_slots<T: Table + ?Sized>(table: &T) -> impl Iterator<Item = (u32, &ObjectHeader)> {
-    let end = table.registry().high_water.load(Ordering::Acquire).min(table.slot_count());
-    (0..end).filter_map(move |i| table.object(i).map(|o| (i, o)))
-}
-
-/// Finds the live object named `id`, without locking. The caller locks it
-/// and calls [`ObjectHeader::holds`] again before trusting it.
-pub fn lookup<T: Table + ?Sized>(table: &T, id: i32) -> Result<&ObjectHeader> {
-    if id < 0 {
-        return Err(Errno::EINVAL);
-    }
-    let object = table.object(super::index_of(id)).ok_or(Errno::EINVAL)?;
-    if object.holds(id) {
-        Ok(object)
-    } else {
-        Err(Errno::EINVAL)
-    }
-}
-
-/// Highest index in use, as IPC_INFO and friends report it.
-pub fn max_index<T: Table + ?Sized>(table: &T) -> Option<u32> {
-    used_slots(table).filter(|(_, o)| o.state.load(Ordering::Acquire) == LIVE).map(|(i, _)| i).last()
-}
-
-pub fn live_objects<T: Table + ?Sized>(table: &T) -> impl Iterator<Item = &ObjectHeader> {
-    used_slots(table).map(|(_, o)| o).filter(|o| o.state.load(Ordering::Acquire) == LIVE)
-}
-
-/// Takes the registry lock. If its holder died, any slot it was creating is
-/// freed: the creation never happened.
-pub fn lock<T: Table + ?Sized>(table: &T) -> Guard<'_> {
-    let guard = table.registry().lock.lock();
-    if guard.recovered {
-        for (_, object) in used_slots(table) {
-            if object.state.load(Ordering::Acquire) == CREATING {
-                object.state.store(FREE, Ordering::Release);
-            }
-        }
-    }
-    guard
-}
-
-/// What a family checks and does in msgget/semget/shmget.
-pub trait Family {
-    /// On a found object, before the permission check (Linux's
-    /// `more_checks`, e.g. semget's nsems).
-    fn check_existing(&self, _object: &ObjectHeader) -> Result<()> {
-        Ok(())
-    }
-    /// Before a new object is allocated (e.g. semget's nsems, shmget's size).
-    fn check_new(&self) -> Result<()> {
-        Ok(())
-    }
-    /// Fills in a new object's family fields while its slot is locked and
-    /// CREATING.
-    fn init(&self, object: &ObjectHeader) -> Result<()>;
-}
-
 /// msgget/semget/shmget: find or create the object for `req.key`.
-pub fn get<T: Table + ?Sized>(table: &T, req: &GetRequest, creds: &Credentials, family: &impl Family) -> Result<i32> {
+pub fn get<T: Object>(
+    table: &Objects<'_, T>,
+    req: &GetRequest,
+    creds: &Credentials,
+    family: &impl Family<T>,
+) -> Result<i32> {
     let _registry = lock(table);
     if req.key != libc::IPC_PRIVATE {
-        if let Some(object) = live_objects(table).find(|o| o.perm.key.load(Ordering::Relaxed) == req.key) {
+        if let Some(object) = live_objects(table).find(|o| o.header().perm.key.load(Ordering::Relaxed) == req.key) {
             if req.flags & libc::IPC_CREAT != 0 && req.flags & libc::IPC_EXCL != 0 {
                 return Err(Errno::EEXIST);
             }
             family.check_existing(object)?;
-            object.perm.check(creds, req.flags)?;
-            return Ok(object.id.load(Ordering::Relaxed));
+            object.header().perm.check(creds, req.flags)?;
+            return Ok(object.header().id());
         }
         if req.flags & libc::IPC_CREAT == 0 {
             return Err(Errno::ENOENT);
@@ -130,13 +154,22 @@ pub fn get<T: Table + ?Sized>(table: &T, req: &GetRequest, creds: &Credentials, 
     create(table, req, creds, family)
 }
 
-fn create<T: Table + ?Sized>(table: &T, req: &GetRequest, creds: &Credentials, family: &impl Family) -> Result<i32> {
-    let registry = table.registry();
-    if live_objects(table).count() as u32 >= req.limit {
+fn create<T: Object>(
+    table: &Objects<'_, T>,
+    req: &GetRequest,
+    creds: &Credentials,
+    family: &impl Family<T>,
+) -> Result<i32> {
+    let registry = table.prefix();
+    let in_use = registry.in_use.load(Ordering::Relaxed);
+    if in_use >= req.limit {
         return Err(Errno::ENOSPC);
     }
-    let index = next_index(table)?;
-    let object = table.object(index).ok_or(Errno::ENOSPC)?;
+    let window = (in_use * 3 / 2).max(64).min(table.len());
+    let free = |i: u32| table.get(i).is_some_and(|o| o.header().slot.state.load(Ordering::Acquire) == FREE);
+    let cursor = registry.cursor.load(Ordering::Relaxed);
+    let index = next_index(cursor, window, free).ok_or(Errno::ENOSPC)?;
+    let object = table.get(index).ok_or(Errno::ENOSPC)?;
     if index < registry.last_index_plus_one.load(Ordering::Relaxed) {
         let seq = registry.seq.load(Ordering::Relaxed) + 1;
         registry.seq.store(if seq >= SEQ_MAX { 0 } else { seq }, Ordering::Relaxed);
@@ -147,33 +180,53 @@ fn create<T: Table + ?Sized>(table: &T, req: &GetRequest, creds: &Credentials, f
     registry.high_water.fetch_max(index + 1, Ordering::AcqRel);
     let id = make_id(seq, index);
 
-    let _guard = object.lock.lock();
-    object.id.store(id, Ordering::Relaxed);
-    object.state.store(CREATING, Ordering::Release);
-    object.perm.init(req.key, req.flags as u32, seq, creds);
-    object.ctime.store(crate::platform::now_secs(), Ordering::Relaxed);
-    if let Err(e) = family.init(object) {
-        object.state.store(FREE, Ordering::Release);
+    let header: &ObjectHeader = object.header();
+    let _guard = header.lock.lock();
+    header.slot.generation.store(id as u32, Ordering::Relaxed);
+    header.slot.state.store(CREATING, Ordering::Release);
+    header.perm.init(req.key, req.flags as u32, seq, creds);
+    header.ctime.store(crate::platform::now_secs(), Ordering::Relaxed);
+    if let Err(e) = family.init(object, id) {
+        header.slot.state.store(FREE, Ordering::Release);
         return Err(e);
     }
     // Publish: everything above becomes visible with the state.
-    object.state.store(LIVE, Ordering::Release);
+    header.slot.state.store(LIVE, Ordering::Release);
+    registry.in_use.fetch_add(1, Ordering::Relaxed);
     Ok(id)
 }
 
 /// Linux's `idr_alloc_cyclic(0, window)`: the lowest free index at or after
 /// the cursor, else the lowest free index from 0.
-fn next_index<T: Table + ?Sized>(table: &T) -> Result<u32> {
-    let in_use = live_objects(table).count() as u32;
-    let window = (in_use * 3 / 2).max(64).min(table.slot_count());
-    let cursor = table.registry().cursor.load(Ordering::Relaxed);
-    let free = |i: &u32| table.object(*i).is_some_and(|o| o.state.load(Ordering::Acquire) == FREE);
-    (cursor..window).find(free).or_else(|| (0..window).find(free)).ok_or(Errno::ENOSPC)
+fn next_index(cursor: u32, window: u32, free: impl Fn(u32) -> bool) -> Option<u32> {
+    (cursor..window).find(|&i| free(i)).or_else(|| (0..window).find(|&i| free(i)))
 }
 
 /// Marks `object` removed: its id stops resolving at once and its key is
-/// free for a new object. The caller holds the registry lock (`_registry`)
-/// and the object lock, and wakes the object's waiters.
-pub fn remove(_registry: &Guard, object: &ObjectHeader) {
-    object.state.store(FREE, Ordering::Release);
+/// free for a new object. The commit point of every removal. The caller
+/// holds the registry lock (`_registry`) and the object lock.
+pub fn remove<T: Object>(table: &Objects<'_, T>, _registry: &Guard, object: &T) {
+    object.header().slot.state.store(FREE, Ordering::Release);
+    let in_use = &table.prefix().in_use;
+    let _ = in_use.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_index;
+
+    #[test]
+    fn the_next_index_is_the_first_free_one_after_the_cursor_then_from_zero() {
+        let used = [0u32, 1, 2, 5];
+        let free = |i: u32| !used.contains(&i);
+        assert_eq!(next_index(0, 64, free), Some(3));
+        assert_eq!(next_index(3, 64, free), Some(3));
+        assert_eq!(next_index(4, 64, free), Some(4));
+        assert_eq!(next_index(5, 64, free), Some(6));
+        // Past the window: wrap to the lowest free index.
+        assert_eq!(next_index(64, 64, free), Some(3));
+        assert_eq!(next_index(7, 6, free), Some(3));
+        let none_free = |_| false;
+        assert_eq!(next_index(0, 64, none_free), None);
+    }
 }

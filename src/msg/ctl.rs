@@ -1,11 +1,28 @@
 //! msgctl(2).
 
-use super::{limits, lock, queue, Queues, MSG_INFO, MSG_STAT, MSG_STAT_ANY};
+use super::{find, limits, lock, queues, settle_all, MsgQueue};
 use crate::error::{Errno, Result};
 use crate::ipc::{self, registry};
 use crate::platform::{self, CAP_SYS_RESOURCE};
-use crate::region::Region;
+use crate::process::Namespace;
+use crate::wait::{self, Waits, Wakeups};
 use std::sync::atomic::Ordering::Relaxed;
+
+/// A msgctl command, as read from the C call.
+pub enum Command {
+    /// IPC_INFO (false) or MSG_INFO (true).
+    Info {
+        msg_info: bool,
+    },
+    /// IPC_STAT (by id), MSG_STAT and MSG_STAT_ANY (by index).
+    Stat {
+        by_index: bool,
+        check_read: bool,
+    },
+    /// IPC_SET with the caller's buffer (None: it could not be read).
+    Set(Option<libc::msqid_ds>),
+    Remove,
+}
 
 /// What msgctl hands back to the caller, besides its return value.
 pub enum Reply {
@@ -20,33 +37,27 @@ const MSGTQL: i32 = 16384;
 const MSGMAP: i32 = 16384;
 const MSGSSZ: i32 = 16;
 const MSGSEG: u16 = 0xffff;
-const IPC_64: i32 = 0x100;
 
-/// msgctl(2). `set` is the caller's buffer for IPC_SET (None if NULL).
-pub fn control(region: &Region, id: i32, cmd: i32, set: Option<&libc::msqid_ds>) -> Result<Reply> {
-    if id < 0 || cmd < 0 {
+/// msgctl(2).
+pub fn control(ns: &Namespace, id: i32, command: Command) -> Result<Reply> {
+    if id < 0 {
         return Err(Errno::EINVAL);
     }
-    match cmd & !IPC_64 {
-        libc::IPC_INFO | MSG_INFO => Ok(info(region, cmd & !IPC_64)),
-        libc::IPC_STAT => stat(region, queue(region, id)?, true).map(|ds| Reply::Stat(0, ds)),
-        c @ (MSG_STAT | MSG_STAT_ANY) => {
-            let q = region.msg_queue(ipc::index_of(id)).ok_or(Errno::EINVAL)?;
-            let live_id = q.header.id.load(Relaxed);
-            if !q.header.holds(live_id) {
-                return Err(Errno::EINVAL);
-            }
-            stat(region, q, c == MSG_STAT).map(|ds| Reply::Stat(live_id, ds))
+    match command {
+        Command::Info { msg_info } => info(ns, msg_info),
+        Command::Stat { by_index: false, .. } => stat(ns, id, true).map(|ds| Reply::Stat(0, ds)),
+        Command::Stat { by_index: true, check_read } => {
+            let live_id = registry::at_index(&queues(ns)?, id)?.header.id();
+            stat(ns, live_id, check_read).map(|ds| Reply::Stat(live_id, ds))
         }
-        libc::IPC_SET => set_attributes(region, id, set.ok_or(Errno::EFAULT)?).map(|()| Reply::Done(0)),
-        libc::IPC_RMID => remove(region, id).map(|()| Reply::Done(0)),
-        _ => Err(Errno::EINVAL),
+        Command::Set(new) => set_attributes(ns, id, &new.ok_or(Errno::EFAULT)?).map(|()| Reply::Done(0)),
+        Command::Remove => remove(ns, id).map(|()| Reply::Done(0)),
     }
 }
 
-fn info(region: &Region, cmd: i32) -> Reply {
+fn info(ns: &Namespace, msg_info: bool) -> Result<Reply> {
     let limits = limits();
-    let queues = Queues(region);
+    let queues = queues(ns)?;
     // SAFETY: msginfo is plain integers; all-zero is valid.
     let mut out: libc::msginfo = unsafe { std::mem::zeroed() };
     out.msgmax = limits.msgmax as i32;
@@ -54,14 +65,12 @@ fn info(region: &Region, cmd: i32) -> Reply {
     out.msgmni = limits.msgmni as i32;
     out.msgssz = MSGSSZ;
     out.msgseg = MSGSEG;
-    if cmd == MSG_INFO {
+    if msg_info {
         let (mut count, mut messages, mut bytes) = (0u64, 0u64, 0u64);
-        for object in registry::live_objects(&queues) {
-            if let Some(q) = region.msg_queue(ipc::index_of(object.id.load(Relaxed))) {
-                count += 1;
-                messages += q.qnum.load(Relaxed);
-                bytes += q.cbytes.load(Relaxed);
-            }
+        for q in registry::live_objects(&queues) {
+            count += 1;
+            messages += q.qnum.load(Relaxed);
+            bytes += q.cbytes.load(Relaxed);
         }
         out.msgpool = count.min(i32::MAX as u64) as i32;
         out.msgmap = messages.min(i32::MAX as u64) as i32;
@@ -71,15 +80,21 @@ fn info(region: &Region, cmd: i32) -> Reply {
         out.msgmap = MSGMAP;
         out.msgtql = MSGTQL;
     }
-    Reply::Info(registry::max_index(&queues).map_or(0, |i| i as i32), out)
+    Ok(Reply::Info(registry::max_index(&queues).map_or(0, |i| i as i32), out))
 }
 
-fn stat(region: &Region, q: &super::MsgQueue, check_read: bool) -> Result<libc::msqid_ds> {
-    let id = q.header.id.load(Relaxed);
-    let _guard = lock(region, q, id).map_err(|_| Errno::EINVAL)?;
+/// IPC_STAT of queue `id` (a queue removed meanwhile is EINVAL, as a
+/// stale id would be).
+fn stat(ns: &Namespace, id: i32, check_read: bool) -> Result<libc::msqid_ds> {
+    let (queues, q) = find(ns, id)?;
+    let _locked = lock(ns, &queues, q, id).map_err(|_| Errno::EINVAL)?;
     if check_read {
         platform::with_credentials(|c| q.header.perm.check(c, 0o444))?;
     }
+    Ok(stat_of(q))
+}
+
+fn stat_of(q: &MsgQueue) -> libc::msqid_ds {
     // SAFETY: msqid_ds is plain data; all-zero is valid (and zeroes the
     // reserved fields as the kernel does).
     let mut ds: libc::msqid_ds = unsafe { std::mem::zeroed() };
@@ -92,12 +107,12 @@ fn stat(region: &Region, q: &super::MsgQueue, check_read: bool) -> Result<libc::
     ds.msg_qbytes = q.qbytes.load(Relaxed) as _;
     ds.msg_lspid = q.lspid.load(Relaxed);
     ds.msg_lrpid = q.lrpid.load(Relaxed);
-    Ok(ds)
+    ds
 }
 
-fn set_attributes(region: &Region, id: i32, new: &libc::msqid_ds) -> Result<()> {
-    let q = queue(region, id)?;
-    let guard = lock(region, q, id)?;
+fn set_attributes(ns: &Namespace, id: i32, new: &libc::msqid_ds) -> Result<()> {
+    let (queues, q) = find(ns, id)?;
+    let locked = lock(ns, &queues, q, id)?;
     #[allow(clippy::unnecessary_cast)] // msglen_t is narrower on 32-bit targets
     let qbytes = new.msg_qbytes as u64;
     // Both EPERM: whether it comes from here or from the owner check in
@@ -108,35 +123,35 @@ fn set_attributes(region: &Region, id: i32, new: &libc::msqid_ds) -> Result<()> 
     q.header.set_perm(&new.msg_perm)?;
     q.qbytes.store(qbytes, Relaxed);
     // A larger queue may let senders in; a stricter mode must turn sleepers
-    // away: everyone re-checks.
-    wake_everyone(q, guard);
+    // away: everyone tries again.
+    let mut wakeups = Wakeups::default();
+    settle_all(&locked, &q.receivers, wait::RECHECK, &mut wakeups);
+    settle_all(&locked, &q.senders, wait::RECHECK, &mut wakeups);
+    drop(locked);
+    wakeups.wake();
     Ok(())
 }
 
-fn remove(region: &Region, id: i32) -> Result<()> {
-    let queues = Queues(region);
+/// IPC_RMID. The commit point is the store that frees the slot (see
+/// `ipc::ObjectHeader`): the queue's chunks are abandoned from then on, and
+/// its sleepers return EIDRM, woken here or, if we die first, at their next
+/// look.
+fn remove(ns: &Namespace, id: i32) -> Result<()> {
+    let queues = queues(ns)?;
     let registry_guard = registry::lock(&queues);
-    let q = queue(region, id)?;
-    let guard = lock(region, q, id)?;
+    let q = registry::lookup(&queues, id)?;
+    let locked = lock(ns, &queues, q, id)?;
     platform::with_credentials(|c| q.header.perm.check_owner(c))?;
-    // The id stops resolving here: from now on the queue's chunks are
-    // abandoned and free for the taking even if we die before releasing them.
-    registry::remove(&registry_guard, &q.header);
-    crate::crash_point::here("msg-remove-before-release");
-    region.release_chunks(crate::region::ChunkOwner::msg_queue(id));
-    // Sleepers find the slot no longer holds their id and return EIDRM.
-    wake_everyone(q, guard);
+    registry::remove(&queues, &registry_guard, q);
+    crate::crash_point::here("msg-remove-after-commit");
+    let owner = ipc::owner_of(&queues, id);
+    let mut wakeups = Wakeups::default();
+    let waits: &Waits = &locked.waits;
+    waits.remove_all(&q.receivers, owner, &mut wakeups);
+    waits.remove_all(&q.senders, owner, &mut wakeups);
+    ns.release_chunks(owner);
+    drop(locked);
+    drop(registry_guard);
+    wakeups.wake();
     Ok(())
-}
-
-/// Changes both words and wakes every sleeper (taking their registrations,
-/// as any waker does).
-fn wake_everyone(q: &super::MsgQueue, guard: crate::region::Guard) {
-    q.sent.fetch_add(1, Relaxed);
-    q.freed.fetch_add(1, Relaxed);
-    q.receivers_asleep.store(0, Relaxed);
-    q.senders_asleep.store(0, Relaxed);
-    drop(guard);
-    platform::futex_wake(&q.sent, i32::MAX);
-    platform::futex_wake(&q.freed, i32::MAX);
 }

@@ -3,39 +3,43 @@
 //! Each operation follows Linux's `do_msgsnd`/`do_msgrcv`: validate the
 //! arguments, find the queue, then loop under its lock: check permission,
 //! check that the queue still exists (EIDRM), try; on failure return EAGAIN
-//! or ENOMSG for IPC_NOWAIT, or else wait and try again.
+//! or ENOMSG for IPC_NOWAIT, or else wait (see `wait`) and try again. A send
+//! settles the receivers whose selector accepts the new message, a receive
+//! the senders waiting for room; both only when someone waits, so a send or
+//! receive that finds nobody waiting makes no system call.
 //!
-//! Waiting: a would-be sleeper first spins briefly without the lock,
-//! watching the queue's futex word (the peer is probably running on the
-//! other CPU and about to act: this is where ping-pong beats the kernel),
-//! then registers as asleep under the lock, re-reads the word, unlocks and
-//! sleeps on it. Wakers bump the word under the lock and call FUTEX_WAKE
-//! only when someone is registered, so a send or receive that finds nobody
-//! asleep makes no system call.
+//! - `queue`: a queue's slot and its messages.
+//! - `ctl`: msgctl.
 
 mod ctl;
 mod queue;
 
-pub use ctl::{control, Reply};
+pub use ctl::{control, Command, Reply};
 pub use queue::MsgQueue;
 
 use crate::error::{Errno, Result};
-use crate::ipc::{self, ObjectHeader, Registry, Table};
-use crate::platform::{self, Wake};
-use crate::region::{Guard, Region};
+use crate::ipc::{self, registry, Objects};
+use crate::platform::{self, Once};
+use crate::process::{Family, Namespace, ProcRef, Scope};
+use crate::region::{Guard, TableSpec};
 use crate::user::OutBuf;
-use once_cell::sync::Lazy;
-use queue::{Corrupt, Select, MAX_TEXT};
-use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
-use std::time::Duration;
+use crate::wait::{self, Slept, WaitQueue, Waiter, Waits, Wakeups};
+use queue::{Corrupt, Fault, Select, Store, MAX_TEXT};
+use std::sync::atomic::Ordering::Relaxed;
 
 pub const MSG_STAT: i32 = 11;
 pub const MSG_INFO: i32 = 12;
 pub const MSG_STAT_ANY: i32 = 13;
 pub const MSG_COPY: i32 = 0o40000;
 
+const TAG: u32 = TableSpec::tag(b"MSQ1");
+/// `WaitRecord::queue` of a waiting receiver / sender.
+const RECEIVER: u32 = 0;
+const SENDER: u32 = 1;
+
 /// The system's limits, read once per process from /proc/sys/kernel (Linux's
 /// defaults where it is absent).
+#[derive(Clone, Copy)]
 pub struct Limits {
     pub msgmax: usize,
     pub msgmnb: u64,
@@ -43,72 +47,111 @@ pub struct Limits {
 }
 
 pub fn limits() -> &'static Limits {
-    static LIMITS: Lazy<Limits> = Lazy::new(|| Limits {
+    static LIMITS: Once<Limits> = Once::new();
+    LIMITS.get_or_init(|| Limits {
         msgmax: platform::kernel_limit("msgmax").unwrap_or(8192).min(MAX_TEXT as u64) as usize,
         msgmnb: platform::kernel_limit("msgmnb").unwrap_or(16384).min(i32::MAX as u64),
         msgmni: platform::kernel_limit("msgmni").unwrap_or(32000).min(ipc::IPCMNI as u64) as u32,
-    });
-    &LIMITS
+    })
 }
 
-/// The message queue slots of a region, as the registry sees them.
-struct Queues<'r>(&'r Region);
+/// Message queues, as the namespace sees them.
+pub struct MsgFamily;
 
-impl Table for Queues<'_> {
-    fn registry(&self) -> &Registry {
-        &self.0.header().msg_registry
+impl Family for MsgFamily {
+    fn tables(&self) -> Vec<TableSpec> {
+        vec![TableSpec {
+            tag: TAG,
+            prefix: std::mem::size_of::<ipc::Registry>() as u32,
+            stride: std::mem::size_of::<MsgQueue>() as u32,
+            count: limits().msgmni.max(1),
+        }]
     }
-    fn slot_count(&self) -> u32 {
-        self.0.layout().params.msg_slots
+
+    /// A message queue holds nothing for a process but its waits.
+    fn release(&self, ns: &Namespace, who: ProcRef, _scope: Scope) {
+        let (Ok(queues), Ok(waits)) = (queues(ns), Waits::of(ns)) else { return };
+        for (index, record) in waits.owned_by(who) {
+            let object = record.object();
+            let Some(slot) = queues.entry_of(object) else { continue };
+            let Some(q) = queues.get(slot) else { continue };
+            let id = object.generation() as i32;
+            if let Ok(locked) = lock(ns, &queues, q, id) {
+                waits.release_dead(Some(q.wait_queue(record.queue())), object, index);
+                drop(locked);
+            }
+        }
     }
-    fn object(&self, index: u32) -> Option<&ObjectHeader> {
-        self.0.msg_queue(index).map(|q| &q.header)
+}
+
+fn queues(ns: &Namespace) -> Result<Objects<'_, MsgQueue>> {
+    ns.table(TAG)
+}
+
+impl MsgQueue {
+    fn wait_queue(&self, which: u32) -> &WaitQueue {
+        if which == SENDER {
+            &self.senders
+        } else {
+            &self.receivers
+        }
     }
 }
 
-/// Whether `id` names a live queue (used to find abandoned chunks).
-pub fn queue_is_live(region: &Region, id: i32) -> bool {
-    region.msg_queue(ipc::index_of(id)).is_some_and(|q| q.header.holds(id))
+/// A queue locked, with what its operations need.
+struct Locked<'r> {
+    q: &'r MsgQueue,
+    st: Store<'r>,
+    waits: Waits<'r>,
+    _guard: Guard<'r>,
 }
 
-fn queue(region: &Region, id: i32) -> Result<&MsgQueue> {
-    ipc::registry::lookup(&Queues(region), id)?;
-    region.msg_queue(ipc::index_of(id)).ok_or(Errno::EINVAL)
-}
-
-/// Locks `q`, repairing it if the previous holder died, and checks that it
-/// still is queue `id`.
-fn lock<'q>(region: &Region, q: &'q MsgQueue, id: i32) -> Result<Guard<'q>> {
+/// Locks queue `id`, repairing it if the previous holder died, and checks
+/// that it still is queue `id` (EIDRM).
+fn lock<'r>(ns: &'r Namespace, queues: &Objects<'r, MsgQueue>, q: &'r MsgQueue, id: i32) -> Result<Locked<'r>> {
     let guard = q.header.lock.lock();
     if !q.header.holds(id) {
         return Err(Errno::EIDRM);
     }
+    let st = Store { region: ns, owner: ipc::owner_of(queues, id) };
+    let waits = Waits::of(ns)?;
     if guard.recovered {
         crate::log::diag(|| format!("msg queue {id}: lock holder died; repairing"));
-        q.repair(region);
+        q.repair(&st);
+        let mut wakeups = Wakeups::default();
+        waits.repair(&q.receivers, st.owner, &mut wakeups);
+        waits.repair(&q.senders, st.owner, &mut wakeups);
+        wakeups.wake();
     }
-    Ok(guard)
+    Ok(Locked { q, st, waits, _guard: guard })
+}
+
+/// The queue named `id`, and the table it is in.
+fn find(ns: &Namespace, id: i32) -> Result<(Objects<'_, MsgQueue>, &MsgQueue)> {
+    let queues = queues(ns)?;
+    let q = registry::lookup(&queues, id)?;
+    Ok((queues, q))
 }
 
 /// Runs a queue mutation, repairing the queue once if it turns out corrupt.
-fn with_repair<T>(region: &Region, q: &MsgQueue, mut op: impl FnMut() -> std::result::Result<T, Corrupt>) -> Result<T> {
+fn with_repair<T>(locked: &Locked, mut op: impl FnMut() -> std::result::Result<T, Corrupt>) -> Result<T> {
     op().or_else(|Corrupt| {
-        q.repair(region);
+        locked.q.repair(&locked.st);
         op().map_err(|Corrupt| Errno::EIO)
     })
 }
 
 /// msgget(2).
-pub fn get(region: &Region, key: i32, flags: i32) -> Result<i32> {
-    let request = ipc::registry::GetRequest { key, flags, limit: limits().msgmni };
-    platform::with_credentials(|creds| ipc::registry::get(&Queues(region), &request, creds, &NewQueue(region)))
+pub fn get(ns: &Namespace, key: i32, flags: i32) -> Result<i32> {
+    let request = registry::GetRequest { key, flags, limit: limits().msgmni };
+    let queues = queues(ns)?;
+    platform::with_credentials(|creds| registry::get(&queues, &request, creds, &NewQueue))
 }
 
-struct NewQueue<'r>(&'r Region);
+struct NewQueue;
 
-impl ipc::registry::Family for NewQueue<'_> {
-    fn init(&self, object: &ObjectHeader) -> Result<()> {
-        let q = self.0.msg_queue(ipc::index_of(object.id.load(Relaxed))).ok_or(Errno::EIO)?;
+impl registry::Family<MsgQueue> for NewQueue {
+    fn init(&self, q: &MsgQueue, _id: i32) -> Result<()> {
         q.init(limits().msgmnb);
         Ok(())
     }
@@ -123,30 +166,35 @@ pub fn check_send(id: i32, size: usize, mtype: i64) -> Result<()> {
 }
 
 /// msgsnd(2), after [`check_send`].
-pub fn send(region: &Region, id: i32, mtype: i64, text: &[u8], flags: i32) -> Result<()> {
-    let q = queue(region, id)?;
-    let mut waiter = Waiter::default();
-    let mut guard = lock(region, q, id)?;
+pub fn send(ns: &Namespace, id: i32, mtype: i64, text: &[u8], flags: i32) -> Result<()> {
+    let (queues, q) = find(ns, id)?;
+    let mut locked = lock(ns, &queues, q, id)?;
+    let mut waiter: Option<Waiter> = None;
     loop {
         platform::with_credentials(|c| q.header.perm.check(c, 0o222))?;
         let qbytes = q.qbytes.load(Relaxed);
         if text.len() as u64 + q.cbytes.load(Relaxed) <= qbytes && q.qnum.load(Relaxed) < qbytes {
-            q.reserve(region, text.len())?;
-            with_repair(region, q, || q.enqueue(region, mtype, text))?;
+            q.reserve(&locked.st, text.len())?;
+            with_repair(&locked, || q.enqueue(&locked.st, mtype, text))?;
             q.lspid.store(platform::pid(), Relaxed);
             q.stime.store(platform::now_secs(), Relaxed);
-            q.sent.fetch_add(1, Relaxed);
-            let wake = q.receivers_asleep.swap(0, Relaxed) != 0;
-            drop(guard);
-            if wake {
-                platform::futex_wake(&q.sent, i32::MAX);
+            let mut wakeups = Wakeups::default();
+            if !q.receivers.is_empty() {
+                for (index, record) in locked.waits.queued(&q.receivers, locked.st.owner) {
+                    let select = Select::decode([record.payload[0].load(Relaxed), record.payload[1].load(Relaxed)]);
+                    if select.accepts(mtype) {
+                        locked.waits.settle(&q.receivers, locked.st.owner, index, wait::RECHECK, &mut wakeups);
+                    }
+                }
             }
+            drop(locked);
+            wakeups.wake();
             return Ok(());
         }
         if flags & libc::IPC_NOWAIT != 0 {
             return Err(Errno::EAGAIN);
         }
-        guard = waiter.wait(region, q, id, guard, &q.freed, &q.senders_asleep)?;
+        locked = wait_on(ns, &queues, locked, id, SENDER, &mut waiter, |_| {})?;
     }
 }
 
@@ -175,14 +223,14 @@ const MTYPE: usize = std::mem::size_of::<libc::c_long>();
 /// msgrcv(2), after [`check_receive`]: fills the caller's `struct msgbuf`
 /// (`buffer`: mtype, then room for the text) and returns the message type
 /// and the length of text copied.
-pub fn receive(region: &Region, id: i32, buffer: &mut OutBuf, select: Select, flags: i32) -> Result<(i64, usize)> {
-    let q = queue(region, id)?;
+pub fn receive(ns: &Namespace, id: i32, buffer: &mut OutBuf, select: Select, flags: i32) -> Result<(i64, usize)> {
+    let (queues, q) = find(ns, id)?;
     let capacity = buffer.len().saturating_sub(MTYPE);
-    let mut waiter = Waiter::default();
-    let mut guard = lock(region, q, id)?;
+    let mut locked = lock(ns, &queues, q, id)?;
+    let mut waiter: Option<Waiter> = None;
     loop {
         platform::with_credentials(|c| q.header.perm.check(c, 0o444))?;
-        if let Some(found) = with_repair(region, q, || q.find(region, select))? {
+        if let Some(found) = with_repair(&locked, || q.find(&locked.st, select))? {
             if found.size > capacity {
                 if flags & libc::MSG_NOERROR == 0 {
                     return Err(Errno::E2BIG);
@@ -193,86 +241,80 @@ pub fn receive(region: &Region, id: i32, buffer: &mut OutBuf, select: Select, fl
                     return Err(Errno::EINVAL);
                 }
             }
-            // A bad buffer: Linux would consume the message and then fail to
-            // copy it out; we fail without losing it.
+            // The message is copied out before it is taken off the queue: a
+            // buffer that cannot take it (EFAULT) leaves it queued. (Linux
+            // takes it off first and loses it.)
             let count = found.size.min(capacity);
-            if !buffer.writable(MTYPE + count) {
-                return Err(Errno::EFAULT);
+            buffer.write_at(0, &found.mtype.to_ne_bytes())?;
+            match q.copy_out(&locked.st, &found, buffer, MTYPE, count) {
+                Ok(()) => {}
+                Err(Fault::Caller(e)) => return Err(e),
+                Err(Fault::Corrupt) => {
+                    q.repair(&locked.st);
+                    return Err(Errno::EIO);
+                }
             }
-            buffer.write_at(0, &found.mtype.to_ne_bytes());
-            with_repair(region, q, || q.copy_out(region, &found, buffer, MTYPE, count))?;
             if flags & MSG_COPY == 0 {
-                with_repair(region, q, || q.unlink(region, &found))?;
+                with_repair(&locked, || q.unlink(&locked.st, &found))?;
                 q.lrpid.store(platform::pid(), Relaxed);
                 q.rtime.store(platform::now_secs(), Relaxed);
-                q.freed.fetch_add(1, Relaxed);
-                let wake = q.senders_asleep.swap(0, Relaxed) != 0;
-                drop(guard);
-                if wake {
-                    platform::futex_wake(&q.freed, i32::MAX);
-                }
+                let mut wakeups = Wakeups::default();
+                settle_all(&locked, &q.senders, wait::RECHECK, &mut wakeups);
+                drop(locked);
+                wakeups.wake();
             }
             return Ok((found.mtype, count));
         }
         if flags & libc::IPC_NOWAIT != 0 {
             return Err(Errno::ENOMSG);
         }
-        guard = waiter.wait(region, q, id, guard, &q.sent, &q.receivers_asleep)?;
+        locked = wait_on(ns, &queues, locked, id, RECEIVER, &mut waiter, |waiter| {
+            let [kind, value] = select.encode();
+            waiter.record().payload[0].store(kind, Relaxed);
+            waiter.record().payload[1].store(value, Relaxed);
+        })?;
     }
 }
 
-/// How long one futex sleep lasts before the sleeper re-checks on its own.
-/// Nothing depends on it (every change wakes sleepers); it only bounds the
-/// damage of a wake-up lost to a corrupted region.
-const SLEEP_SLICE: Duration = Duration::from_secs(5);
-
-/// A receive or send that has to wait: spins once, then sleeps.
-#[derive(Default)]
-struct Waiter {
-    spun: bool,
+/// Settles every record of `queue` with `state` (to be woken afterwards).
+fn settle_all<'r>(locked: &Locked<'r>, queue: &WaitQueue, state: u32, wakeups: &mut Wakeups<'r>) {
+    if queue.is_empty() {
+        return;
+    }
+    for (index, _) in locked.waits.queued(queue, locked.st.owner) {
+        locked.waits.settle(queue, locked.st.owner, index, state, wakeups);
+    }
 }
 
-impl Waiter {
-    /// Called with the queue locked and the caller's condition false; returns
-    /// with the queue locked again once the condition may have changed.
-    fn wait<'r>(
-        &mut self,
-        region: &'r Region,
-        q: &'r MsgQueue,
-        id: i32,
-        guard: Guard<'r>,
-        word: &'r AtomicU32,
-        asleep: &'r AtomicU32,
-    ) -> Result<Guard<'r>> {
-        let seen = word.load(Relaxed);
-        if !self.spun && platform::spinning_pays() {
-            self.spun = true;
-            drop(guard);
-            platform::spin_while_equal(word, seen, platform::SPIN_TIME);
-            return lock(region, q, id);
-        }
-        // Registered and read `seen` under the lock: a waker changes the
-        // word under the same lock after we unlock, so either FUTEX_WAIT sees
-        // the new value and returns at once, or we are asleep when it wakes.
-        asleep.fetch_add(1, Relaxed);
-        drop(guard);
-        let woke = platform::futex_wait(word, seen, SLEEP_SLICE);
-        let guard = q.header.lock.lock();
-        if !q.header.holds(id) {
-            // Removed (perhaps reused): IPC_RMID already reset the counts.
-            return Err(Errno::EIDRM);
-        }
-        // A waker that changed the word took every registration with it
-        // (see `MsgQueue::receivers_asleep`); otherwise ours still counts.
-        if word.load(Relaxed) == seen {
-            asleep.fetch_sub(1, Relaxed);
-        }
-        if guard.recovered {
-            q.repair(region);
-        }
-        if woke == Wake::Interrupted {
-            return Err(Errno::EINTR);
-        }
-        Ok(guard)
+/// Waits on queue `which` of the locked queue until someone settles us, a
+/// signal (EINTR) or a look; returns with the queue locked again, for the
+/// caller to try once more. EIDRM if the queue went away meanwhile.
+fn wait_on<'r>(
+    ns: &'r Namespace,
+    queues: &Objects<'r, MsgQueue>,
+    locked: Locked<'r>,
+    id: i32,
+    which: u32,
+    waiter: &mut Option<Waiter<'r>>,
+    describe: impl FnOnce(&Waiter),
+) -> Result<Locked<'r>> {
+    let q = locked.q;
+    let first_round = waiter.is_none();
+    if waiter.is_none() {
+        *waiter = Some(locked.waits.claim(ns, locked.st.owner)?);
+    }
+    let w = waiter.as_mut().expect("claimed above");
+    describe(w);
+    w.enqueue(q.wait_queue(which), which);
+    drop(locked);
+    let slept = w.sleep(None, first_round);
+    let relocked = lock(ns, queues, q, id);
+    let state = w.dequeue(relocked.as_ref().ok().map(|_| q.wait_queue(which)));
+    let relocked = relocked?;
+    match (slept, state) {
+        (_, wait::REMOVED) => Err(Errno::EIDRM),
+        // A signal interrupts even a wake-up that came with it.
+        (Slept::Interrupted, _) => Err(Errno::EINTR),
+        _ => Ok(relocked),
     }
 }

@@ -22,11 +22,17 @@
 //! - chunk claim: see `region::chunks`; a chunk claimed but not yet threaded
 //!   on the free list is found again by repair, which scans the owner array.
 
-use crate::ipc::ObjectHeader;
-use crate::region::{ChunkOwner, Region, Shared, BLOCKS_PER_CHUNK, BLOCK_SIZE};
+use crate::error::Errno;
+use crate::ipc::{Object, ObjectHeader};
+use crate::region::{Owner, Region, Shared, CHUNK_SIZE};
 use crate::user::OutBuf;
+use crate::wait::WaitQueue;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed};
+
+/// Messages are stored in blocks of this size, in chunks the queue owns.
+pub(super) const BLOCK_SIZE: u64 = 256;
+const BLOCKS_PER_CHUNK: u32 = (CHUNK_SIZE / BLOCK_SIZE) as u32;
 
 /// "No block": the end of a list.
 pub(super) const NIL: u32 = u32::MAX;
@@ -51,25 +57,20 @@ pub struct MsgQueue {
     /// Free blocks in the queue's chunks, linked through `Block::next`. Derived.
     free: AtomicU32,
     free_count: AtomicU32,
-    /// Futex word bumped whenever a message arrives or the queue goes away;
-    /// receivers sleep on it.
-    pub sent: AtomicU32,
-    /// Futex word bumped whenever space frees up or the queue goes away;
-    /// senders sleep on it.
-    pub freed: AtomicU32,
-    /// Threads asleep on `sent` / `freed`, so that wakers can skip the
-    /// FUTEX_WAKE system call when nobody sleeps. Changed under the lock. A
-    /// waker changes the word, takes the count to zero and wakes everyone
-    /// asleep on it: the next senders make no system call while those
-    /// sleepers are waking up. A sleeper that wakes with the word unchanged
-    /// (time-out, signal) takes its own registration back. A sleeper killed
-    /// while asleep leaves its count behind until the next wake-up.
-    pub receivers_asleep: AtomicU32,
-    pub senders_asleep: AtomicU32,
+    /// Receivers waiting for a message (their selector in the payload) and
+    /// senders waiting for room (see `wait`; repaired with the queue).
+    pub receivers: WaitQueue,
+    pub senders: WaitQueue,
 }
 
 // SAFETY: repr(C), atomics only.
 unsafe impl Shared for MsgQueue {}
+// SAFETY: repr(C), the header first.
+unsafe impl Object for MsgQueue {
+    fn header(&self) -> &ObjectHeader {
+        &self.header
+    }
+}
 
 /// The first bytes of every block: the next block of the same message, or
 /// of the free list.
@@ -126,6 +127,40 @@ pub enum Select {
     Position(i64),
 }
 
+impl Select {
+    /// Whether a message of type `mtype` would do (a position always may).
+    pub fn accepts(self, mtype: i64) -> bool {
+        match self {
+            Select::Any | Select::Position(_) => true,
+            Select::Equal(t) => mtype == t,
+            Select::NotEqual(t) => mtype != t,
+            Select::LessEqual(b) => mtype <= b,
+        }
+    }
+
+    /// Two words, for a wait record's payload.
+    pub fn encode(self) -> [u64; 2] {
+        match self {
+            Select::Any => [0, 0],
+            Select::Equal(t) => [1, t as u64],
+            Select::NotEqual(t) => [2, t as u64],
+            Select::LessEqual(b) => [3, b as u64],
+            Select::Position(p) => [4, p as u64],
+        }
+    }
+
+    pub fn decode(words: [u64; 2]) -> Select {
+        let value = words[1] as i64;
+        match words[0] {
+            1 => Select::Equal(value),
+            2 => Select::NotEqual(value),
+            3 => Select::LessEqual(value),
+            4 => Select::Position(value),
+            _ => Select::Any,
+        }
+    }
+}
+
 /// A message located by [`MsgQueue::find`].
 pub struct Found {
     prev: u32,
@@ -138,11 +173,69 @@ pub struct Found {
 /// repairs it and retries.
 pub struct Corrupt;
 
-impl MsgQueue {
-    fn owner(&self) -> ChunkOwner {
-        ChunkOwner::msg_queue(self.header.id.load(Relaxed))
+/// Why a copy out of the queue failed.
+pub enum Fault {
+    Corrupt,
+    /// The caller's buffer (EFAULT).
+    Caller(Errno),
+}
+
+impl From<Corrupt> for Fault {
+    fn from(_: Corrupt) -> Fault {
+        Fault::Corrupt
+    }
+}
+
+/// A queue's storage: the blocks in the chunks it owns.
+pub struct Store<'r> {
+    pub region: &'r Region,
+    pub owner: Owner,
+}
+
+impl Store<'_> {
+    /// Where a block lives: its chunk, and its offset in the chunk.
+    fn place(block: u32) -> (u32, u64) {
+        (block / BLOCKS_PER_CHUNK, (block % BLOCKS_PER_CHUNK) as u64 * BLOCK_SIZE)
     }
 
+    /// A `T` at the start of block `block`, if it lies in a chunk the queue
+    /// owns: checked on every link followed, so a corrupted link cannot
+    /// reach another object's data.
+    fn at_block<T: Shared>(&self, block: u32) -> Option<&T> {
+        let (chunk, at) = Self::place(block);
+        self.region.in_extent(self.region.chunk(self.owner, chunk)?, at)
+    }
+
+    fn msg_head(&self, block: u32) -> Option<&MsgHead> {
+        self.at_block(block)
+    }
+
+    fn block(&self, block: u32) -> Option<&Block> {
+        self.at_block(block)
+    }
+
+    fn store_bytes(&self, block: u32, at: usize, src: &[u8]) -> bool {
+        let (chunk, offset) = Self::place(block);
+        at + src.len() <= BLOCK_SIZE as usize
+            && self.region.chunk(self.owner, chunk).is_some_and(|e| self.region.copy_in(e, offset + at as u64, src))
+    }
+
+    fn load_bytes(&self, block: u32, at: usize, count: usize, dst: &mut OutBuf, dst_at: usize) -> Result<(), Fault> {
+        let (chunk, offset) = Self::place(block);
+        let extent = self.region.chunk(self.owner, chunk).filter(|_| at + count <= BLOCK_SIZE as usize);
+        let extent = extent.ok_or(Fault::Corrupt)?;
+        self.region.copy_out(extent, offset + at as u64, count, dst, dst_at).map_err(|e| match e {
+            Errno::EFAULT => Fault::Caller(e),
+            _ => Fault::Corrupt,
+        })
+    }
+
+    fn total_blocks(&self) -> u64 {
+        self.region.chunk_count() as u64 * BLOCKS_PER_CHUNK as u64
+    }
+}
+
+impl MsgQueue {
     /// Resets the family fields of a newly created queue.
     pub fn init(&self, qbytes: u64) {
         self.qbytes.store(qbytes, Relaxed);
@@ -158,35 +251,21 @@ impl MsgQueue {
         for count in [&self.qnum, &self.cbytes] {
             count.store(0, Relaxed);
         }
-        for count in [&self.free_count, &self.receivers_asleep, &self.senders_asleep] {
-            count.store(0, Relaxed);
-        }
+        self.free_count.store(0, Relaxed);
+        self.receivers.clear();
+        self.senders.clear();
     }
 
-    fn msg_head<'r>(&self, region: &'r Region, block: u32) -> Option<&'r MsgHead> {
-        if !region.owns_block(self.owner(), block) {
-            return None;
-        }
-        region.block_header(block)
-    }
-
-    fn block<'r>(&self, region: &'r Region, block: u32) -> Option<&'r Block> {
-        if !region.owns_block(self.owner(), block) {
-            return None;
-        }
-        region.block_header(block)
-    }
-
-    fn push_free(&self, region: &Region, block: u32) -> Result<(), Corrupt> {
-        self.block(region, block).ok_or(Corrupt)?.next.store(self.free.load(Relaxed), Relaxed);
+    fn push_free(&self, st: &Store, block: u32) -> Result<(), Corrupt> {
+        st.block(block).ok_or(Corrupt)?.next.store(self.free.load(Relaxed), Relaxed);
         self.free.store(block, Relaxed);
         self.free_count.fetch_add(1, Relaxed);
         Ok(())
     }
 
-    fn pop_free(&self, region: &Region) -> Result<u32, Corrupt> {
+    fn pop_free(&self, st: &Store) -> Result<u32, Corrupt> {
         let block = self.free.load(Relaxed);
-        let next = self.block(region, block).ok_or(Corrupt)?.next.load(Relaxed);
+        let next = st.block(block).ok_or(Corrupt)?.next.load(Relaxed);
         self.free.store(next, Relaxed);
         self.free_count.fetch_sub(1, Relaxed);
         Ok(block)
@@ -194,14 +273,14 @@ impl MsgQueue {
 
     /// Makes sure a message of `size` bytes will find free blocks, claiming
     /// chunks as needed (ENOMEM when the region is full).
-    pub fn reserve(&self, region: &Region, size: usize) -> crate::error::Result<()> {
+    pub fn reserve(&self, st: &Store, size: usize) -> crate::error::Result<()> {
         let count = blocks_for(size);
         while (self.free_count.load(Relaxed) as usize) < count {
-            let chunk = region.claim_chunk(self.owner())?;
+            let chunk = st.region.claim_chunk(st.owner)?;
             crate::crash_point::here("msg-chunk-claimed");
             for i in (0..BLOCKS_PER_CHUNK).rev() {
                 // A freshly claimed chunk is ours: this cannot fail.
-                let _ = self.push_free(region, chunk * BLOCKS_PER_CHUNK + i);
+                let _ = self.push_free(st, chunk * BLOCKS_PER_CHUNK + i);
             }
         }
         Ok(())
@@ -209,21 +288,21 @@ impl MsgQueue {
 
     /// Appends a message, after [`MsgQueue::reserve`]. The caller has
     /// checked the queue's limits.
-    pub fn enqueue(&self, region: &Region, mtype: i64, text: &[u8]) -> Result<(), Corrupt> {
-        let first = self.pop_free(region)?;
+    pub fn enqueue(&self, st: &Store, mtype: i64, text: &[u8]) -> Result<(), Corrupt> {
+        let first = self.pop_free(st)?;
         let mut block = first;
         let mut done = 0;
         let mut pieces = text_pieces(text.len()).peekable();
         while let Some((at, len)) = pieces.next() {
-            if !region.store_block_bytes(block, at, &text[done..done + len]) {
+            if !st.store_bytes(block, at, &text[done..done + len]) {
                 return Err(Corrupt);
             }
             done += len;
-            let next = if pieces.peek().is_some() { self.pop_free(region)? } else { NIL };
-            self.block(region, block).ok_or(Corrupt)?.next.store(next, Relaxed);
+            let next = if pieces.peek().is_some() { self.pop_free(st)? } else { NIL };
+            st.block(block).ok_or(Corrupt)?.next.store(next, Relaxed);
             block = next;
         }
-        let head = self.msg_head(region, first).ok_or(Corrupt)?;
+        let head = st.msg_head(first).ok_or(Corrupt)?;
         head.next_msg.store(NIL, Relaxed);
         head.size.store(text.len() as u32, Relaxed);
         head.mtype.store(mtype, Relaxed);
@@ -232,7 +311,7 @@ impl MsgQueue {
         // The single store that publishes the message (see module docs).
         match self.tail.load(Relaxed) {
             NIL => self.head.store(first, Relaxed),
-            last => self.msg_head(region, last).ok_or(Corrupt)?.next_msg.store(first, Relaxed),
+            last => st.msg_head(last).ok_or(Corrupt)?.next_msg.store(first, Relaxed),
         }
         crate::crash_point::here("msg-send-after-link");
         self.tail.store(first, Relaxed);
@@ -242,7 +321,7 @@ impl MsgQueue {
     }
 
     /// Finds the message a receive with `select` would take.
-    pub fn find(&self, region: &Region, select: Select) -> Result<Option<Found>, Corrupt> {
+    pub fn find(&self, st: &Store, select: Select) -> Result<Option<Found>, Corrupt> {
         let mut best = None;
         let mut bound = match select {
             Select::LessEqual(b) => b,
@@ -252,14 +331,14 @@ impl MsgQueue {
         let mut block = self.head.load(Relaxed);
         let mut position = 0i64;
         // Every message takes a block: a longer list is a cycle.
-        let limit = self.qnum.load(Relaxed).min(region.total_blocks());
+        let limit = self.qnum.load(Relaxed).min(st.total_blocks());
         let mut seen = 0u64;
         while block != NIL {
             seen += 1;
             if seen > limit {
                 return Err(Corrupt); // more messages linked than counted: a cycle?
             }
-            let head = self.msg_head(region, block).ok_or(Corrupt)?;
+            let head = st.msg_head(block).ok_or(Corrupt)?;
             let mtype = head.mtype.load(Relaxed);
             let found = || Found { prev, block, size: head.size.load(Relaxed) as usize, mtype };
             match select {
@@ -284,14 +363,7 @@ impl MsgQueue {
     }
 
     /// Copies the first `count` text bytes of `found` into `dst` at `at`.
-    pub fn copy_out(
-        &self,
-        region: &Region,
-        found: &Found,
-        dst: &mut OutBuf,
-        at: usize,
-        count: usize,
-    ) -> Result<(), Corrupt> {
+    pub fn copy_out(&self, st: &Store, found: &Found, dst: &mut OutBuf, at: usize, count: usize) -> Result<(), Fault> {
         let mut block = found.block;
         let mut done = 0;
         for (piece_at, len) in text_pieces(found.size) {
@@ -299,23 +371,21 @@ impl MsgQueue {
                 break;
             }
             let len = len.min(count - done);
-            if !region.load_block_bytes(block, piece_at, len, dst, at + done) {
-                return Err(Corrupt);
-            }
+            st.load_bytes(block, piece_at, len, dst, at + done)?;
             done += len;
-            block = self.block(region, block).ok_or(Corrupt)?.next.load(Relaxed);
+            block = st.block(block).ok_or(Fault::Corrupt)?.next.load(Relaxed);
         }
         crate::crash_point::here("msg-receive-after-copy");
         Ok(())
     }
 
     /// Takes `found` off the queue and frees its blocks.
-    pub fn unlink(&self, region: &Region, found: &Found) -> Result<(), Corrupt> {
-        let next = self.msg_head(region, found.block).ok_or(Corrupt)?.next_msg.load(Relaxed);
+    pub fn unlink(&self, st: &Store, found: &Found) -> Result<(), Corrupt> {
+        let next = st.msg_head(found.block).ok_or(Corrupt)?.next_msg.load(Relaxed);
         // The single store that consumes the message (see module docs).
         match found.prev {
             NIL => self.head.store(next, Relaxed),
-            prev => self.msg_head(region, prev).ok_or(Corrupt)?.next_msg.store(next, Relaxed),
+            prev => st.msg_head(prev).ok_or(Corrupt)?.next_msg.store(next, Relaxed),
         }
         crate::crash_point::here("msg-receive-after-unlink");
         if self.tail.load(Relaxed) == found.block {
@@ -325,8 +395,8 @@ impl MsgQueue {
         self.cbytes.fetch_sub(found.size as u64, Relaxed);
         let mut block = found.block;
         for _ in 0..blocks_for(found.size) {
-            let next = self.block(region, block).ok_or(Corrupt)?.next.load(Relaxed);
-            self.push_free(region, block)?;
+            let next = st.block(block).ok_or(Corrupt)?.next.load(Relaxed);
+            self.push_free(st, block)?;
             block = next;
         }
         Ok(())
@@ -337,13 +407,13 @@ impl MsgQueue {
     /// finds the queue inconsistent. A message whose blocks are not all
     /// ours, or that shares a block with another, can only come from
     /// corruption: the list is cut before it.
-    pub fn repair(&self, region: &Region) {
-        let chunks = region.chunks_of(self.owner());
+    pub fn repair(&self, st: &Store) {
+        let chunks = st.region.chunks_of(st.owner);
         let mut used = HashSet::new();
         let (mut prev, mut block) = (NIL, self.head.load(Relaxed));
         let (mut qnum, mut cbytes) = (0u64, 0u64);
         while block != NIL {
-            match self.message_blocks(region, block, &used) {
+            match self.message_blocks(st, block, &used) {
                 Some((blocks, size, next)) => {
                     used.extend(blocks);
                     qnum += 1;
@@ -355,14 +425,12 @@ impl MsgQueue {
                     match prev {
                         NIL => self.head.store(NIL, Relaxed),
                         p => {
-                            if let Some(h) = self.msg_head(region, p) {
+                            if let Some(h) = st.msg_head(p) {
                                 h.next_msg.store(NIL, Relaxed)
                             }
                         }
                     }
-                    crate::log::diag(|| {
-                        format!("msg queue {}: corrupted message list cut", self.header.id.load(Relaxed))
-                    });
+                    crate::log::diag(|| format!("msg queue {}: corrupted message list cut", self.header.id()));
                     break;
                 }
             }
@@ -375,7 +443,7 @@ impl MsgQueue {
         for chunk in chunks.iter().rev() {
             for block in (chunk * BLOCKS_PER_CHUNK..(chunk + 1) * BLOCKS_PER_CHUNK).rev() {
                 if !used.contains(&block) {
-                    let _ = self.push_free(region, block);
+                    let _ = self.push_free(st, block);
                 }
             }
         }
@@ -383,8 +451,8 @@ impl MsgQueue {
 
     /// The blocks of the message at `block`, its size and the next message,
     /// if it is intact and shares no block with `used`.
-    fn message_blocks(&self, region: &Region, first: u32, used: &HashSet<u32>) -> Option<(Vec<u32>, usize, u32)> {
-        let head = self.msg_head(region, first)?;
+    fn message_blocks(&self, st: &Store, first: u32, used: &HashSet<u32>) -> Option<(Vec<u32>, usize, u32)> {
+        let head = st.msg_head(first)?;
         let size = head.size.load(Relaxed) as usize;
         if size > MAX_TEXT {
             return None;
@@ -396,7 +464,7 @@ impl MsgQueue {
                 return None;
             }
             blocks.push(block);
-            block = self.block(region, block)?.next.load(Relaxed);
+            block = st.block(block)?.next.load(Relaxed);
         }
         (block == NIL).then_some((blocks, size, head.next_msg.load(Relaxed)))
     }

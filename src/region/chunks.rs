@@ -1,144 +1,113 @@
-//! The chunk allocator: the object space (messages, semaphore sets, shm
-//! segments) is cut into chunks of [`CHUNK_SIZE`](super::layout::CHUNK_SIZE)
-//! bytes, each owned by at most one object.
+//! The chunk allocator: the object space is cut into chunks of
+//! [`CHUNK_SIZE`] bytes, each owned by at most one [`Owner`] (a table entry
+//! holding one object: a queue, a semaphore set, a segment, an undo record).
 //!
 //! `chunk_owners[c]` is the only record of who owns chunk `c` (0: nobody).
 //! Ownership changes by a single CAS, so there is no lock and no
-//! half-finished state: a chunk whose owner died with it, or whose owner
-//! object was removed without releasing it, names an object that no longer
-//! exists, and the next claimer takes it over (again by CAS from the exact
-//! stale value, so two claimers cannot both win). A message queue's chunks
-//! are found by scanning this array (only removal and crash repair need
-//! them); semaphore sets and shm segments take one run of consecutive
-//! chunks (an extent) and record where it starts.
+//! half-finished state: a chunk whose owner entry no longer holds the same
+//! occupant (removed, perhaps by a process that died before releasing its
+//! chunks) is abandoned, and the next claimer takes it over, again by CAS
+//! from the exact stale value, so two claimers cannot both win. An object
+//! takes chunks one at a time (found again by scanning this array) or as
+//! one run of consecutive chunks (an extent) whose start it records.
 //!
-//! A chunk's file space is reserved before its first use (`chunk_committed`
-//! bitmap), so the pages behind a claimed chunk are always there: a full
-//! tmpfs shows up as ENOMEM here, never as SIGBUS. Small chunks keep their
-//! pages for the next owner; a large extent gives them back when released
-//! and is reserved again when claimed.
+//! A chunk's pages are reserved before its first use (`chunk_committed`
+//! bitmap), so the memory behind a claimed chunk is always there: a full
+//! file system shows up as ENOMEM here, never as SIGBUS. Small extents keep
+//! their pages for the next owner; a large one gives them back when
+//! released and is reserved again when claimed.
 
-use super::layout::{BLOCKS_PER_CHUNK, CHUNK_SIZE};
-use super::Region;
+use super::layout::CHUNK_SIZE;
+use super::{Owner, Region};
 use crate::error::{Errno, Result};
-use crate::ipc;
 use crate::platform;
-use std::os::fd::AsRawFd;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Extents of this many chunks (64 KiB) or more give their memory back to the
 /// system when released; smaller ones keep it for the next owner.
 const RETURN_MEMORY_FROM: u32 = 16;
 
-/// Who owns a chunk: an object family in the high half, its IPC id in the low.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ChunkOwner(u64);
+/// A run of consecutive chunks owned by one object, checked when made.
+#[derive(Clone, Copy, Debug)]
+pub struct Extent {
+    pub(super) offset: u64,
+    pub(super) len: u64,
+}
 
-const FAMILY_MSG: u64 = 1;
-const FAMILY_SEM: u64 = 2;
-const FAMILY_SHM: u64 = 3;
-
-impl ChunkOwner {
-    pub fn msg_queue(id: i32) -> ChunkOwner {
-        ChunkOwner(FAMILY_MSG << 32 | id as u32 as u64)
+impl Extent {
+    pub fn len(&self) -> u64 {
+        self.len
     }
 
-    pub fn sem_set(id: i32) -> ChunkOwner {
-        ChunkOwner(FAMILY_SEM << 32 | id as u32 as u64)
-    }
-
-    pub fn shm_segment(id: i32) -> ChunkOwner {
-        ChunkOwner(FAMILY_SHM << 32 | id as u32 as u64)
-    }
-
-    /// Whether the object this value names still exists. A set being
-    /// created holds its chunks before it is published: its registry lock
-    /// is held meanwhile, and a creator that dies leaves them abandoned.
-    fn is_live(raw: u64, region: &Region) -> bool {
-        let id = raw as u32 as i32;
-        let index = ipc::index_of(id);
-        match raw >> 32 {
-            FAMILY_MSG => region.msg_queue(index).is_some_and(|q| q.header.holds(id)),
-            FAMILY_SEM => region.sem_set(index).is_some_and(|s| s.header.holds(id) || s.header.creating(id)),
-            FAMILY_SHM => region.shm_segment(index).is_some_and(|s| s.header.holds(id) || s.header.creating(id)),
-            _ => false,
-        }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 }
 
 impl Region {
-    /// Claims a free (or abandoned) chunk for `owner` and reserves its pages.
-    pub fn claim_chunk(&self, owner: ChunkOwner) -> Result<u32> {
-        self.claim_extent(owner, 1)
+    fn owner_word(&self, chunk: u32) -> Option<&AtomicU64> {
+        if chunk >= self.layout.chunk_count {
+            return None;
+        }
+        self.at(self.layout.chunk_owners + chunk as u64 * 8).ok()
     }
 
-    fn owner_live(raw: u64, region: &Region) -> bool {
-        ChunkOwner::is_live(raw, region)
+    fn committed_word(&self, chunk: u32) -> Option<&AtomicU64> {
+        if chunk >= self.layout.chunk_count {
+            return None;
+        }
+        self.at(self.layout.chunk_committed + (chunk / 64) as u64 * 8).ok()
     }
 
-    fn commit_chunk(&self, chunk: u32) -> Result<()> {
-        let word = self.chunk_committed_word(chunk).ok_or(Errno::EIO)?;
+    fn chunk_offset(&self, chunk: u32) -> u64 {
+        self.layout.chunk_area + chunk as u64 * CHUNK_SIZE
+    }
+
+    pub fn chunk_count(&self) -> u32 {
+        self.layout.chunk_count
+    }
+
+    /// Whether `owner` holds chunk `chunk`: checked on every use, so a
+    /// corrupted index cannot reach another object's storage.
+    #[inline]
+    pub fn chunk_owned_by(&self, chunk: u32, owner: Owner) -> bool {
+        self.owner_word(chunk).is_some_and(|w| w.load(Ordering::Relaxed) == owner.0)
+    }
+
+    fn reserve(&self, chunk: u32) -> Result<()> {
+        let word = self.committed_word(chunk).ok_or(Errno::EIO)?;
         let bit = 1u64 << (chunk % 64);
         if word.load(Ordering::Acquire) & bit != 0 {
             return Ok(());
         }
-        let offset = self.layout.chunk_area + chunk as u64 * CHUNK_SIZE;
-        platform::reserve_file_space(self.file.as_raw_fd(), offset, CHUNK_SIZE).map_err(|_| Errno::ENOMEM)?;
+        let addr = self.base as usize + self.chunk_offset(chunk) as usize;
+        platform::populate(addr, CHUNK_SIZE as usize).map_err(|_| Errno::ENOMEM)?;
         word.fetch_or(bit, Ordering::AcqRel);
         Ok(())
     }
 
-    /// Every chunk `owner` holds, in index order.
-    pub fn chunks_of(&self, owner: ChunkOwner) -> Vec<u32> {
-        (0..self.layout.params.chunk_count)
-            .filter(|&c| self.chunk_owner_word(c).is_some_and(|w| w.load(Ordering::Acquire) == owner.0))
-            .collect()
-    }
-
-    /// Gives back the `count` chunks from `first` that `owner` holds. A
-    /// large extent's memory goes back to the system first (one call for
-    /// the whole run; its chunks are reserved again when next claimed).
-    pub fn release_extent(&self, owner: ChunkOwner, first: u32, count: u32) {
-        let end = first.saturating_add(count).min(self.layout.params.chunk_count);
-        if count >= RETURN_MEMORY_FROM && (first..end).all(|c| self.chunk_owned_by(c, owner)) {
-            let offset = self.layout.chunk_area + first as u64 * CHUNK_SIZE;
-            for chunk in first..end {
-                if let Some(word) = self.chunk_committed_word(chunk) {
-                    word.fetch_and(!(1u64 << (chunk % 64)), Ordering::AcqRel);
-                }
-            }
-            platform::punch_hole(self.file.as_raw_fd(), offset, (end - first) as u64 * CHUNK_SIZE);
-        }
-        for chunk in first..end {
-            if let Some(word) = self.chunk_owner_word(chunk) {
-                let _ = word.compare_exchange(owner.0, 0, Ordering::AcqRel, Ordering::Relaxed);
-            }
-        }
-    }
-
-    /// Gives back every chunk `owner` holds.
-    pub fn release_chunks(&self, owner: ChunkOwner) {
-        for c in 0..self.layout.params.chunk_count {
-            if let Some(word) = self.chunk_owner_word(c) {
-                let _ = word.compare_exchange(owner.0, 0, Ordering::AcqRel, Ordering::Relaxed);
-            }
-        }
+    /// Claims one free (or abandoned) chunk for `owner` and reserves its pages.
+    pub fn claim_chunk(&self, owner: Owner) -> Result<u32> {
+        self.claim_extent(owner, 1)
     }
 
     /// Claims `count` consecutive chunks for `owner`; returns the first.
     /// Chunks claimed on the way to a failed run are given back; a claimer
     /// that dies halfway leaves them to an owner that does not exist yet or
     /// any more, so they are reclaimable as abandoned.
-    pub fn claim_extent(&self, owner: ChunkOwner, count: u32) -> Result<u32> {
-        let total = self.layout.params.chunk_count;
+    pub fn claim_extent(&self, owner: Owner, count: u32) -> Result<u32> {
+        let total = self.layout.chunk_count;
+        if count == 0 || count > total {
+            return Err(Errno::ENOMEM);
+        }
         // Search from the hint, then from the start.
         let hint = self.header().chunk_hint.load(Ordering::Relaxed) % total;
         let mut first = if hint + count <= total { hint } else { 0 };
         let mut wrapped = first == 0;
-        'search: loop {
+        loop {
             if first + count > total {
                 if wrapped {
-                    break;
+                    return Err(Errno::ENOMEM);
                 }
                 (first, wrapped) = (0, true);
             }
@@ -147,46 +116,74 @@ impl Region {
                 claimed += 1;
             }
             if claimed < first + count {
-                self.unclaim(owner, first..claimed);
+                self.release_run(owner, first, claimed - first);
                 first = claimed + 1;
-                continue 'search;
+                continue;
             }
-            if let Err(e) = (first..first + count).try_for_each(|c| self.commit_chunk(c)) {
+            if let Err(e) = (first..first + count).try_for_each(|c| self.reserve(c)) {
                 // Only the run just claimed: the owner's other chunks hold data.
-                self.unclaim(owner, first..first + count);
+                self.release_run(owner, first, count);
                 return Err(e);
             }
             self.header().chunk_hint.store(first + count, Ordering::Relaxed);
             return Ok(first);
         }
-        Err(Errno::ENOMEM)
     }
 
-    /// Gives back chunks just claimed for `owner`.
-    fn unclaim(&self, owner: ChunkOwner, chunks: std::ops::Range<u32>) {
-        for chunk in chunks {
-            if let Some(word) = self.chunk_owner_word(chunk) {
+    /// Takes chunk `chunk` for `owner` if it is free or abandoned.
+    fn try_claim(&self, chunk: u32, owner: Owner) -> bool {
+        let Some(word) = self.owner_word(chunk) else { return false };
+        let seen = word.load(Ordering::Acquire);
+        let free = seen == 0 || (seen != owner.0 && !self.holds(Owner(seen)));
+        free && word.compare_exchange(seen, owner.0, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+    }
+
+    fn release_run(&self, owner: Owner, first: u32, count: u32) {
+        for chunk in first..first.saturating_add(count) {
+            if let Some(word) = self.owner_word(chunk).filter(|w| w.load(Ordering::Relaxed) == owner.0) {
                 let _ = word.compare_exchange(owner.0, 0, Ordering::AcqRel, Ordering::Relaxed);
             }
         }
     }
 
-    /// Takes chunk `chunk` for `owner` if it is free or abandoned.
-    fn try_claim(&self, chunk: u32, owner: ChunkOwner) -> bool {
-        let Some(word) = self.chunk_owner_word(chunk) else { return false };
-        let seen = word.load(Ordering::Acquire);
-        let free = seen == 0 || (seen != owner.0 && !Self::owner_live(seen, self));
-        free && word.compare_exchange(seen, owner.0, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+    /// Gives back the `count` chunks from `first` that `owner` holds. A
+    /// large extent's memory goes back to the system first (one call for
+    /// the whole run; its chunks are reserved again when next claimed).
+    pub fn release_extent(&self, owner: Owner, first: u32, count: u32) {
+        let end = first.saturating_add(count).min(self.layout.chunk_count);
+        if count >= RETURN_MEMORY_FROM && (first..end).all(|c| self.chunk_owned_by(c, owner)) {
+            for chunk in first..end {
+                if let Some(word) = self.committed_word(chunk) {
+                    word.fetch_and(!(1u64 << (chunk % 64)), Ordering::AcqRel);
+                }
+            }
+            let addr = self.base as usize + self.chunk_offset(first) as usize;
+            platform::remove_pages(addr, (end - first) as usize * CHUNK_SIZE as usize);
+        }
+        self.release_run(owner, first, end.saturating_sub(first));
     }
 
-    pub(super) fn chunk_owned_by(&self, chunk: u32, owner: ChunkOwner) -> bool {
-        self.chunk_owner_word(chunk).is_some_and(|w| w.load(Ordering::Relaxed) == owner.0)
+    /// Every chunk `owner` holds, in index order (a scan of the owner array).
+    pub fn chunks_of(&self, owner: Owner) -> Vec<u32> {
+        (0..self.layout.chunk_count).filter(|&c| self.chunk_owned_by(c, owner)).collect()
     }
 
-    /// Whether `block` lies in a chunk that `owner` holds: checked on every
-    /// link followed, so a corrupted link cannot reach another object's data.
-    #[inline]
-    pub fn owns_block(&self, owner: ChunkOwner, block: u32) -> bool {
-        self.chunk_owned_by(block / BLOCKS_PER_CHUNK, owner)
+    /// Gives back every chunk `owner` holds.
+    pub fn release_chunks(&self, owner: Owner) {
+        self.release_run(owner, 0, self.layout.chunk_count);
+    }
+
+    /// The extent of `count` chunks from `first`, if `owner` holds them all.
+    pub fn extent(&self, owner: Owner, first: u32, count: u32) -> Option<Extent> {
+        let end = first.checked_add(count)?;
+        if count == 0 || end > self.layout.chunk_count || !(first..end).all(|c| self.chunk_owned_by(c, owner)) {
+            return None;
+        }
+        Some(Extent { offset: self.chunk_offset(first), len: count as u64 * CHUNK_SIZE })
+    }
+
+    /// The extent of the single chunk `chunk`, if `owner` holds it.
+    pub fn chunk(&self, owner: Owner, chunk: u32) -> Option<Extent> {
+        self.extent(owner, chunk, 1)
     }
 }

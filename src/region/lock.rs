@@ -1,80 +1,88 @@
 //! A lock in shared memory that survives its holder being killed.
 //!
-//! The lock word holds the owner's TID (plus a waiters bit), like a kernel
-//! robust futex, but recovery does not depend on the kernel's robust list
-//! (which glibc owns, and which macOS and Android lack): a waiter that has
-//! spun without success checks whether the owner thread is still alive, and
-//! re-checks every [`OWNER_CHECK_INTERVAL`] while it sleeps. If the owner is
-//! dead, the waiter takes the lock over with a CAS from the exact word it
-//! observed (so exactly one waiter wins) and is told so through
-//! [`Guard::recovered`]; the caller must then repair the structure the lock
-//! protects before relying on it (see each family's `repair`).
+//! The lock word names its owner completely: the owner thread's TID in the
+//! low half (plus a waiters bit) and the low 32 bits of the thread's start
+//! time in the high half, taken together in the one CAS that acquires the
+//! lock. So there is never a moment when the lock is held by someone it
+//! does not name, and a waiter can always tell a dead owner (no such
+//! thread, a zombie, or a thread with another start time: the TID was
+//! recycled) from a live one, whether that one is running, preempted or
+//! stopped (SIGSTOP): only the dead lose the lock.
 //!
-//! Uncontended lock and unlock are one atomic RMW each: no system call.
+//! Recovery does not depend on the kernel's robust-futex list (which glibc
+//! owns, and which macOS and Android lack): a waiter checks the owner when
+//! it starts waiting and again every [`OWNER_CHECK_INTERVAL`], and takes the
+//! lock over from a dead owner with a CAS from the exact word it saw (so
+//! exactly one waiter wins). The new holder is told through
+//! [`Guard::recovered`] and must repair the structure the lock protects
+//! before relying on it. A holder whose call panics (caught at the C
+//! boundary) leaves the lock [`ABANDONED`], which the next holder treats the
+//! same way.
+//!
+//! The futex is the low half of the word: waiters sleep on it, and an
+//! unlock that finds the waiters bit set wakes one. Uncontended lock and
+//! unlock are one atomic RMW each: no system call.
 
-use crate::platform::{self, ThreadIdentity, Wake};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use crate::platform::{self, Identity, Until, Wake};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-const WAITERS: u32 = 1 << 31;
-const TID_MASK: u32 = !WAITERS;
+const WAITERS: u64 = 1 << 31;
+const TID: u64 = WAITERS - 1;
+/// Left by a holder that panicked: no owner (TID 0), waiters bit set so
+/// that sleepers wake and one takes it over.
+const ABANDONED: u64 = WAITERS;
 const SPINS: u32 = 200;
-/// Owner checks after which a TID in the lock word that was never confirmed
-/// in `owner_tid` is taken for garbage (a corrupted word) rather than an
-/// owner between its CAS and its next store.
-const UNCONFIRMED_CHECKS: u32 = 5;
 /// How often a sleeping waiter looks at whether the owner died.
 pub const OWNER_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Lives in the shared region. All-zero is an unlocked lock.
 #[repr(C)]
 pub struct RobustLock {
-    /// 0 when free; otherwise the owner's TID, with [`WAITERS`] set when
-    /// someone may be asleep on it. This is the futex word.
-    word: AtomicU32,
-    /// The owner's TID again, stored (Release) after `owner_start`: when it
-    /// equals the TID in `word`, `owner_start` belongs to that owner and the
-    /// liveness check can also rule out TID reuse. If the owner dies between
-    /// the CAS on `word` and this store, waiters fall back to checking that
-    /// the TID exists at all.
-    owner_tid: AtomicU32,
-    /// Start time of the owner thread (see [`ThreadIdentity`]).
-    owner_start: AtomicU64,
+    /// 0 when free; otherwise `start << 32 | WAITERS? | tid` of the owner.
+    word: AtomicU64,
 }
 
 /// Proof of holding a [`RobustLock`]; unlocks on drop.
 pub struct Guard<'a> {
     lock: &'a RobustLock,
-    /// The previous owner died holding the lock: the protected structure may
-    /// be half-changed and must be repaired before use.
+    /// The previous owner died holding the lock (or its call panicked): the
+    /// protected structure may be half-changed and must be repaired.
     pub recovered: bool,
+}
+
+fn owner_word(me: Identity) -> u64 {
+    (me.start & 0xffff_ffff) << 32 | (me.id as u64 & TID)
 }
 
 impl RobustLock {
     #[inline]
     pub fn lock(&self) -> Guard<'_> {
-        let me = platform::thread_identity();
+        let me = owner_word(platform::thread());
         // Acquire pairs with the Release in `unlock`: we see everything the
         // previous owner wrote under the lock.
-        if self.word.compare_exchange(0, me.tid, Ordering::Acquire, Ordering::Relaxed).is_ok() {
-            self.record_owner(me);
+        if self.word.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed).is_ok() {
             return Guard { lock: self, recovered: false };
         }
         self.lock_contended(me)
     }
 
-    fn record_owner(&self, me: ThreadIdentity) {
-        self.owner_start.store(me.start, Ordering::Relaxed);
-        self.owner_tid.store(me.tid, Ordering::Release);
+    /// The futex: the half of the word that holds the TID and waiters bit.
+    fn futex(&self) -> *const u32 {
+        let base = self.word.as_ptr() as *const u32;
+        if cfg!(target_endian = "little") {
+            base
+        } else {
+            base.wrapping_add(1)
+        }
     }
 
     #[cold]
-    fn lock_contended(&self, me: ThreadIdentity) -> Guard<'_> {
+    fn lock_contended(&self, me: u64) -> Guard<'_> {
         for _ in 0..SPINS {
             if self.word.load(Ordering::Relaxed) == 0
-                && self.word.compare_exchange(0, me.tid, Ordering::Acquire, Ordering::Relaxed).is_ok()
+                && self.word.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed).is_ok()
             {
-                self.record_owner(me);
                 return Guard { lock: self, recovered: false };
             }
             platform::spin_hint();
@@ -82,12 +90,10 @@ impl RobustLock {
         // From here on we take the lock with WAITERS set: we cannot know
         // whether others still sleep, so our unlock must wake one.
         let mut check_owner = true;
-        let mut unconfirmed = 0;
         loop {
             let seen = self.word.load(Ordering::Relaxed);
             if seen == 0 {
-                if self.word.compare_exchange(0, me.tid | WAITERS, Ordering::Acquire, Ordering::Relaxed).is_ok() {
-                    self.record_owner(me);
+                if self.word.compare_exchange(0, me | WAITERS, Ordering::Acquire, Ordering::Relaxed).is_ok() {
                     return Guard { lock: self, recovered: false };
                 }
                 continue;
@@ -98,58 +104,34 @@ impl RobustLock {
                 continue;
             }
             let seen = seen | WAITERS;
-            let owner_gone = check_owner
-                && match self.owner(seen & TID_MASK) {
-                    Owner::Alive => false,
-                    Owner::Dead => true,
-                    Owner::Unconfirmed => {
-                        unconfirmed += 1;
-                        unconfirmed > UNCONFIRMED_CHECKS
-                    }
-                };
-            if owner_gone {
-                if self.word.compare_exchange(seen, me.tid | WAITERS, Ordering::Acquire, Ordering::Relaxed).is_ok() {
-                    self.record_owner(me);
+            let owner = Identity { id: (seen & TID) as u32, start: seen >> 32 };
+            if check_owner && (owner.id == 0 || !owner.alive()) {
+                if self.word.compare_exchange(seen, me | WAITERS, Ordering::Acquire, Ordering::Relaxed).is_ok() {
                     return Guard { lock: self, recovered: true };
                 }
                 continue;
             }
-            check_owner = platform::futex_wait(&self.word, seen, OWNER_CHECK_INTERVAL) == Wake::TimedOut;
+            let wake = platform::futex_wait_at(self.futex(), seen as u32, Until::After(OWNER_CHECK_INTERVAL));
+            check_owner = wake == Wake::TimedOut;
         }
     }
 
-    fn owner(&self, tid: u32) -> Owner {
-        let confirmed = self.owner_tid.load(Ordering::Acquire) == tid;
-        let start = if confirmed { self.owner_start.load(Ordering::Relaxed) } else { 0 };
-        match (platform::thread_alive(ThreadIdentity { tid, start }), confirmed) {
-            (false, _) => Owner::Dead,
-            (true, true) => Owner::Alive,
-            (true, false) => Owner::Unconfirmed,
-        }
-    }
-
-    fn unlock(&self) {
-        self.owner_tid.store(0, Ordering::Relaxed);
+    fn unlock(&self, to: u64) {
         // Release pairs with the Acquire of the next owner's CAS.
-        if self.word.swap(0, Ordering::Release) & WAITERS != 0 {
+        if self.word.swap(to, Ordering::Release) & WAITERS != 0 {
             // Waking one is enough: it takes the lock with WAITERS set, so its
-            // own unlock wakes the next sleeper.
-            platform::futex_wake(&self.word, 1);
+            // own unlock wakes the next sleeper. An abandoned lock wakes them
+            // all: each looks at the (absent) owner, and one takes it over.
+            platform::futex_wake_at(self.futex(), if to == 0 { 1 } else { i32::MAX });
         }
     }
-}
-
-/// What a waiter makes of the TID in the lock word.
-enum Owner {
-    Alive,
-    Dead,
-    /// A live thread, but it has not recorded itself as the owner: it is
-    /// between its CAS and its next store, or the word is garbage.
-    Unconfirmed,
 }
 
 impl Drop for Guard<'_> {
     fn drop(&mut self) {
-        self.lock.unlock();
+        // A panic unwinding through the critical section left the protected
+        // structure as it was at that instant, like a killed holder would.
+        let to = if std::thread::panicking() { ABANDONED } else { 0 };
+        self.lock.unlock(to);
     }
 }

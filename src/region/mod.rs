@@ -7,26 +7,35 @@
 //! structure in it consists of atomics, so any bit pattern another process
 //! (or a corruption) leaves behind is a valid value to read: the worst a bad
 //! value can do is fail a check, never reach outside the mapping.
+//!
+//! The region knows no IPC family. Families describe their tables with
+//! [`TableSpec`]s when a namespace is created, find them by tag, and own
+//! chunks of the object space through [`Owner`]s naming their table entries.
+//!
+//! - `layout`: where everything lives; the header and its directory of tables.
+//! - `file`: finding, creating, validating and mapping the file.
+//! - `chunks`: the chunk allocator.
+//! - `slot`: the entry header that makes an entry an owner.
+//! - `lock`: the lock that survives a holder killed at any instruction.
 
 mod chunks;
 mod file;
 pub mod layout;
 pub mod lock;
+mod slot;
 
-pub use chunks::ChunkOwner;
-pub use layout::{BLOCKS_PER_CHUNK, BLOCK_SIZE, CHUNK_SIZE};
+pub use chunks::Extent;
+pub use file::{layout_of, open};
+pub use layout::{Layout, TableSpec, CHUNK_SIZE};
 pub use lock::{Guard, RobustLock};
+pub use slot::{Owner, Slot, FREE};
 
 use crate::error::{Errno, Result};
-use crate::msg::MsgQueue;
-use crate::sem::{SemSet, WaitRecord};
-use crate::shm::{Attachment, ShmSegment};
 use crate::user::OutBuf;
-use layout::{Header, Layout};
-use once_cell::sync::OnceCell;
+use layout::{Header, TableLayout};
+use std::marker::PhantomData;
 use std::mem::{align_of, size_of};
-use std::os::fd::AsRawFd;
-use std::sync::atomic::AtomicU64;
+use std::path::{Path, PathBuf};
 
 /// Types that may be viewed in place inside the region.
 ///
@@ -35,41 +44,34 @@ use std::sync::atomic::AtomicU64;
 /// types), and accept every bit pattern as a valid value.
 pub unsafe trait Shared: Sized {}
 
-/// A mapped namespace.
+// SAFETY: no bytes at all, or plain atomics.
+unsafe impl Shared for () {}
+unsafe impl Shared for std::sync::atomic::AtomicU64 {}
+unsafe impl Shared for std::sync::atomic::AtomicU32 {}
+unsafe impl Shared for std::sync::atomic::AtomicI16 {}
+unsafe impl Shared for Header {}
+
+/// A mapped namespace. It holds no file descriptor: after mapping, the
+/// program may close every descriptor it has without affecting the shim.
 pub struct Region {
     base: *mut u8,
+    /// The same file mapped read-only (from a read-only descriptor, so the
+    /// pages can never be made writable): SHM_RDONLY attachments duplicate
+    /// it. Null if the file could not be opened read-only.
+    read_only: *const u8,
     layout: Layout,
-    path: std::path::PathBuf,
-    file: std::fs::File,
-    /// The same file opened read-only, while we still may (at load, before
-    /// any uid change): SHM_RDONLY attachments map it, so that mprotect
-    /// cannot make them writable.
-    read_only: Option<std::fs::File>,
-    _map: memmap2::MmapRaw,
+    path: PathBuf,
 }
 
-// SAFETY: the mapping is shared memory accessed only through atomics and
-// explicit copies; the raw base pointer is never used to create `&mut`.
+// SAFETY: the mappings are shared memory accessed only through atomics and
+// explicit copies; the raw pointers are never used to create `&mut`.
 unsafe impl Send for Region {}
+// SAFETY: as above.
 unsafe impl Sync for Region {}
-
-static REGION: OnceCell<std::result::Result<Region, Errno>> = OnceCell::new();
-
-/// The namespace, if this process has mapped it (never maps it).
-pub fn get_if_mapped() -> Option<&'static Region> {
-    REGION.get().and_then(|r| r.as_ref().ok())
-}
-
-/// The calling process's namespace, mapped on first use (normally by the
-/// library constructor, see [`crate::ffi`]). A failure is remembered: every
-/// later call reports the same errno.
-pub fn get() -> Result<&'static Region> {
-    REGION.get_or_init(file::open_from_environment).as_ref().map_err(|e| *e)
-}
 
 impl Region {
     /// The region file.
-    pub fn path(&self) -> &std::path::Path {
+    pub fn path(&self) -> &Path {
         &self.path
     }
 
@@ -88,142 +90,36 @@ impl Region {
         Ok(unsafe { &*(self.base.add(offset as usize) as *const T) })
     }
 
-    pub fn header(&self) -> &Header {
+    pub(crate) fn header(&self) -> &Header {
         // SAFETY: offset 0 is page-aligned and the file is at least a header long.
         unsafe { &*(self.base as *const Header) }
     }
 
-    /// Entry `index` of a table of `count` `T`s starting at `base`.
-    fn entry<T: Shared>(&self, base: u64, count: u32, index: u32) -> Option<&T> {
-        if index >= count {
-            return None;
+    /// The table tagged `tag`, with prefix `P` and entries `T`: EIO if the
+    /// namespace has none, or one whose sizes are not those of `P` and `T`
+    /// (made by a library with another layout for it).
+    pub fn table<P: Shared, T: Shared>(&self, tag: u32) -> Result<Table<'_, P, T>> {
+        let (index, layout) = self.layout.table(tag).ok_or(Errno::EIO)?;
+        let spec = layout.spec;
+        if spec.stride as usize != size_of::<T>() || spec.prefix as usize != size_of::<P>() {
+            return Err(Errno::EIO);
         }
-        self.at(base + index as u64 * size_of::<T>() as u64).ok()
+        if !layout.offset.is_multiple_of(align_of::<P>() as u64)
+            || !layout.entries.is_multiple_of(align_of::<T>() as u64)
+        {
+            return Err(Errno::EIO);
+        }
+        Ok(Table { region: self, index, layout: *layout, _types: PhantomData })
     }
 
-    pub fn msg_queue(&self, index: u32) -> Option<&MsgQueue> {
-        self.entry(self.layout.msg_table, self.layout.params.msg_slots, index)
-    }
-
-    pub fn sem_set(&self, index: u32) -> Option<&SemSet> {
-        self.entry(self.layout.sem_table, self.layout.params.sem_slots, index)
-    }
-
-    pub fn shm_segment(&self, index: u32) -> Option<&ShmSegment> {
-        self.entry(self.layout.shm_table, self.layout.params.shm_slots, index)
-    }
-
-    pub fn wait_record(&self, index: u32) -> Option<&WaitRecord> {
-        self.entry(self.layout.sem_waiters, layout::WAIT_RECORDS, index)
-    }
-
-    pub fn attachment(&self, index: u32) -> Option<&Attachment> {
-        self.entry(self.layout.shm_attachments, layout::ATTACH_RECORDS, index)
-    }
-
-    /// How many blocks the chunk area holds.
-    pub fn total_blocks(&self) -> u64 {
-        self.layout.params.chunk_count as u64 * BLOCKS_PER_CHUNK as u64
-    }
-
-    /// File offset of block `block`, if it lies in the chunk area.
-    fn block_offset(&self, block: u32) -> Option<u64> {
-        (u64::from(block) < self.total_blocks()).then(|| self.layout.chunk_area + block as u64 * BLOCK_SIZE)
-    }
-
-    /// A `T` stored at the start of block `block`.
-    pub fn block_header<T: Shared>(&self, block: u32) -> Option<&T> {
-        const { assert!(size_of::<T>() as u64 <= BLOCK_SIZE) };
-        self.at(self.block_offset(block)?).ok()
-    }
-
-    /// Copies `src` into block `block` at byte `at`; false if out of the block.
-    pub fn store_block_bytes(&self, block: u32, at: usize, src: &[u8]) -> bool {
-        let Some(offset) = self.block_offset(block) else { return false };
-        if at + src.len() > BLOCK_SIZE as usize {
+    /// Whether `owner` still names the occupant of its table entry.
+    pub fn holds(&self, owner: Owner) -> bool {
+        let Some(table) = self.layout.tables.get(owner.table()) else { return false };
+        if owner.entry() >= table.spec.count || (table.spec.stride as usize) < size_of::<Slot>() {
             return false;
         }
-        // SAFETY: the range lies inside one block inside the mapping (checked
-        // above); the region is never Rust-borrowed as bytes, so no reference
-        // aliases it, and `src` is caller memory outside the region.
-        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.base.add(offset as usize + at), src.len()) };
-        true
-    }
-
-    /// Copies `count` bytes from block `block` at byte `at` into `dst` at
-    /// `dst_at`; false if either range is out of bounds.
-    pub fn load_block_bytes(&self, block: u32, at: usize, count: usize, dst: &mut OutBuf, dst_at: usize) -> bool {
-        let Some(offset) = self.block_offset(block) else { return false };
-        if at + count > BLOCK_SIZE as usize {
-            return false;
-        }
-        let Some(to) = dst.range_ptr(dst_at, count) else { return false };
-        // SAFETY: the source lies inside one block of the mapping and the
-        // destination range was bounds-checked by `OutBuf`; caller memory is
-        // never inside our mapping's chunk area.
-        unsafe { std::ptr::copy_nonoverlapping(self.base.add(offset as usize + at), to, count) };
-        true
-    }
-
-    fn chunk_owner_word(&self, chunk: u32) -> Option<&AtomicU64> {
-        if chunk >= self.layout.params.chunk_count {
-            return None;
-        }
-        self.at(self.layout.chunk_owners + chunk as u64 * 8).ok()
-    }
-
-    fn chunk_committed_word(&self, chunk: u32) -> Option<&AtomicU64> {
-        if chunk >= self.layout.params.chunk_count {
-            return None;
-        }
-        self.at(self.layout.chunk_committed + (chunk / 64) as u64 * 8).ok()
-    }
-}
-
-// SAFETY: both are plain atomics.
-unsafe impl Shared for AtomicU64 {}
-unsafe impl Shared for Header {}
-
-/// A run of consecutive chunks owned by one object (see `claim_extent`).
-#[derive(Clone, Copy, Debug)]
-pub struct Extent {
-    offset: u64,
-    len: u64,
-}
-
-impl Region {
-    /// Maps the first `len` bytes of `extent` into this process, MAP_SHARED
-    /// (shmat): read-only mappings come from the read-only descriptor.
-    pub fn map_extent(&self, extent: Extent, len: usize, prot: i32, at: Option<usize>, replace: bool) -> Result<usize> {
-        if len as u64 > extent.len {
-            return Err(Errno::EINVAL);
-        }
-        let fd = if prot & libc::PROT_WRITE == 0 {
-            self.read_only.as_ref().ok_or(Errno::EACCES)?.as_raw_fd()
-        } else {
-            self.file.as_raw_fd()
-        };
-        crate::platform::map_fd(fd, extent.offset, len, prot, at, replace)
-    }
-
-    /// Zero-fills an extent (reused chunks hold their last owner's bytes).
-    pub fn zero_extent(&self, extent: Extent) {
-        // SAFETY: the extent lies inside the mapping (checked when it was
-        // made) and its pages are reserved; no Rust reference covers it.
-        unsafe { std::ptr::write_bytes(self.base.add(extent.offset as usize), 0, extent.len as usize) };
-    }
-}
-
-impl Region {
-    /// The extent of `count` chunks from `first`, if `owner` holds them all:
-    /// checked on every use, so a corrupted index cannot reach another
-    /// object's storage.
-    pub fn extent(&self, owner: ChunkOwner, first: u32, count: u32) -> Option<Extent> {
-        let end = first.checked_add(count)?;
-        if count == 0 || end > self.layout.params.chunk_count || !(first..end).all(|c| self.chunk_owned_by(c, owner)) {
-            return None;
-        }
-        Some(Extent { offset: self.layout.chunk_area + first as u64 * CHUNK_SIZE, len: count as u64 * CHUNK_SIZE })
+        let offset = table.entries + owner.entry() as u64 * table.spec.stride as u64;
+        self.at::<Slot>(offset).is_ok_and(|slot| slot.holds(owner.generation()))
     }
 
     /// A `T` at byte `at` of `extent` (bounds-checked against the extent).
@@ -233,12 +129,123 @@ impl Region {
         }
         self.at(extent.offset + at).ok()
     }
+
+    /// Copies `src` into `extent` at byte `at`; false if it does not fit.
+    pub fn copy_in(&self, extent: Extent, at: u64, src: &[u8]) -> bool {
+        if at.checked_add(src.len() as u64).is_none_or(|end| end > extent.len) {
+            return false;
+        }
+        // SAFETY: the range lies inside the extent inside the mapping
+        // (checked above and when the extent was made); the region is never
+        // Rust-borrowed as bytes, so no reference aliases it, and `src` is
+        // memory outside the object space.
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.base.add((extent.offset + at) as usize), src.len()) };
+        true
+    }
+
+    /// Copies `count` bytes from `extent` at byte `at` into `dst` at
+    /// `dst_at`: EIO if the source range is outside the extent, EFAULT if
+    /// the caller's buffer cannot take them.
+    pub fn copy_out(&self, extent: Extent, at: u64, count: usize, dst: &mut OutBuf, dst_at: usize) -> Result<()> {
+        if at.checked_add(count as u64).is_none_or(|end| end > extent.len) {
+            return Err(Errno::EIO);
+        }
+        // SAFETY: as in `copy_in`; the bytes change only under the object's
+        // lock, which the caller holds.
+        let src = unsafe { std::slice::from_raw_parts(self.base.add((extent.offset + at) as usize), count) };
+        dst.write_at(dst_at, src)
+    }
+
+    /// Zero-fills an extent (reused chunks hold their last owner's bytes).
+    pub fn zero(&self, extent: Extent) {
+        // SAFETY: the extent lies inside the mapping (checked when it was
+        // made) and its pages are reserved; no Rust reference covers it.
+        unsafe { std::ptr::write_bytes(self.base.add(extent.offset as usize), 0, extent.len as usize) };
+    }
+
+    /// Maps the first `len` bytes of `extent` once more, MAP_SHARED, for
+    /// shmat: read-write, or read-only from the read-only mapping (so that
+    /// mprotect cannot make it writable), then `prot` applied.
+    pub fn map_extent(&self, extent: Extent, len: usize, prot: i32, at: Option<usize>, replace: bool) -> Result<usize> {
+        if len as u64 > extent.len {
+            return Err(Errno::EINVAL);
+        }
+        let source = if prot & libc::PROT_WRITE == 0 {
+            if self.read_only.is_null() {
+                return Err(Errno::EACCES);
+            }
+            self.read_only as usize + extent.offset as usize
+        } else {
+            self.base as usize + extent.offset as usize
+        };
+        let addr = crate::platform::duplicate(source, len, at, replace)?;
+        let base_prot = if prot & libc::PROT_WRITE == 0 { libc::PROT_READ } else { libc::PROT_READ | libc::PROT_WRITE };
+        if prot != base_prot {
+            if let Err(e) = crate::platform::protect(addr, len, prot) {
+                crate::platform::unmap(addr, len);
+                return Err(e);
+            }
+        }
+        Ok(addr)
+    }
 }
 
-/// The layout of the region file at `path` (for tools and tests that look
-/// inside one), after the same checks as when mapping it.
-pub fn layout_of(path: &std::path::Path) -> Result<layout::Layout> {
-    let file = std::fs::File::open(path)?;
-    let len = file.metadata()?.len();
-    file::read_layout(&file, len, path)
+/// A table of the region: a prefix `P`, then entries `T`.
+pub struct Table<'r, P, T> {
+    region: &'r Region,
+    index: usize,
+    layout: TableLayout,
+    _types: PhantomData<(&'r P, &'r T)>,
+}
+
+impl<P, T> Clone for Table<'_, P, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<P, T> Copy for Table<'_, P, T> {}
+
+impl<'r, P: Shared, T: Shared> Table<'r, P, T> {
+    pub fn region(&self) -> &'r Region {
+        self.region
+    }
+
+    pub fn prefix(&self) -> &'r P {
+        // Size and alignment were checked in `Region::table`, and the layout
+        // puts the prefix inside the file.
+        self.region.at(self.layout.offset).expect("table prefix inside the region")
+    }
+
+    pub fn len(&self) -> u32 {
+        self.layout.spec.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Entry `index`, if there is one.
+    #[inline]
+    pub fn get(&self, index: u32) -> Option<&'r T> {
+        if index >= self.layout.spec.count {
+            return None;
+        }
+        self.region.at(self.layout.entries + index as u64 * size_of::<T>() as u64).ok()
+    }
+
+    /// The table's place in the header's directory (the bit for it in a
+    /// process's `holds`).
+    pub fn directory_index(&self) -> usize {
+        self.index
+    }
+
+    /// The [`Owner`] naming entry `index` while it holds `generation`.
+    pub fn owner(&self, index: u32, generation: u32) -> Owner {
+        Owner::new(self.index, index, generation)
+    }
+
+    /// Whether `owner` names an entry of this table; its index if so.
+    pub fn entry_of(&self, owner: Owner) -> Option<u32> {
+        (owner.table() == self.index && owner.entry() < self.len()).then_some(owner.entry())
+    }
 }

@@ -1,11 +1,12 @@
 //! semctl(2).
 
-use super::set::{Change, SemSet, SEMAEM, SEMVMX};
-use super::{limits, lock, set_of, wait, Sets};
+use super::set::{Change, SEMAEM, SEMVMX};
+use super::{limits, lock, lock_after_reaping, sets, wait, with_set, SemSet};
 use crate::error::{Errno, Result};
 use crate::ipc::{self, registry};
 use crate::platform;
-use crate::region::Region;
+use crate::process::{Look, Namespace};
+use crate::wait::Wakeups;
 use std::sync::atomic::Ordering::Relaxed;
 
 /// glibc's `struct seminfo` (IPC_INFO, SEM_INFO).
@@ -59,24 +60,24 @@ const SEMMNS_DEFAULT: i32 = 32000 * 32000;
 const SEMOPM_DEFAULT: i32 = 500;
 const SEMUSZ: i32 = 20;
 
-pub fn control(region: &Region, id: i32, semnum: i32, command: Command) -> Result<Reply> {
+pub fn control(ns: &Namespace, id: i32, semnum: i32, command: Command) -> Result<Reply> {
     if id < 0 {
         return Err(Errno::EINVAL);
     }
     match command {
-        Command::Info { sem_info } => Ok(info(region, sem_info)),
-        Command::Stat { by_index, check_read } => stat(region, id, by_index, check_read),
-        Command::SetVal(value) => set_value(region, id, semnum, value).map(Reply::Value),
-        Command::Set(new) => set_attributes(region, id, &new.ok_or(Errno::EFAULT)?).map(Reply::Value),
-        Command::Remove => remove(region, id).map(Reply::Value),
-        Command::SetAll(read) => set_all(region, id, read).map(Reply::Value),
-        query => get(region, id, semnum, query),
+        Command::Info { sem_info } => info(ns, sem_info),
+        Command::Stat { by_index, check_read } => stat(ns, id, by_index, check_read),
+        Command::SetVal(value) => set_value(ns, id, semnum, value).map(Reply::Value),
+        Command::Set(new) => set_attributes(ns, id, &new.ok_or(Errno::EFAULT)?).map(Reply::Value),
+        Command::Remove => remove(ns, id).map(Reply::Value),
+        Command::SetAll(read) => set_all(ns, id, read).map(Reply::Value),
+        query => get(ns, id, semnum, query),
     }
 }
 
-fn info(region: &Region, sem_info: bool) -> Reply {
+fn info(ns: &Namespace, sem_info: bool) -> Result<Reply> {
     let l = limits();
-    let sets = Sets(region);
+    let sets = sets(ns)?;
     let mut out = SemInfo {
         semmni: l.semmni as i32,
         semmns: l.semmns.min(i32::MAX as u64) as i32,
@@ -90,35 +91,21 @@ fn info(region: &Region, sem_info: bool) -> Reply {
         semaem: SEMAEM,
     };
     if sem_info {
-        let live: Vec<_> = registry::live_objects(&sets).collect();
+        let live: Vec<&SemSet> = registry::live_objects(&sets).collect();
         out.semusz = live.len() as i32;
-        out.semaem = live
-            .iter()
-            .filter_map(|o| region.sem_set(ipc::index_of(o.id.load(Relaxed))))
-            .map(|s| s.nsems.load(Relaxed) as i32)
-            .sum();
+        out.semaem = live.iter().map(|s| s.nsems.load(Relaxed) as i32).sum();
     }
-    Reply::Info(registry::max_index(&sets).map_or(0, |i| i as i32), out)
+    Ok(Reply::Info(registry::max_index(&sets).map_or(0, |i| i as i32), out))
 }
 
-fn stat(region: &Region, id: i32, by_index: bool, check_read: bool) -> Result<Reply> {
-    let set = if by_index {
-        let set = region.sem_set(ipc::index_of(id)).ok_or(Errno::EINVAL)?;
-        if !set.header.holds(set.header.id.load(Relaxed)) {
-            return Err(Errno::EINVAL);
-        }
-        set
-    } else {
-        set_of(region, id)?
-    };
-    let live_id = set.header.id.load(Relaxed);
-    let (guard, storage) = lock(region, set, live_id).map_err(|_| Errno::EINVAL)?;
+fn stat(ns: &Namespace, id: i32, by_index: bool, check_read: bool) -> Result<Reply> {
+    let sets = sets(ns)?;
+    let set = if by_index { registry::at_index(&sets, id)? } else { registry::lookup(&sets, id)? };
+    let live_id = set.header.id();
+    let _locked = lock_after_reaping(ns, &sets, set, live_id, Look::Quick).map_err(|_| Errno::EINVAL)?;
     if check_read {
         platform::with_credentials(|c| set.header.perm.check(c, 0o444))?;
     }
-    let woken = wait::reap(region, set, &storage, wait::Look::Quick);
-    drop(guard);
-    wait::wake(&woken);
     // SAFETY: semid_ds is plain data; all-zero is valid (reserved fields zero).
     let mut ds: libc::semid_ds = unsafe { std::mem::zeroed() };
     ds.sem_perm = set.header.perm.to_libc();
@@ -128,74 +115,66 @@ fn stat(region: &Region, id: i32, by_index: bool, check_read: bool) -> Result<Re
     Ok(Reply::Stat(if by_index { live_id } else { 0 }, ds))
 }
 
-/// GETVAL, GETPID, GETNCNT, GETZCNT, GETALL.
-fn get(region: &Region, id: i32, semnum: i32, query: Command) -> Result<Reply> {
-    let set = set_of(region, id)?;
-    let (guard, storage) = lock(region, set, id)?;
-    platform::with_credentials(|c| set.header.perm.check(c, 0o444))?;
-    // Dead processes must not be counted as waiting, nor hold what their
-    // undo would give back.
+/// GETVAL, GETPID, GETNCNT, GETZCNT, GETALL: after reaping the dead around
+/// the set, so that what a query shows is what Linux shows once they exit
+/// (a killed sleeper is no longer counted, a killed holder's undo is applied).
+fn get(ns: &Namespace, id: i32, semnum: i32, query: Command) -> Result<Reply> {
     let counting = matches!(query, Command::GetNcnt | Command::GetZcnt);
-    let look = if counting || wait::reap_due(set) { wait::Look::Thorough } else { wait::Look::Quick };
-    let woken = wait::reap(region, set, &storage, look);
-    let reply = if let Command::GetAll = query {
-        Ok(Reply::All((0..storage.nsems()).map(|s| storage.value(s) as u16).collect()))
-    } else if semnum < 0 || semnum as u32 >= storage.nsems() {
-        Err(Errno::EINVAL)
-    } else {
+    with_set(ns, id, Some(if counting { Look::Thorough } else { Look::Quick }), |storage, _| {
+        platform::with_credentials(|c| storage.set.header.perm.check(c, 0o444))?;
+        if let Command::GetAll = query {
+            return Ok(Reply::All((0..storage.nsems()).map(|s| storage.value(s) as u16).collect()));
+        }
+        if semnum < 0 || semnum as u32 >= storage.nsems() {
+            return Err(Errno::EINVAL);
+        }
         let sem = semnum as u32;
         Ok(Reply::Value(match query {
             Command::GetVal => storage.value(sem),
             Command::GetPid => storage.sem(sem).map_or(0, |s| s.pid.load(Relaxed)),
-            Command::GetNcnt => wait::count_waiting(region, set, sem, false),
-            _ => wait::count_waiting(region, set, sem, true),
+            Command::GetNcnt => wait::count_waiting(storage, sem, false),
+            _ => wait::count_waiting(storage, sem, true),
         }))
-    };
-    drop(guard);
-    wait::wake(&woken);
-    reply
+    })
 }
 
 /// Runs a change of values by semctl: permission (write), journal, ctime,
 /// then whatever the change makes possible.
 fn change_values(
-    region: &Region,
+    ns: &Namespace,
     id: i32,
-    make: impl FnOnce(&SemSet, &super::set::Storage) -> Result<Vec<Change>>,
+    make: impl FnOnce(&super::Storage<'_>) -> Result<Vec<Change>>,
 ) -> Result<i32> {
-    let set = set_of(region, id)?;
-    let (guard, storage) = lock(region, set, id)?;
-    platform::with_credentials(|c| set.header.perm.check(c, 0o222))?;
-    let changes = make(set, &storage)?;
-    storage.commit(&changes)?;
-    set.header.ctime.store(platform::now_secs(), Relaxed);
-    let woken = wait::update_queue(region, set, &storage);
-    drop(guard);
-    wait::wake(&woken);
-    Ok(0)
+    with_set(ns, id, None, |storage, wakeups| {
+        platform::with_credentials(|c| storage.set.header.perm.check(c, 0o222))?;
+        let changes = make(storage)?;
+        storage.commit(&changes, wakeups)?;
+        storage.set.header.ctime.store(platform::now_secs(), Relaxed);
+        Ok(0)
+    })
 }
 
-fn set_value(region: &Region, id: i32, semnum: i32, value: i32) -> Result<i32> {
+fn set_value(ns: &Namespace, id: i32, semnum: i32, value: i32) -> Result<i32> {
     if !(0..=SEMVMX).contains(&value) {
-        return Err(Errno(libc::ERANGE));
+        return Err(Errno::ERANGE);
     }
-    let set = set_of(region, id)?;
+    let set = registry::lookup(&sets(ns)?, id)?;
     if semnum < 0 || semnum as u32 >= set.nsems.load(Relaxed) {
         return Err(Errno::EINVAL);
     }
     let sem = semnum as u32;
     let pid = platform::pid();
-    change_values(region, id, |_, _| {
+    change_values(ns, id, |_| {
         Ok(vec![Change::Value { sem, value }, Change::Pid { sem, pid }, Change::ForgetSem { sem }])
     })
 }
 
-fn set_all(region: &Region, id: i32, read: &dyn Fn(usize) -> Result<Vec<u16>>) -> Result<i32> {
+fn set_all(ns: &Namespace, id: i32, read: &dyn Fn(usize) -> Result<Vec<u16>>) -> Result<i32> {
     let pid = platform::pid();
-    change_values(region, id, |_, storage| {
+    change_values(ns, id, |storage| {
         let values = read(storage.nsems() as usize)?;
         if values.iter().any(|&v| v as i32 > SEMVMX) {
-            return Err(Errno(libc::ERANGE));
+            return Err(Errno::ERANGE);
         }
         let mut changes: Vec<Change> = Vec::with_capacity(values.len() * 2 + 1);
         for (sem, &value) in values.iter().enumerate() {
@@ -207,22 +186,36 @@ fn set_all(region: &Region, id: i32, read: &dyn Fn(usize) -> Result<Vec<u16>>) -
     })
 }
 
-fn set_attributes(region: &Region, id: i32, new: &libc::semid_ds) -> Result<i32> {
-    let set = set_of(region, id)?;
-    let (_guard, _storage) = lock(region, set, id)?;
+fn set_attributes(ns: &Namespace, id: i32, new: &libc::semid_ds) -> Result<i32> {
+    let sets = sets(ns)?;
+    let set = registry::lookup(&sets, id)?;
+    let _locked = lock(ns, &sets, set, id)?;
     set.header.set_perm(&new.sem_perm).map(|()| 0)
 }
 
-fn remove(region: &Region, id: i32) -> Result<i32> {
-    let sets = Sets(region);
+/// IPC_RMID. The commit point is the store that frees the slot (see
+/// `ipc::ObjectHeader`): from then on the set's chunks are abandoned, its
+/// undo records belong to nothing (their holders free them as they go),
+/// and its sleepers return EIDRM, settled here or, if we die first, at
+/// their next look.
+fn remove(ns: &Namespace, id: i32) -> Result<i32> {
+    let sets = sets(ns)?;
     let registry_guard = registry::lock(&sets);
-    let set = set_of(region, id)?;
-    let (guard, _storage) = lock(region, set, id)?;
+    let set = registry::lookup(&sets, id)?;
+    let locked = lock(ns, &sets, set, id)?;
     platform::with_credentials(|c| set.header.perm.check_owner(c))?;
-    registry::remove(&registry_guard, &set.header);
-    let woken = wait::remove_all(region, set);
-    set.release_storage(region);
-    drop(guard);
-    wait::wake(&woken);
+    registry::remove(&sets, &registry_guard, set);
+    crate::crash_point::here("sem-remove-after-commit");
+    let storage = &locked.storage;
+    let mut wakeups = Wakeups::default();
+    storage.waits.remove_all(&set.waiters, storage.owner, &mut wakeups);
+    for (record, _) in storage.undos.of_set(set) {
+        storage.undos.release(record);
+    }
+    set.undo_head.store(0, Relaxed);
+    set.release_storage(ns, ipc::owner_of(&sets, id));
+    drop(locked);
+    drop(registry_guard);
+    wakeups.wake();
     Ok(0)
 }

@@ -1,11 +1,20 @@
 //! System V semaphores with Linux's semantics (semop(2), semctl(2)).
 //!
 //! - `set`: a set's slot and storage; changes commit through a journal.
-//! - `ops`: evaluating a semop against the current values.
-//! - `wait`: blocked operations, handed their result by whoever makes
-//!   them possible; reaping of dead processes.
-//! - `undo`: SEM_UNDO adjustments.
+//! - `ops`: evaluating a semop against the current values (pure).
+//! - `wait`: blocked operations, handed their result by whoever makes them
+//!   possible.
+//! - `undo`: SEM_UNDO records.
 //! - `ctl`: semctl.
+//!
+//! A semop follows Linux's `do_semtimedop`: under the set's lock, evaluate;
+//! apply (then hand off to sleepers what now can proceed), fail, or join
+//! the set's wait queue and sleep until a waker grants or fails the
+//! operations, the set goes away (EIDRM), a signal arrives (EINTR) or the
+//! timeout passes (EAGAIN). When dead processes may be in the way (a
+//! semop that would block, semctl's queries, a sleeper's periodic look),
+//! the holders of the set's undo records and its sleepers are checked, and
+//! the dead are reaped (their undo applied) before going on.
 
 mod ctl;
 mod ops;
@@ -16,21 +25,25 @@ mod wait;
 pub use ctl::{control, Command, Reply, SemInfo};
 pub use ops::Sop;
 pub use set::{SemSet, SEMVMX};
-pub use undo::apply_at_exit;
-pub use wait::WaitRecord;
 
 use crate::error::{Errno, Result};
-use crate::ipc::{self, registry, ObjectHeader, Registry, Table};
-use crate::platform::{self, Wake};
-use crate::region::{Guard, Region};
-use once_cell::sync::Lazy;
-use ops::{evaluate, Outcome};
-use set::Storage;
-use std::sync::atomic::Ordering::{Acquire, Relaxed};
+use crate::ipc::{self, registry, Objects};
+use crate::platform::{self, Once};
+use crate::process::{Family, Look, Namespace, ProcRef, Scope};
+use crate::region::{Guard, TableSpec};
+use crate::wait::{Deadline, Slept, Waiter, Waits, Wakeups};
+use ops::{evaluate, Outcome, Values};
+use set::{Changes, Storage};
+use smallvec::SmallVec;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
+use undo::Undos;
+
+const TAG: u32 = TableSpec::tag(b"SEM1");
 
 /// The system's limits, from /proc/sys/kernel/sem (Linux's defaults where
 /// it is absent).
+#[derive(Clone, Copy)]
 pub struct Limits {
     pub semmsl: u32,
     pub semmns: u64,
@@ -39,7 +52,8 @@ pub struct Limits {
 }
 
 pub fn limits() -> &'static Limits {
-    static LIMITS: Lazy<Limits> = Lazy::new(|| {
+    static LIMITS: Once<Limits> = Once::new();
+    LIMITS.get_or_init(|| {
         let v = platform::kernel_limits("sem").unwrap_or_default();
         let field = |i: usize, default: u64| v.get(i).copied().unwrap_or(default);
         Limits {
@@ -48,79 +62,179 @@ pub fn limits() -> &'static Limits {
             semopm: field(2, 500).clamp(1, 65536) as u32,
             semmni: field(3, 32000).min(ipc::IPCMNI as u64) as u32,
         }
-    });
-    &LIMITS
+    })
 }
 
-/// The semaphore set slots of a region, as the registry sees them.
-struct Sets<'r>(&'r Region);
+/// Semaphore sets, as the namespace sees them.
+pub struct SemFamily;
 
-impl Table for Sets<'_> {
-    fn registry(&self) -> &Registry {
-        &self.0.header().sem_registry
+impl Family for SemFamily {
+    fn tables(&self) -> Vec<TableSpec> {
+        let sets = TableSpec {
+            tag: TAG,
+            prefix: std::mem::size_of::<ipc::Registry>() as u32,
+            stride: std::mem::size_of::<SemSet>() as u32,
+            count: limits().semmni.max(1),
+        };
+        vec![sets, undo::spec()]
     }
-    fn slot_count(&self) -> u32 {
-        self.0.layout().params.sem_slots
-    }
-    fn object(&self, index: u32) -> Option<&ObjectHeader> {
-        self.0.sem_set(index).map(|s| &s.header)
+
+    /// A process's waits end with its image; its undo is applied when the
+    /// process ends (Linux's `exit_sem`).
+    fn release(&self, ns: &Namespace, who: ProcRef, scope: Scope) {
+        let (Ok(sets), Ok(waits), Ok(undos)) = (sets(ns), Waits::of(ns), Undos::of(ns)) else { return };
+        for (index, record) in waits.owned_by(who) {
+            let object = record.object();
+            let Some(set) = sets.entry_of(object).and_then(|slot| sets.get(slot)) else { continue };
+            if let Ok(locked) = lock(ns, &sets, set, object.generation() as i32) {
+                waits.release_dead(Some(&set.waiters), object, index);
+                drop(locked);
+            }
+        }
+        if scope == Scope::Image {
+            return;
+        }
+        for (record, set_id) in undos.owned_by(who) {
+            let set = registry::lookup(&sets, set_id).ok();
+            match set.map(|set| lock(ns, &sets, set, set_id)) {
+                Some(Ok(locked)) => {
+                    let mut wakeups = Wakeups::default();
+                    let changes = undo::unwind(&locked.storage, record, who.pid());
+                    if locked.storage.commit(&changes, &mut wakeups).is_ok() {
+                        // As Linux's exit_sem: applying undo counts as an operation.
+                        locked.storage.set.otime.store(platform::now_secs(), Relaxed);
+                    }
+                    wait::update_queue(&locked.storage, &mut wakeups);
+                    drop(locked);
+                    wakeups.wake();
+                }
+                // The set is gone: the record belongs to nothing.
+                _ => undos.release(record),
+            }
+        }
     }
 }
 
-fn set_of(region: &Region, id: i32) -> Result<&SemSet> {
-    registry::lookup(&Sets(region), id)?;
-    region.sem_set(ipc::index_of(id)).ok_or(Errno::EINVAL)
+fn sets(ns: &Namespace) -> Result<Objects<'_, SemSet>> {
+    ns.table(TAG)
+}
+
+impl Values for Storage<'_> {
+    fn value(&self, sem: u32) -> i32 {
+        Storage::value(self, sem)
+    }
+    fn adjustment(&self, undo: u32, sem: u32) -> i32 {
+        self.undos.adjustment(self.set, undo, sem)
+    }
+}
+
+/// A set locked, with its storage.
+pub(crate) struct Locked<'r> {
+    pub storage: Storage<'r>,
+    _guard: Guard<'r>,
 }
 
 /// Locks `set`, finishing a dead holder's journal if it left one, and
-/// checks that it still is set `id`.
-fn lock<'r>(region: &'r Region, set: &'r SemSet, id: i32) -> Result<(Guard<'r>, Storage<'r>)> {
+/// checks that it still is set `id` (EIDRM).
+fn lock<'r>(ns: &'r Namespace, sets: &Objects<'r, SemSet>, set: &'r SemSet, id: i32) -> Result<Locked<'r>> {
     let guard = set.header.lock.lock();
     if !set.header.holds(id) {
         return Err(Errno::EIDRM);
     }
-    let storage = set.storage(region).ok_or(Errno::EIO)?;
+    let owner = ipc::owner_of(sets, id);
+    let storage = set.storage(ns, owner, Undos::of(ns)?, Waits::of(ns)?).ok_or(Errno::EIO)?;
     if guard.recovered {
         crate::log::diag(|| format!("sem set {id}: lock holder died; finishing its journal"));
-        storage.redo();
-        wait::repair_list(region, set);
+        let mut wakeups = Wakeups::default();
+        storage.redo(&mut wakeups);
+        storage.waits.repair(&set.waiters, owner, &mut wakeups);
+        wakeups.wake();
     }
-    Ok((guard, storage))
+    Ok(Locked { storage, _guard: guard })
 }
 
-/// Runs `f` on set `id`, locked; wakes the records it returns afterwards.
-pub(crate) fn with_set<'r>(
-    region: &'r Region,
+/// The processes that may be in the way on a locked set and are dead by
+/// `look`: holders of its undo records, and its sleepers.
+fn dead_around(storage: &Storage, look: Look) -> SmallVec<[ProcRef; 2]> {
+    let mut dead: SmallVec<[ProcRef; 2]> = SmallVec::new();
+    let holders = storage.undos.of_set(storage.set).into_iter().filter_map(|(i, _)| undo::holder(&storage.undos, i));
+    let sleepers = storage.waits.queued(&storage.set.waiters, storage.owner).into_iter().map(|(_, r)| r.owner());
+    for who in holders.chain(sleepers) {
+        if !dead.contains(&who) && look.dead(who) {
+            dead.push(who);
+        }
+    }
+    dead
+}
+
+/// Reaps `dead` (with no set locked).
+fn reap(ns: &Namespace, dead: &[ProcRef]) {
+    for &who in dead {
+        ns.reap(who);
+    }
+}
+
+/// Locks set `id` after reaping the dead processes that `look` finds
+/// around it: what queries see is what Linux shows after their exit.
+fn lock_after_reaping<'r>(
+    ns: &'r Namespace,
+    sets: &Objects<'r, SemSet>,
+    set: &'r SemSet,
     id: i32,
-    f: impl FnOnce(&'r SemSet, &Storage<'r>) -> Result<Vec<&'r WaitRecord>>,
-) -> Result<()> {
-    let set = set_of(region, id)?;
-    let (guard, storage) = lock(region, set, id)?;
-    let woken = f(set, &storage)?;
-    drop(guard);
-    wait::wake(&woken);
-    Ok(())
+    look: Look,
+) -> Result<Locked<'r>> {
+    let locked = lock(ns, sets, set, id)?;
+    let dead = dead_around(&locked.storage, look);
+    if dead.is_empty() {
+        return Ok(locked);
+    }
+    drop(locked);
+    reap(ns, &dead);
+    lock(ns, sets, set, id)
+}
+
+/// Runs `f` on set `id`, locked; wakes the sleepers it settles afterwards.
+fn with_set<'r, R>(
+    ns: &'r Namespace,
+    id: i32,
+    look: Option<Look>,
+    f: impl FnOnce(&Storage<'r>, &mut Wakeups<'r>) -> Result<R>,
+) -> Result<R> {
+    let sets = sets(ns)?;
+    let set = registry::lookup(&sets, id)?;
+    let locked = match look {
+        Some(look) => lock_after_reaping(ns, &sets, set, id, look)?,
+        None => lock(ns, &sets, set, id)?,
+    };
+    let mut wakeups = Wakeups::default();
+    let result = f(&locked.storage, &mut wakeups);
+    let dead = if result.is_ok() { wait::update_queue(&locked.storage, &mut wakeups) } else { SmallVec::new() };
+    drop(locked);
+    wakeups.wake();
+    reap(ns, &dead);
+    result
 }
 
 /// semget(2).
-pub fn get(region: &Region, key: i32, nsems: i32, flags: i32) -> Result<i32> {
+pub fn get(ns: &Namespace, key: i32, nsems: i32, flags: i32) -> Result<i32> {
     let l = limits();
     if nsems < 0 || nsems as u32 > l.semmsl {
         return Err(Errno::EINVAL);
     }
+    let sets = sets(ns)?;
     let request = registry::GetRequest { key, flags, limit: l.semmni };
-    let family = NewSet { region, nsems: nsems as u32 };
-    platform::with_credentials(|creds| registry::get(&Sets(region), &request, creds, &family))
+    let family = NewSet { ns, sets, nsems: nsems as u32 };
+    platform::with_credentials(|creds| registry::get(&sets, &request, creds, &family))
 }
 
 struct NewSet<'r> {
-    region: &'r Region,
+    ns: &'r Namespace,
+    sets: Objects<'r, SemSet>,
     nsems: u32,
 }
 
-impl registry::Family for NewSet<'_> {
-    fn check_existing(&self, object: &ObjectHeader) -> Result<()> {
-        let set = self.region.sem_set(ipc::index_of(object.id.load(Relaxed))).ok_or(Errno::EIO)?;
+impl registry::Family<SemSet> for NewSet<'_> {
+    fn check_existing(&self, set: &SemSet) -> Result<()> {
         if self.nsems > set.nsems.load(Relaxed) {
             return Err(Errno::EINVAL);
         }
@@ -131,20 +245,16 @@ impl registry::Family for NewSet<'_> {
         if self.nsems == 0 {
             return Err(Errno::EINVAL);
         }
-        let used: u64 = registry::live_objects(&Sets(self.region))
-            .filter_map(|o| self.region.sem_set(ipc::index_of(o.id.load(Relaxed))))
-            .map(|s| s.nsems.load(Relaxed) as u64)
-            .sum();
+        let used: u64 = registry::live_objects(&self.sets).map(|s| s.nsems.load(Relaxed) as u64).sum();
         if used + self.nsems as u64 > limits().semmns {
             return Err(Errno::ENOSPC);
         }
         Ok(())
     }
 
-    fn init(&self, object: &ObjectHeader) -> Result<()> {
-        let set = self.region.sem_set(ipc::index_of(object.id.load(Relaxed))).ok_or(Errno::EIO)?;
+    fn init(&self, set: &SemSet, id: i32) -> Result<()> {
         set.otime.store(0, Relaxed);
-        set.create_storage(self.region, self.nsems)
+        set.create_storage(self.ns, ipc::owner_of(&self.sets, id), self.nsems)
     }
 }
 
@@ -176,116 +286,116 @@ pub fn check_id_and_timeout(id: i32, timeout: Option<&libc::timespec>) -> Result
 }
 
 /// semop(2)/semtimedop(2), after [`check_nsops`] and [`check_id_and_timeout`].
-pub fn op(region: &Region, id: i32, sops: &[Sop], timeout: Option<Duration>) -> Result<()> {
-    let deadline = timeout.map(|t| platform::monotonic_now() + t);
+pub fn op(ns: &Namespace, id: i32, sops: &[Sop], timeout: Option<Duration>) -> Result<()> {
+    let deadline = timeout.map(Deadline::after);
     let max = sops.iter().map(|s| s.num as u32).max().unwrap_or(0);
     let alter = sops.iter().any(|s| s.op != 0);
     let undos = sops.iter().any(Sop::undo);
-    let set = set_of(region, id)?;
+    let sets = sets(ns)?;
+    let set = registry::lookup(&sets, id)?;
+    let mut waiter: Option<Waiter> = None;
+    let (mut reaped, mut looked) = (false, false);
+    let mut changes = Changes::new();
     loop {
-        let (guard, storage) = lock(region, set, id)?;
+        let locked = lock(ns, &sets, set, id)?;
+        let storage = &locked.storage;
         // Linux allocates the undo record first: it exists (and its
         // process's exit counts as an operation) even if the call fails.
-        let undo = if undos { Some(undo::own_record(&storage, id)?) } else { None };
+        let undo = match undos.then(|| storage.undos.own(ns, set)).transpose() {
+            Ok(undo) => undo,
+            // Full: reap the dead, whose records are the ones to go, and retry.
+            Err(Errno::ENOMEM) if !reaped => {
+                drop(locked);
+                ns.reap_dead(Look::Thorough, true);
+                reaped = true;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         if max >= storage.nsems() {
-            return Err(Errno(libc::EFBIG));
+            return Err(Errno::EFBIG);
         }
         platform::with_credentials(|c| set.header.perm.check(c, if alter { 0o222 } else { 0o444 }))?;
-        let pid = platform::pid();
-        let mut changes = set::Changes::new();
-        let mut outcome = evaluate(&storage, sops, undo, pid, &mut changes);
-        if matches!(outcome, Outcome::Fail(Errno::EAGAIN) | Outcome::Block { .. }) {
-            // A dead holder's undo may be all that stands in the way.
-            let look = if wait::reap_due(set) { wait::Look::Thorough } else { wait::Look::Quick };
-            let woken = wait::reap(region, set, &storage, look);
-            wait::wake(&woken);
-            outcome = evaluate(&storage, sops, undo, pid, &mut changes);
+        let outcome = evaluate(storage, sops, undo, platform::pid(), &mut changes);
+        if matches!(outcome, Outcome::Fail(Errno::EAGAIN) | Outcome::Block { .. }) && !looked {
+            // A dead process's undo may be all that stands in the way.
+            looked = true;
+            let dead = dead_around(storage, Look::Quick);
+            if !dead.is_empty() {
+                drop(locked);
+                reap(ns, &dead);
+                continue;
+            }
         }
         match outcome {
             Outcome::Apply => {
-                storage.commit(&changes)?;
+                let mut wakeups = Wakeups::default();
+                storage.commit(&changes, &mut wakeups)?;
                 set.otime.store(platform::now_secs(), Relaxed);
-                let woken = if alter { wait::update_queue(region, set, &storage) } else { Vec::new() };
-                drop(guard);
-                wait::wake(&woken);
+                let dead = if alter { wait::update_queue(storage, &mut wakeups) } else { SmallVec::new() };
+                drop(locked);
+                wakeups.wake();
+                reap(ns, &dead);
                 return Ok(());
             }
             Outcome::Fail(e) => return Err(e),
             Outcome::Block { sem, zero } => {
-                let (index, record) = wait::claim(region, id, sops, undo)?;
-                record.blocking_sem.store(sem as u32, Relaxed);
-                record.blocking_zero.store(zero as u32, Relaxed);
-                wait::append(region, set, index);
-                drop(guard);
-                match sleep(region, set, id, (index, record), deadline)? {
-                    Settled::Done(result) => return result,
-                    Settled::Retry => continue,
+                if waiter.is_none() {
+                    waiter = Some(storage.waits.claim(ns, storage.owner)?);
+                }
+                let w = waiter.as_mut().expect("claimed above");
+                wait::describe(w.record(), sops, undo, (sem, zero));
+                w.enqueue(&set.waiters, 0);
+                drop(locked);
+                match sleep(ns, &sets, set, id, w, deadline)? {
+                    Some(result) => return result,
+                    None => continue,
                 }
             }
         }
     }
 }
 
-enum Settled {
-    Done(Result<()>),
-    /// Woken to evaluate its operations again (too many to hand over).
-    Retry,
-}
-
-/// Waits on `record` until its operations are granted or fail, the set
-/// goes away, a signal arrives or the deadline passes; then settles the
-/// record under the lock (a grant that raced with a signal still counts).
+/// Sleeps until the queued operations are granted or fail, the set goes
+/// away, a signal arrives or the deadline passes, looking for dead
+/// processes at each look. Some(result) when the call is over, None to
+/// evaluate again (RECHECK).
 fn sleep(
-    region: &Region,
+    ns: &Namespace,
+    sets: &Objects<SemSet>,
     set: &SemSet,
     id: i32,
-    (index, record): (u32, &WaitRecord),
-    deadline: Option<Duration>,
-) -> Result<Settled> {
-    let mut gave_up = None;
-    if platform::spinning_pays() {
-        platform::spin_while_equal(&record.state, wait::WAITING, platform::SPIN_TIME);
-    }
-    while record.state.load(Acquire) == wait::WAITING {
-        let now = platform::monotonic_now();
-        let slice = match deadline {
-            Some(d) if d <= now => {
-                gave_up = Some(Errno::EAGAIN);
-                break;
+    w: &mut Waiter,
+    deadline: Option<Deadline>,
+) -> Result<Option<Result<()>>> {
+    loop {
+        let slept = w.sleep(deadline, true);
+        let relocked = lock(ns, sets, set, id);
+        let look = match (&relocked, slept) {
+            (Ok(locked), Slept::Look) if w.record().settled().is_none() => {
+                Some(dead_around(&locked.storage, Look::Thorough))
             }
-            Some(d) => (d - now).min(wait::REAP_INTERVAL),
-            None => wait::REAP_INTERVAL,
+            _ => None,
         };
-        match record.sleep(slice) {
-            Wake::Interrupted => {
-                gave_up = Some(Errno::EINTR);
-                break;
-            }
-            Wake::TimedOut => {
-                if let Ok((guard, storage)) = lock(region, set, id) {
-                    let woken = wait::reap(region, set, &storage, wait::Look::Thorough);
-                    drop(guard);
-                    wait::wake(&woken);
-                }
-            }
-            Wake::Woken => {}
+        if let Some(dead) = look {
+            drop(relocked);
+            reap(ns, &dead);
+            continue;
         }
+        let state = w.dequeue(relocked.as_ref().ok().map(|_| &set.waiters));
+        let gone = relocked.as_ref().err().copied();
+        drop(relocked);
+        return Ok(Some(match (state, slept, gone) {
+            (crate::wait::GRANTED, _, _) => Ok(()),
+            (crate::wait::RECHECK, _, None) => return Ok(None),
+            (crate::wait::REMOVED, _, _) => Err(Errno::EIDRM),
+            (s, _, _) if s >= crate::wait::FAILED => Err(Errno((s - crate::wait::FAILED) as i32)),
+            // Still waiting: the set is gone (a remover that died did not
+            // settle us), or we give up.
+            (_, _, Some(e)) => Err(e),
+            (_, Slept::TimedOut, None) => Err(Errno::EAGAIN),
+            (_, Slept::Interrupted, None) => Err(Errno::EINTR),
+            (_, _, None) => return Ok(None),
+        }));
     }
-    let locked = lock(region, set, id);
-    let state = record.state.load(Acquire);
-    let settled = match state {
-        wait::GRANTED => Settled::Done(Ok(())),
-        wait::RECHECK => Settled::Retry,
-        wait::REMOVED => Settled::Done(Err(Errno::EIDRM)),
-        s if s > wait::FAILED => Settled::Done(Err(Errno((s - wait::FAILED) as i32))),
-        _ => {
-            if locked.is_ok() {
-                wait::unlink(region, set, index);
-            }
-            Settled::Done(Err(if locked.is_err() { Errno::EIDRM } else { gave_up.unwrap_or(Errno::EINTR) }))
-        }
-    };
-    record.release();
-    drop(locked);
-    Ok(settled)
 }

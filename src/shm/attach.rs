@@ -1,111 +1,143 @@
-//! Who has a segment attached: the namespace-wide attachment records, and
-//! this process's own list of attachments.
+//! Who has a segment attached: the namespace's attachment records, and this
+//! process's own list of attachments.
 //!
-//! A record counts the attachments one process (pid + start time) has of
-//! one segment. `shm_nattch` is the sum over live processes, computed when
-//! asked; records of dead processes are dropped as they are met, so an
-//! attachment ends with its process whether it exits, execs or is killed:
-//! - fork: the child adds a record for the attachments it inherits;
-//! - exec: the new image (if it loads the shim) drops the records its pid
-//!   and start time still hold from the old image;
-//! - exit: the process drops its records; SIGKILL leaves them to be dropped
-//!   as dead.
+//! A record counts the attachments one process has of one segment.
+//! `shm_nattch` is the sum over live processes, computed when asked; the
+//! records of dead processes are dropped as they are met, and by the
+//! process's reaper, so an attachment ends with its process whether it
+//! exits, execs or is killed:
+//! - fork: the child gets a record for the attachments it inherits;
+//! - exec: the new image drops the records its pid and start time still
+//!   hold from the old image;
+//! - exit: the process drops its records; SIGKILL leaves them to its reaper.
 //!
-//! Locking: a segment's records change under the segment's lock; a free
-//! record is claimed by CAS on `pid`.
+//! Locking: a segment's records change under the segment's lock. A free
+//! record is claimed by CAS of `owner` from 0 to the process's key, so it
+//! always names its holder.
 //!
-//! Crash consistency: every change is one store (`count`, or `pid` to claim
-//! or free); a record claimed but not filled in has count 0 and names a
-//! process that is dead or will fill it.
+//! Crash consistency: every change is one store. A claimed record counts
+//! for no segment until `shm_id` is stored, last; a claimer that dies
+//! before that leaves a record of a dead process and no segment, which its
+//! reaper (or the next count) frees.
 
-use crate::platform::{self, ThreadIdentity};
-use crate::region::{layout::ATTACH_RECORDS, Region, Shared};
-use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering::*};
-use std::sync::Mutex;
+use crate::error::Result;
+use crate::platform::LocalMutex;
+use crate::process::{Look, Namespace, ProcRef};
+use crate::region::{Shared, Table, TableSpec};
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering::*};
 
 #[repr(C)]
 pub struct Attachment {
-    /// 0: free.
-    pid: AtomicI32,
+    /// The process ([`ProcRef`]); 0: free.
+    owner: AtomicU64,
+    /// The segment, or -1 while the record is being filled in or freed.
     shm_id: AtomicI32,
-    start: AtomicU64,
     /// Attachments, counted from both ends of a fork (see [`adjust`]), so
     /// transiently negative.
     count: AtomicI32,
-    _reserved: AtomicU32,
 }
 
 // SAFETY: repr(C), atomics only.
 unsafe impl Shared for Attachment {}
 
-fn records(region: &Region) -> impl Iterator<Item = &Attachment> {
-    let end = region.header().attach_high_water.load(Acquire).min(ATTACH_RECORDS);
-    (0..end).filter_map(|i| region.attachment(i))
+const TAG: u32 = TableSpec::tag(b"ATT1");
+const RECORDS: u32 = 16384;
+
+pub(super) fn spec() -> TableSpec {
+    TableSpec { tag: TAG, prefix: 8, stride: std::mem::size_of::<Attachment>() as u32, count: RECORDS }
 }
 
-fn is(record: &Attachment, who: ThreadIdentity, shm_id: i32) -> bool {
-    record.pid.load(Acquire) == who.tid as i32
-        && record.start.load(Relaxed) == who.start
-        && record.shm_id.load(Relaxed) == shm_id
-}
+/// The attachment table (its prefix: one past the highest record ever used).
+#[derive(Clone, Copy)]
+pub struct Attachments<'r>(Table<'r, AtomicU64, Attachment>);
 
-/// Changes the attachments of `shm_id` counted for process `who` by
-/// `delta`; false if a record was needed and the table is full.
-///
-/// A fork child's inherited attachments are added by its parent, right
-/// after fork returns there (see `ffi::process`), while the child may
-/// already have detached them: a count may go below zero for a moment, and
-/// the record is freed when it reaches zero either way.
-pub fn adjust(region: &Region, shm_id: i32, who: ThreadIdentity, delta: i32) -> bool {
-    if let Some(record) = records(region).find(|r| is(r, who, shm_id)) {
-        if record.count.fetch_add(delta, Relaxed) + delta == 0 {
-            record.pid.store(0, Release);
-        }
-        return true;
+impl<'r> Attachments<'r> {
+    pub fn of(ns: &'r Namespace) -> Result<Self> {
+        ns.table(TAG).map(Attachments)
     }
-    for index in 0..ATTACH_RECORDS {
-        let Some(record) = region.attachment(index) else { break };
-        if record.pid.load(Relaxed) == 0 && record.pid.compare_exchange(0, -1, Acquire, Relaxed).is_ok() {
-            region.header().attach_high_water.fetch_max(index + 1, AcqRel);
-            record.shm_id.store(shm_id, Relaxed);
-            record.start.store(who.start, Relaxed);
-            record.count.store(delta, Relaxed);
-            record.pid.store(who.tid as i32, Release);
+
+    fn used(&self) -> impl Iterator<Item = &'r Attachment> + '_ {
+        let end = (self.0.prefix().load(Acquire) as u32).min(self.0.len());
+        (0..end).filter_map(|i| self.0.get(i))
+    }
+
+    fn find(&self, who: ProcRef, shm_id: i32) -> Option<&'r Attachment> {
+        self.used().find(|r| r.owner.load(Acquire) == who.0 && r.shm_id.load(Acquire) == shm_id)
+    }
+
+    /// Changes the attachments of `shm_id` counted for `who` by `delta`,
+    /// under the segment's lock; false if a record was needed and the table
+    /// is full.
+    ///
+    /// A fork child's inherited attachments are added by its parent, right
+    /// after fork returns there, while the child may already have detached
+    /// them: a count may go below zero for a moment, and the record is
+    /// freed when it reaches zero either way.
+    pub fn adjust(&self, ns: &Namespace, shm_id: i32, who: ProcRef, delta: i32) -> bool {
+        if let Some(record) = self.find(who, shm_id) {
+            if record.count.fetch_add(delta, Relaxed) + delta == 0 {
+                free(record);
+            }
             return true;
         }
+        ns.note_holding(who, self.0.directory_index());
+        for index in 0..self.0.len() {
+            let Some(record) = self.0.get(index) else { break };
+            if record.owner.load(Relaxed) == 0 && record.owner.compare_exchange(0, who.0, Acquire, Relaxed).is_ok() {
+                self.0.prefix().fetch_max(index as u64 + 1, AcqRel);
+                crate::crash_point::here("shm-attachment-claimed");
+                record.count.store(delta, Relaxed);
+                // Publishes the record: from here on it counts.
+                record.shm_id.store(shm_id, Release);
+                return true;
+            }
+        }
+        false
     }
-    false
+
+    /// `shm_nattch`: attachments of `shm_id` by live processes. Records of
+    /// dead processes are freed on the way.
+    pub fn count(&self, shm_id: i32) -> u64 {
+        let mut total = 0;
+        for record in self.used() {
+            let owner = record.owner.load(Acquire);
+            if owner == 0 || record.shm_id.load(Acquire) != shm_id {
+                continue;
+            }
+            if Look::Thorough.dead(ProcRef(owner)) {
+                free(record);
+            } else {
+                total += record.count.load(Relaxed).max(0) as u64;
+            }
+        }
+        total
+    }
+
+    /// The segments `who` has records for (freeing those of no segment,
+    /// left by a claimer that died).
+    pub fn segments_of(&self, who: ProcRef) -> Vec<i32> {
+        let mut segments = Vec::new();
+        for record in self.used().filter(|r| r.owner.load(Acquire) == who.0) {
+            match record.shm_id.load(Acquire) {
+                -1 => free(record),
+                id => segments.push(id),
+            }
+        }
+        segments
+    }
+
+    /// Drops `who`'s record of `shm_id` (its attachments are all over).
+    pub fn forget(&self, who: ProcRef, shm_id: i32) {
+        if let Some(record) = self.find(who, shm_id) {
+            free(record);
+        }
+    }
 }
 
-/// `shm_nattch`: attachments of `shm_id` by live processes. Records of dead
-/// processes are freed on the way.
-pub fn count(region: &Region, shm_id: i32) -> u64 {
-    let mut total = 0;
-    for record in records(region) {
-        let pid = record.pid.load(Acquire);
-        if pid <= 0 || record.shm_id.load(Relaxed) != shm_id {
-            continue;
-        }
-        if platform::thread_alive(ThreadIdentity { tid: pid as u32, start: record.start.load(Relaxed) }) {
-            total += record.count.load(Relaxed).max(0) as u64;
-        } else {
-            let _ = record.pid.compare_exchange(pid, 0, AcqRel, Relaxed);
-        }
-    }
-    total
-}
-
-/// Drops every record held by process `who` (an image that exec replaced),
-/// returning the segments concerned.
-pub fn forget_process(region: &Region, who: ThreadIdentity) -> Vec<i32> {
-    let mut segments = Vec::new();
-    for record in records(region) {
-        if record.pid.load(Acquire) == who.tid as i32 && record.start.load(Relaxed) == who.start {
-            segments.push(record.shm_id.load(Relaxed));
-            record.pid.store(0, Release);
-        }
-    }
-    segments
+fn free(record: &Attachment) {
+    record.shm_id.store(-1, Release);
+    record.owner.store(0, Release);
 }
 
 /// One of this process's attachments.
@@ -116,10 +148,35 @@ pub struct Local {
     pub shm_id: i32,
 }
 
-/// This process's attachments, with the fork generation they were made in
-/// (a fork child inherits its parent's mappings and list alike).
-pub static LOCAL: Mutex<Vec<Local>> = Mutex::new(Vec::new());
+/// This process's attachments. A fork child inherits the parent's list
+/// with its mappings (whole: the fork handlers hold the lock across fork).
+pub static LOCAL: LocalMutex<Vec<Local>> = LocalMutex::new(Vec::new());
 
-pub fn local() -> std::sync::MutexGuard<'static, Vec<Local>> {
-    LOCAL.lock().unwrap_or_else(|p| p.into_inner())
+thread_local! {
+    /// The list as it was at the last fork by this thread, for the parent
+    /// to count the child's inherited attachments.
+    static AT_FORK: RefCell<Vec<Local>> = const { RefCell::new(Vec::new()) };
+}
+
+pub fn before_fork() {
+    LOCAL.lock_for_fork();
+}
+
+pub fn after_fork(in_child: bool) {
+    if !in_child {
+        // SAFETY: between lock_for_fork and unlock_after_fork, in the forking thread.
+        let list = unsafe { LOCAL.held_for_fork() }.clone();
+        let _ = AT_FORK.try_with(|s| *s.borrow_mut() = list);
+    }
+    LOCAL.unlock_after_fork();
+}
+
+/// The attachments a fork child inherited: in the child its own list, in
+/// the parent the list as it was at fork.
+pub fn inherited(in_child: bool) -> Vec<Local> {
+    if in_child {
+        LOCAL.lock().clone()
+    } else {
+        AT_FORK.try_with(|s| std::mem::take(&mut *s.borrow_mut())).unwrap_or_default()
+    }
 }

@@ -1,11 +1,12 @@
 //! shmctl(2).
 
-use super::{attach, destroy, limits, live_segments, page_size, pages, segment, sweep, Segments, ShmSegment};
+use super::attach::Attachments;
+use super::{destroy, limits, live_segments, lock, page_size, pages, segments, sweep, ShmSegment};
 use super::{SHM_DEST, SHM_LOCKED};
 use crate::error::{Errno, Result};
-use crate::ipc::{self, registry};
+use crate::ipc::registry;
 use crate::platform::{self, CAP_IPC_LOCK};
-use crate::region::Region;
+use crate::process::Namespace;
 use std::sync::atomic::Ordering::Relaxed;
 
 /// glibc's `struct shminfo` (IPC_INFO).
@@ -56,7 +57,7 @@ pub enum Reply {
 /// Linux's SHMSEG: attachments per process (not enforced), reported by IPC_INFO.
 const SHMSEG: libc::c_ulong = 4096;
 
-pub fn control(region: &Region, id: i32, command: Command) -> Result<Reply> {
+pub fn control(ns: &Namespace, id: i32, command: Command) -> Result<Reply> {
     if id < 0 {
         return Err(Errno::EINVAL);
     }
@@ -71,47 +72,37 @@ pub fn control(region: &Region, id: i32, command: Command) -> Result<Reply> {
                 shmall: l.shmall as _,
                 unused: [0; 4],
             };
-            Ok(Reply::Info(max_index(region), info))
+            Ok(Reply::Info(max_index(ns)?, info))
         }
         Command::InfoTotals => {
-            sweep(region);
-            let segments = live_segments(region);
-            let total: u64 = segments.iter().map(|s| pages(s.size.load(Relaxed))).sum();
-            let totals = ShmInfoTotals {
-                used_ids: segments.len() as i32,
-                shm_tot: total as _,
-                shm_rss: total as _,
-                ..Default::default()
-            };
-            Ok(Reply::Totals(max_index(region), totals))
+            let segments = segments(ns)?;
+            sweep(ns, &segments);
+            let (mut count, mut total) = (0, 0u64);
+            for s in live_segments(&segments) {
+                count += 1;
+                total += pages(s.size.load(Relaxed));
+            }
+            let totals =
+                ShmInfoTotals { used_ids: count, shm_tot: total as _, shm_rss: total as _, ..Default::default() };
+            Ok(Reply::Totals(max_index(ns)?, totals))
         }
-        Command::Stat { by_index, check_read } => stat(region, id, by_index, check_read),
-        Command::Set(new) => set_attributes(region, id, &new.ok_or(Errno::EFAULT)?).map(Reply::Done),
-        Command::Remove => remove(region, id).map(Reply::Done),
-        Command::Lock(on) => lock_memory(region, id, on).map(Reply::Done),
+        Command::Stat { by_index, check_read } => stat(ns, id, by_index, check_read),
+        Command::Set(new) => set_attributes(ns, id, &new.ok_or(Errno::EFAULT)?).map(Reply::Done),
+        Command::Remove => remove(ns, id).map(Reply::Done),
+        Command::Lock(on) => lock_memory(ns, id, on).map(Reply::Done),
     }
 }
 
-fn max_index(region: &Region) -> i32 {
-    registry::max_index(&Segments(region)).map_or(0, |i| i as i32)
+fn max_index(ns: &Namespace) -> Result<i32> {
+    Ok(registry::max_index(&segments(ns)?).map_or(0, |i| i as i32))
 }
 
-fn stat(region: &Region, id: i32, by_index: bool, check_read: bool) -> Result<Reply> {
-    sweep(region);
-    let seg = if by_index {
-        let seg = region.shm_segment(ipc::index_of(id)).ok_or(Errno::EINVAL)?;
-        if !seg.header.holds(seg.header.id.load(Relaxed)) {
-            return Err(Errno::EINVAL);
-        }
-        seg
-    } else {
-        segment(region, id)?
-    };
-    let live_id = seg.header.id.load(Relaxed);
-    let _guard = seg.header.lock.lock();
-    if !seg.header.holds(live_id) {
-        return Err(Errno::EINVAL);
-    }
+fn stat(ns: &Namespace, id: i32, by_index: bool, check_read: bool) -> Result<Reply> {
+    let segments = segments(ns)?;
+    sweep(ns, &segments);
+    let seg = if by_index { registry::at_index(&segments, id)? } else { registry::lookup(&segments, id)? };
+    let live_id = seg.header.id();
+    let _guard = lock(seg, live_id).map_err(|_| Errno::EINVAL)?;
     if check_read {
         platform::with_credentials(|c| seg.header.perm.check(c, 0o444))?;
     }
@@ -124,29 +115,26 @@ fn stat(region: &Region, id: i32, by_index: bool, check_read: bool) -> Result<Re
     ds.shm_ctime = seg.header.ctime.load(Relaxed);
     ds.shm_cpid = seg.cpid.load(Relaxed);
     ds.shm_lpid = seg.lpid.load(Relaxed);
-    ds.shm_nattch = attach::count(region, live_id) as _;
+    ds.shm_nattch = Attachments::of(ns)?.count(live_id) as _;
     Ok(Reply::Stat(if by_index { live_id } else { 0 }, ds))
 }
 
-fn set_attributes(region: &Region, id: i32, new: &libc::shmid_ds) -> Result<i32> {
-    let seg = segment(region, id)?;
-    let _guard = seg.header.lock.lock();
+fn set_attributes(ns: &Namespace, id: i32, new: &libc::shmid_ds) -> Result<i32> {
+    let seg = registry::lookup(&segments(ns)?, id)?;
+    let _guard = lock(seg, id)?;
     seg.header.set_perm(&new.shm_perm).map(|()| 0)
 }
 
 /// IPC_RMID: the key is freed at once; the segment lives on, SHM_DEST,
 /// until its last attachment ends.
-fn remove(region: &Region, id: i32) -> Result<i32> {
-    let segments = Segments(region);
+fn remove(ns: &Namespace, id: i32) -> Result<i32> {
+    let segments = segments(ns)?;
     let registry_guard = registry::lock(&segments);
-    let seg: &ShmSegment = segment(region, id)?;
-    let _guard = seg.header.lock.lock();
-    if !seg.header.holds(id) {
-        return Err(Errno::EINVAL);
-    }
+    let seg: &ShmSegment = registry::lookup(&segments, id)?;
+    let _guard = lock(seg, id).map_err(|_| Errno::EINVAL)?;
     platform::with_credentials(|c| seg.header.perm.check_owner(c))?;
-    if attach::count(region, id) == 0 {
-        destroy(region, &registry_guard, seg, id);
+    if Attachments::of(ns)?.count(id) == 0 {
+        destroy(ns, &segments, &registry_guard, seg, id);
     } else {
         seg.header.perm.mode.fetch_or(SHM_DEST, Relaxed);
         seg.header.perm.key.store(libc::IPC_PRIVATE, Relaxed);
@@ -156,12 +144,13 @@ fn remove(region: &Region, id: i32) -> Result<i32> {
 
 /// SHM_LOCK / SHM_UNLOCK: the SHM_LOCKED flag, with Linux's checks and
 /// its accounting of locked memory against the locking user's
-/// RLIMIT_MEMLOCK (the pages themselves are reserved tmpfs pages, never
-/// swapped out by us).
-fn lock_memory(region: &Region, id: i32, on: bool) -> Result<i32> {
-    let seg = segment(region, id)?;
-    let _guard = seg.header.lock.lock();
-    let euid = platform::with_credentials(|c| {
+/// RLIMIT_MEMLOCK (the pages themselves are reserved pages of the
+/// region, never swapped out by us).
+fn lock_memory(ns: &Namespace, id: i32, on: bool) -> Result<i32> {
+    let segments = segments(ns)?;
+    let seg = registry::lookup(&segments, id)?;
+    let _guard = lock(seg, id)?;
+    let (euid, privileged) = platform::with_credentials(|c| {
         if !c.has_cap(CAP_IPC_LOCK) {
             if c.euid != seg.header.perm.uid.load(Relaxed) && c.euid != seg.header.perm.cuid.load(Relaxed) {
                 return Err(Errno::EPERM);
@@ -172,12 +161,10 @@ fn lock_memory(region: &Region, id: i32, on: bool) -> Result<i32> {
         }
         Ok((c.euid, c.has_cap(CAP_IPC_LOCK)))
     })?;
-    let (euid, privileged) = euid;
     let locked = seg.header.perm.mode.load(Relaxed) & SHM_LOCKED != 0;
     if on && !locked {
         let limit_pages = platform::memlock_limit().map(|bytes| bytes / page_size());
-        let already: u64 = live_segments(region)
-            .iter()
+        let already: u64 = live_segments(&segments)
             .filter(|s| s.locked_by.load(Relaxed) == euid + 1)
             .map(|s| pages(s.size.load(Relaxed)))
             .sum();

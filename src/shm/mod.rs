@@ -2,11 +2,12 @@
 //!
 //! Each segment's memory is a run of chunks of the region file, reserved
 //! in full and zeroed when the segment is created (so touching it can never
-//! SIGBUS on a full tmpfs); shmat maps that range of the region file
+//! SIGBUS on a full file system); shmat maps those pages a second time,
 //! MAP_SHARED, so processes see each other's writes exactly as with the
-//! kernel, and a process that changed its uid since it loaded the library
-//! can still attach (its descriptors were opened before the change). The
-//! slot holds the segment's attributes; who has it attached is in [`attach`].
+//! kernel. No descriptor is involved (see `region::Region::map_extent`), so
+//! a process that changed its uid, or closed every descriptor, can still
+//! attach. The slot holds the segment's attributes; who has it attached is
+//! in [`attach`].
 //!
 //! Removal follows Linux: IPC_RMID on an attached segment frees its key at
 //! once and marks it SHM_DEST; the id keeps working for those who hold it
@@ -15,35 +16,41 @@
 mod attach;
 mod ctl;
 
-pub use attach::Attachment;
 pub use ctl::{control, Command, Reply, ShmInfo, ShmInfoTotals};
 
 use crate::error::{Errno, Result};
-use crate::ipc::{self, registry, ObjectHeader, Registry, Table};
-use crate::platform;
-use crate::region::{ChunkOwner, Region, Shared, CHUNK_SIZE};
-use once_cell::sync::Lazy;
+use crate::ipc::{self, registry, Object, ObjectHeader, Objects};
+use crate::platform::{self, Once};
+use crate::process::{Family, Namespace, ProcRef, Scope};
+use crate::region::{Extent, Guard, Shared, TableSpec, CHUNK_SIZE};
+use attach::{Attachments, Local, LOCAL};
 use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed};
 
 pub const SHM_RDONLY: i32 = 0o10000;
 pub const SHM_RND: i32 = 0o20000;
 pub const SHM_REMAP: i32 = 0o40000;
 pub const SHM_EXEC: i32 = 0o100000;
+pub const SHM_HUGETLB: i32 = 0o4000;
+pub const SHM_NORESERVE: i32 = 0o10000;
 pub const SHM_DEST: u32 = 0o1000;
 pub const SHM_LOCKED: u32 = 0o2000;
+
+const TAG: u32 = TableSpec::tag(b"SHM1");
 
 /// One slot of the segment table. Locking and crash consistency: see
 /// `ipc::ObjectHeader`; attachments are counted in [`attach`].
 #[repr(C, align(64))]
 pub struct ShmSegment {
     pub header: ObjectHeader,
-    /// `shm_segsz`: the size asked for (the file is rounded up to pages).
+    /// `shm_segsz`: the size asked for (the memory is rounded up to pages).
     pub size: AtomicU64,
     pub cpid: AtomicI32,
     pub lpid: AtomicI32,
     pub atime: AtomicI64,
     pub dtime: AtomicI64,
-    /// The segment's memory: consecutive chunks of the region.
+    /// The segment's memory: consecutive chunks of the region (none for a
+    /// SHM_NORESERVE segment larger than the namespace, which cannot be
+    /// attached, as Linux cannot map one larger than the address space).
     extent_first: AtomicU32,
     extent_chunks: AtomicU32,
     /// Who SHM_LOCKed it (uid + 1; 0: not locked): the locked memory counts
@@ -51,20 +58,17 @@ pub struct ShmSegment {
     pub locked_by: AtomicU32,
 }
 
-impl ShmSegment {
-    fn owner(&self) -> ChunkOwner {
-        ChunkOwner::shm_segment(self.header.id.load(Relaxed))
-    }
-
-    fn extent(&self, region: &Region) -> Option<crate::region::Extent> {
-        region.extent(self.owner(), self.extent_first.load(Relaxed), self.extent_chunks.load(Relaxed))
+// SAFETY: repr(C), atomics only.
+unsafe impl Shared for ShmSegment {}
+// SAFETY: repr(C), the header first.
+unsafe impl Object for ShmSegment {
+    fn header(&self) -> &ObjectHeader {
+        &self.header
     }
 }
 
-// SAFETY: repr(C), atomics only.
-unsafe impl Shared for ShmSegment {}
-
 /// The system's limits, from /proc/sys/kernel (Linux's defaults where absent).
+#[derive(Clone, Copy)]
 pub struct Limits {
     pub shmmax: u64,
     pub shmall: u64,
@@ -72,20 +76,16 @@ pub struct Limits {
 }
 
 pub fn limits() -> &'static Limits {
-    static LIMITS: Lazy<Limits> = Lazy::new(|| Limits {
+    static LIMITS: Once<Limits> = Once::new();
+    LIMITS.get_or_init(|| Limits {
         shmmax: platform::kernel_limit("shmmax").unwrap_or(u64::MAX - (1 << 24)),
         shmall: platform::kernel_limit("shmall").unwrap_or(u64::MAX - (1 << 24)),
         shmmni: platform::kernel_limit("shmmni").unwrap_or(4096).min(ipc::IPCMNI as u64) as u32,
-    });
-    &LIMITS
+    })
 }
 
 pub fn page_size() -> u64 {
-    static PAGE: Lazy<u64> = Lazy::new(|| {
-        // SAFETY: sysconf has no preconditions.
-        (unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).max(4096) as u64
-    });
-    *PAGE
+    platform::page_size() as u64
 }
 
 /// SHMLBA: attach addresses are multiples of it (the page size on x86_64
@@ -94,74 +94,127 @@ pub fn shmlba() -> u64 {
     page_size()
 }
 
-struct Segments<'r>(&'r Region);
-
-impl Table for Segments<'_> {
-    fn registry(&self) -> &Registry {
-        &self.0.header().shm_registry
-    }
-    fn slot_count(&self) -> u32 {
-        self.0.layout().params.shm_slots
-    }
-    fn object(&self, index: u32) -> Option<&ObjectHeader> {
-        self.0.shm_segment(index).map(|s| &s.header)
-    }
-}
-
-fn segment(region: &Region, id: i32) -> Result<&ShmSegment> {
-    registry::lookup(&Segments(region), id)?;
-    region.shm_segment(ipc::index_of(id)).ok_or(Errno::EINVAL)
-}
-
 fn pages(size: u64) -> u64 {
     size.div_ceil(page_size())
 }
 
+/// Shared memory segments, as the namespace sees them.
+pub struct ShmFamily;
+
+impl Family for ShmFamily {
+    fn tables(&self) -> Vec<TableSpec> {
+        let segments = TableSpec {
+            tag: TAG,
+            prefix: std::mem::size_of::<ipc::Registry>() as u32,
+            stride: std::mem::size_of::<ShmSegment>() as u32,
+            count: limits().shmmni.max(1),
+        };
+        vec![segments, attach::spec()]
+    }
+
+    /// Attachments live in the process's memory: they end with its image.
+    fn release(&self, ns: &Namespace, who: ProcRef, _scope: Scope) {
+        let Ok(attachments) = Attachments::of(ns) else { return };
+        for id in attachments.segments_of(who) {
+            end_attachments(ns, id, who);
+        }
+    }
+
+    fn fork(&self, ns: &Namespace, _parent: ProcRef, child: ProcRef) {
+        let in_child = ProcRef::from(platform::process()) == child;
+        let (Ok(segments), Ok(attachments)) = (segments(ns), Attachments::of(ns)) else { return };
+        for a in attach::inherited(in_child) {
+            if let Ok(seg) = registry::lookup(&segments, a.shm_id) {
+                let _guard = seg.header.lock.lock();
+                if seg.header.holds(a.shm_id) {
+                    attachments.adjust(ns, a.shm_id, child, 1);
+                }
+            }
+        }
+    }
+
+    fn before_fork(&self) {
+        attach::before_fork();
+    }
+
+    fn after_fork(&self, in_child: bool) {
+        attach::after_fork(in_child);
+    }
+}
+
+fn segments(ns: &Namespace) -> Result<Objects<'_, ShmSegment>> {
+    ns.table(TAG)
+}
+
+impl ShmSegment {
+    fn extent(&self, ns: &Namespace, segments: &Objects<ShmSegment>) -> Option<Extent> {
+        let owner = ipc::owner_of(segments, self.header.id());
+        ns.extent(owner, self.extent_first.load(Relaxed), self.extent_chunks.load(Relaxed))
+    }
+}
+
 /// shmget(2).
-pub fn get(region: &Region, key: i32, size: usize, flags: i32) -> Result<i32> {
+pub fn get(ns: &Namespace, key: i32, size: usize, flags: i32) -> Result<i32> {
+    let segments = segments(ns)?;
     let request = registry::GetRequest { key, flags, limit: limits().shmmni };
-    let family = NewSegment { region, size: size as u64 };
-    sweep(region);
-    platform::with_credentials(|creds| registry::get(&Segments(region), &request, creds, &family))
+    let family = NewSegment { ns, segments, size: size as u64, flags };
+    sweep(ns, &segments);
+    platform::with_credentials(|creds| registry::get(&segments, &request, creds, &family))
 }
 
 struct NewSegment<'r> {
-    region: &'r Region,
+    ns: &'r Namespace,
+    segments: Objects<'r, ShmSegment>,
     size: u64,
+    flags: i32,
 }
 
-impl registry::Family for NewSegment<'_> {
-    fn check_existing(&self, object: &ObjectHeader) -> Result<()> {
-        let seg = self.region.shm_segment(ipc::index_of(object.id.load(Relaxed))).ok_or(Errno::EIO)?;
+impl registry::Family<ShmSegment> for NewSegment<'_> {
+    fn check_existing(&self, seg: &ShmSegment) -> Result<()> {
         if seg.size.load(Relaxed) < self.size {
             return Err(Errno::EINVAL);
         }
         Ok(())
     }
 
+    /// Linux's `newseg` checks, in its order.
     fn check_new(&self) -> Result<()> {
         let l = limits();
         if self.size < 1 || self.size > l.shmmax {
             return Err(Errno::EINVAL);
         }
         let numpages = pages(self.size);
-        let total: u64 = live_segments(self.region).iter().map(|s| pages(s.size.load(Relaxed))).sum();
+        let total: u64 = live_segments(&self.segments).map(|s| pages(s.size.load(Relaxed))).sum();
         if numpages.checked_mul(page_size()).is_none() || total.checked_add(numpages).is_none_or(|t| t > l.shmall) {
             return Err(Errno::ENOSPC);
+        }
+        if self.flags & SHM_HUGETLB != 0 {
+            return hugetlb_check(self.size, self.flags);
+        }
+        // shmem's file setup: a size that is negative as a loff_t.
+        if self.size > i64::MAX as u64 {
+            return Err(Errno::EINVAL);
         }
         Ok(())
     }
 
-    fn init(&self, object: &ObjectHeader) -> Result<()> {
-        let id = object.id.load(Relaxed);
-        let seg = self.region.shm_segment(ipc::index_of(id)).ok_or(Errno::EIO)?;
+    fn init(&self, seg: &ShmSegment, id: i32) -> Result<()> {
         let chunks = (pages(self.size) * page_size()).div_ceil(CHUNK_SIZE);
-        let chunks = u32::try_from(chunks).map_err(|_| Errno::ENOMEM)?;
-        let first = self.region.claim_extent(seg.owner(), chunks)?;
-        seg.extent_first.store(first, Relaxed);
-        seg.extent_chunks.store(chunks, Relaxed);
-        // Reused chunks hold old bytes: a new segment reads as zeros.
-        self.region.zero_extent(seg.extent(self.region).ok_or(Errno::EIO)?);
+        let owner = ipc::owner_of(&self.segments, id);
+        let unbacked = self.flags & SHM_NORESERVE != 0 && chunks > self.ns.chunk_count() as u64;
+        if unbacked {
+            // Linux makes it, and fails to map it (it exceeds the address
+            // space); it never needs memory here either.
+            seg.extent_first.store(0, Relaxed);
+            seg.extent_chunks.store(0, Relaxed);
+        } else {
+            let chunks = u32::try_from(chunks).map_err(|_| Errno::ENOMEM)?;
+            let first = self.ns.claim_extent(owner, chunks)?;
+            seg.extent_first.store(first, Relaxed);
+            seg.extent_chunks.store(chunks, Relaxed);
+            // Reused chunks hold old bytes: a new segment reads as zeros.
+            self.ns.zero(self.ns.extent(owner, first, chunks).ok_or(Errno::EIO)?);
+        }
         seg.size.store(self.size, Relaxed);
         seg.locked_by.store(0, Relaxed);
         seg.cpid.store(platform::pid(), Relaxed);
@@ -172,9 +225,40 @@ impl registry::Family for NewSegment<'_> {
     }
 }
 
-fn live_segments(region: &Region) -> Vec<&ShmSegment> {
-    let segments = Segments(region);
-    registry::live_objects(&segments).filter_map(|o| region.shm_segment(ipc::index_of(o.id.load(Relaxed)))).collect()
+/// SHM_HUGETLB: Linux backs the segment with huge pages, reserved at
+/// creation (unless SHM_NORESERVE): ENOMEM when the pool does not have them
+/// free, EINVAL for a page size the system does not have. The shim backs
+/// it with ordinary pages once Linux would have agreed.
+fn hugetlb_check(size: u64, flags: i32) -> Result<()> {
+    const SHM_HUGE_SHIFT: i32 = 26;
+    let log2 = (flags >> SHM_HUGE_SHIFT) & 0x3f;
+    let page_kib = match log2 {
+        0 => meminfo("Hugepagesize:").unwrap_or(0),
+        n => 1u64.checked_shl(n as u32).map_or(0, |b| b / 1024),
+    };
+    let sysfs = format!("/sys/kernel/mm/hugepages/hugepages-{page_kib}kB/free_hugepages");
+    let free = platform::sysctl_values(&sysfs).and_then(|v| v.first().copied());
+    let Some(free) = free else { return Err(Errno::EINVAL) }; // no such huge page size
+    if flags & SHM_NORESERVE != 0 {
+        return Ok(());
+    }
+    let needed = size.div_ceil(page_kib.max(1) * 1024);
+    if needed > free {
+        return Err(Errno::ENOMEM);
+    }
+    Ok(())
+}
+
+/// A value (kB) from /proc/meminfo.
+fn meminfo(field: &str) -> Option<u64> {
+    let mut buf = vec![0u8; 8192];
+    let text = std::str::from_utf8(platform::read_small(c"/proc/meminfo", &mut buf)?).ok()?;
+    let line = text.lines().find(|l| l.starts_with(field))?;
+    line[field.len()..].split_whitespace().next()?.parse().ok()
+}
+
+fn live_segments<'r>(segments: &Objects<'r, ShmSegment>) -> impl Iterator<Item = &'r ShmSegment> + 'r {
+    registry::live_objects(segments)
 }
 
 /// The address checks shmat makes first (Linux's do_shmat): the address
@@ -197,12 +281,23 @@ pub fn check_attach_address(addr: usize, flags: i32) -> Result<Option<usize>> {
     Ok(Some(addr))
 }
 
+/// Locks segment `seg`, and checks that it still is segment `id`.
+fn lock<'r>(seg: &'r ShmSegment, id: i32) -> Result<Guard<'r>> {
+    let guard = seg.header.lock.lock();
+    if !seg.header.holds(id) {
+        return Err(Errno::EIDRM);
+    }
+    Ok(guard)
+}
+
 /// shmat(2), after [`check_attach_address`]: maps segment `id`.
-pub fn attach(region: &Region, id: i32, at: Option<usize>, flags: i32) -> Result<usize> {
+pub fn attach(ns: &Namespace, id: i32, at: Option<usize>, flags: i32) -> Result<usize> {
     if id < 0 {
         return Err(Errno::EINVAL);
     }
-    let seg = segment(region, id)?;
+    let segments = segments(ns)?;
+    let attachments = Attachments::of(ns)?;
+    let seg = registry::lookup(&segments, id)?;
     let readonly = flags & SHM_RDONLY != 0;
     let mut access = if readonly { 0o444 } else { 0o666 };
     if flags & SHM_EXEC != 0 {
@@ -214,7 +309,7 @@ pub fn attach(region: &Region, id: i32, at: Option<usize>, flags: i32) -> Result
     if at.is_some_and(|a| a.checked_add(len).is_none()) && !replace {
         return Err(Errno::EINVAL);
     }
-    let extent = seg.extent(region).ok_or(Errno::EIDRM)?;
+    let extent = seg.extent(ns, &segments).ok_or(Errno::ENOMEM)?;
     let mut prot = libc::PROT_READ;
     if !readonly {
         prot |= libc::PROT_WRITE;
@@ -222,50 +317,56 @@ pub fn attach(region: &Region, id: i32, at: Option<usize>, flags: i32) -> Result
     if flags & SHM_EXEC != 0 {
         prot |= libc::PROT_EXEC;
     }
-    let addr = region.map_extent(extent, len, prot, at, replace)?;
+    let me = ns.me()?;
+    let addr = ns.map_extent(extent, len, prot, at, replace)?;
     {
-        let _guard = seg.header.lock.lock();
-        if !seg.header.holds(id) || !attach::adjust(region, id, platform::process_identity(), 1) {
+        let counted = lock(seg, id).map(|_guard| {
+            let counted = attachments.adjust(ns, id, me, 1);
+            if counted {
+                seg.lpid.store(platform::pid(), Relaxed);
+                seg.atime.store(platform::now_secs(), Relaxed);
+            }
+            counted
+        });
+        if counted != Ok(true) {
             platform::unmap(addr, len);
-            return Err(if seg.header.holds(id) { Errno::ENOMEM } else { Errno::EIDRM });
+            return Err(counted.err().unwrap_or(Errno::ENOMEM));
         }
-        seg.lpid.store(platform::pid(), Relaxed);
-        seg.atime.store(platform::now_secs(), Relaxed);
     }
     // SHM_REMAP may have mapped over attachments of ours: those are over.
-    let replaced: Vec<_> = {
-        let mut list = attach::local();
+    let replaced: Vec<Local> = {
+        let mut list = LOCAL.lock();
         let (inside, kept): (Vec<_>, Vec<_>) =
             list.drain(..).partition(|a| a.addr >= addr && a.addr + a.len <= addr + len);
         *list = kept;
-        list.push(attach::Local { addr, len, shm_id: id });
+        list.push(Local { addr, len, shm_id: id });
         inside
     };
     for old in replaced {
-        end_attachment(region, old.shm_id, platform::process_identity(), false);
+        end_attachment(ns, old.shm_id, me, false);
     }
     Ok(addr)
 }
 
 /// shmdt(2).
-pub fn detach(region: &Region, addr: usize) -> Result<()> {
+pub fn detach(ns: &Namespace, addr: usize) -> Result<()> {
     let local = {
-        let mut list = attach::local();
+        let mut list = LOCAL.lock();
         // The latest attachment at that address is the one whose pages are
         // there (SHM_REMAP may have mapped over the start of an older one).
         let position = list.iter().rposition(|a| a.addr == addr).ok_or(Errno::EINVAL)?;
         list.remove(position)
     };
     platform::unmap(local.addr, local.len);
-    end_attachment(region, local.shm_id, platform::process_identity(), true);
+    end_attachment(ns, local.shm_id, ns.me()?, true);
     Ok(())
 }
 
 /// The program unmapped `[addr, addr + len)` itself: attachments wholly
 /// inside it are over, as when Linux closes their mappings.
-pub fn unmapped(region: &Region, addr: usize, len: usize) {
-    let gone: Vec<_> = {
-        let mut list = attach::local();
+pub fn unmapped(ns: &Namespace, addr: usize, len: usize) {
+    let gone: Vec<Local> = {
+        let mut list = LOCAL.lock();
         if list.is_empty() {
             return;
         }
@@ -274,104 +375,73 @@ pub fn unmapped(region: &Region, addr: usize, len: usize) {
         *list = kept;
         inside
     };
+    let me = ProcRef::from(platform::process());
     for a in gone {
-        end_attachment(region, a.shm_id, platform::process_identity(), false);
+        end_attachment(ns, a.shm_id, me, false);
     }
 }
 
 /// One attachment of `id` by `who` is over; destroys the segment if it
 /// was the last one of a removed segment.
-fn end_attachment(region: &Region, id: i32, who: platform::ThreadIdentity, by_detach: bool) {
-    let Some(seg) = region.shm_segment(ipc::index_of(id)) else { return };
-    {
-        let _guard = seg.header.lock.lock();
-        if !seg.header.holds(id) {
-            return;
-        }
-        attach::adjust(region, id, who, -1);
+fn end_attachment(ns: &Namespace, id: i32, who: ProcRef, by_detach: bool) {
+    let (Ok(segments), Ok(attachments)) = (segments(ns), Attachments::of(ns)) else { return };
+    let Ok(seg) = registry::lookup(&segments, id) else { return };
+    if let Ok(_guard) = lock(seg, id) {
+        attachments.adjust(ns, id, who, -1);
         if by_detach {
             seg.lpid.store(platform::pid(), Relaxed);
             seg.dtime.store(platform::now_secs(), Relaxed);
         }
     }
-    destroy_if_unused(region, id);
+    destroy_if_unused(ns, &segments, id);
+}
+
+/// All of `who`'s attachments of `id` are over (its image is gone).
+fn end_attachments(ns: &Namespace, id: i32, who: ProcRef) {
+    let (Ok(segments), Ok(attachments)) = (segments(ns), Attachments::of(ns)) else { return };
+    match registry::lookup(&segments, id) {
+        Ok(seg) => {
+            if let Ok(_guard) = lock(seg, id) {
+                attachments.forget(who, id);
+            }
+            destroy_if_unused(ns, &segments, id);
+        }
+        Err(_) => attachments.forget(who, id),
+    }
 }
 
 /// Destroys segment `id` if it is marked SHM_DEST and nobody has it
 /// attached. Takes the registry lock first (lock order), then the segment's.
-fn destroy_if_unused(region: &Region, id: i32) {
-    let Some(seg) = region.shm_segment(ipc::index_of(id)) else { return };
+fn destroy_if_unused(ns: &Namespace, segments: &Objects<ShmSegment>, id: i32) {
+    let Ok(seg) = registry::lookup(segments, id) else { return };
     if seg.header.perm.mode.load(Relaxed) & SHM_DEST == 0 {
         return;
     }
-    let segments = Segments(region);
-    let registry_guard = registry::lock(&segments);
-    let _guard = seg.header.lock.lock();
-    if seg.header.holds(id) && seg.header.perm.mode.load(Relaxed) & SHM_DEST != 0 && attach::count(region, id) == 0 {
-        destroy(region, &registry_guard, seg, id);
+    let registry_guard = registry::lock(segments);
+    let Ok(_guard) = lock(seg, id) else { return };
+    let attachments = Attachments::of(ns);
+    let unused = attachments.is_ok_and(|a| a.count(id) == 0);
+    if seg.header.perm.mode.load(Relaxed) & SHM_DEST != 0 && unused {
+        destroy(ns, segments, &registry_guard, seg, id);
     }
 }
 
-/// Removes the segment: its id stops resolving, then its memory goes back.
-/// Dying in between leaves chunks owned by a segment that no longer
-/// exists, which the next claimer takes over.
-fn destroy(region: &Region, registry_guard: &crate::region::Guard, seg: &ShmSegment, id: i32) {
-    registry::remove(registry_guard, &seg.header);
-    region.release_extent(ChunkOwner::shm_segment(id), seg.extent_first.load(Relaxed), seg.extent_chunks.load(Relaxed));
+/// Removes the segment: its id stops resolving (the commit point), then its
+/// memory goes back. Dying in between leaves chunks owned by a segment that
+/// no longer exists, which the next claimer takes over.
+fn destroy(ns: &Namespace, segments: &Objects<ShmSegment>, registry_guard: &Guard, seg: &ShmSegment, id: i32) {
+    registry::remove(segments, registry_guard, seg);
+    let owner = ipc::owner_of(segments, id);
+    ns.release_extent(owner, seg.extent_first.load(Relaxed), seg.extent_chunks.load(Relaxed));
 }
 
 /// Destroys removed segments whose last attached process died.
-fn sweep(region: &Region) {
-    let doomed: Vec<i32> = live_segments(region)
-        .into_iter()
+fn sweep(ns: &Namespace, segments: &Objects<ShmSegment>) {
+    let doomed: Vec<i32> = live_segments(segments)
         .filter(|s| s.header.perm.mode.load(Relaxed) & SHM_DEST != 0)
-        .map(|s| s.header.id.load(Relaxed))
+        .map(|s| s.header.id())
         .collect();
     for id in doomed {
-        destroy_if_unused(region, id);
-    }
-}
-
-/// In the parent, right after fork: the attachments the child inherited
-/// count for it too (Linux counts them before fork returns).
-pub fn after_fork_in_parent(region: &Region, child: i32) {
-    let child = platform::ThreadIdentity { tid: child as u32, start: platform::start_time_of(child as u32) };
-    count_inherited(region, child);
-}
-
-/// In a child forked by a fork that was not interposed (libc's internal
-/// ones, e.g. in daemon()): the child counts its inherited attachments
-/// itself, a moment later than Linux would.
-pub fn after_fork_in_child(region: &Region) {
-    count_inherited(region, platform::process_identity());
-}
-
-fn count_inherited(region: &Region, child: platform::ThreadIdentity) {
-    let list: Vec<_> = attach::local().clone();
-    for a in list {
-        if let Some(seg) = region.shm_segment(ipc::index_of(a.shm_id)) {
-            let _guard = seg.header.lock.lock();
-            if seg.header.holds(a.shm_id) {
-                attach::adjust(region, a.shm_id, child, 1);
-            }
-        }
-    }
-}
-
-/// At load: records this pid and start time still hold belong to the image
-/// that exec replaced; its attachments are gone.
-pub fn after_exec(region: &Region) {
-    let me = platform::process_identity();
-    for id in attach::forget_process(region, me) {
-        destroy_if_unused(region, id);
-    }
-}
-
-/// At exit: this process's attachments end.
-pub fn at_exit(region: &Region) {
-    let me = platform::process_identity();
-    let list: Vec<_> = std::mem::take(&mut *attach::local());
-    for a in list {
-        end_attachment(region, a.shm_id, me, false);
+        destroy_if_unused(ns, segments, id);
     }
 }

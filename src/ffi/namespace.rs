@@ -1,0 +1,176 @@
+//! The calling process's namespace, and the families that make it up.
+//!
+//! The namespace is mapped once per process, when the library loads (so
+//! that a process that drops privileges keeps the namespace it started
+//! with, and children inherit it over fork). Mapping it must never wait on
+//! itself: another preload library that wraps file calls may call an IPC
+//! function back while we map (the shim's own calls are raw system calls,
+//! so this can only happen through that library's constructor or its
+//! wrappers of other functions), and a fork child may inherit the mapping
+//! half-done from a thread that does not exist in the child. So: whoever
+//! finds it unmapped maps it; a call made by the mapping thread itself
+//! fails with ENOMEM; other threads wait; a mapping abandoned by fork is
+//! started over.
+
+use crate::error::{Errno, Result};
+use crate::platform::{self, Until};
+use crate::process::{Family, Namespace, ProcRef};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Every family, in the order the reaper asks them: the wait table last,
+/// since the others give back their objects' wait records first.
+static FAMILIES: [&dyn Family; 4] =
+    [&crate::msg::MsgFamily, &crate::sem::SemFamily, &crate::shm::ShmFamily, &crate::wait::WaitFamily];
+
+static NAMESPACE: AtomicPtr<Namespace> = AtomicPtr::new(std::ptr::null_mut());
+/// The errno of a failed mapping: remembered, every later call reports it.
+static FAILED: AtomicI32 = AtomicI32::new(0);
+/// Who is mapping it: fork generation << 32 | tid; 0 when nobody.
+static MAPPING: AtomicU64 = AtomicU64::new(0);
+/// Bumped when a mapping attempt ends; waiters sleep on it.
+static DONE: AtomicU32 = AtomicU32::new(0);
+
+/// The namespace, if this process has mapped it (never maps it).
+pub(super) fn mapped() -> Option<&'static Namespace> {
+    // SAFETY: a non-null pointer is a leaked Box, never freed.
+    unsafe { NAMESPACE.load(Ordering::Acquire).as_ref() }
+}
+
+/// The calling process's namespace, mapped on first use (normally by the
+/// library constructor).
+pub fn namespace() -> Result<&'static Namespace> {
+    loop {
+        if let Some(ns) = mapped() {
+            return Ok(ns);
+        }
+        match FAILED.load(Ordering::Acquire) {
+            0 => {}
+            e => return Err(Errno(e)),
+        }
+        let me = platform::fork_generation() << 32 | platform::thread().id as u64;
+        let done = DONE.load(Ordering::Acquire);
+        match MAPPING.compare_exchange(0, me, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => return map(),
+            // Called back while we map it (through another preload library).
+            Err(holder) if holder == me => return Err(Errno::ENOMEM),
+            // Left half-done by a thread that is not in this fork child.
+            Err(holder) if holder >> 32 != platform::fork_generation() => {
+                let _ = MAPPING.compare_exchange(holder, 0, Ordering::AcqRel, Ordering::Relaxed);
+            }
+            Err(_) => {
+                if mapped().is_none() && FAILED.load(Ordering::Acquire) == 0 {
+                    platform::futex_wait(&DONE, done, Until::After(Duration::from_millis(100)));
+                }
+            }
+        }
+    }
+}
+
+fn map() -> Result<&'static Namespace> {
+    let result = config().and_then(|(path, chunks)| Namespace::open(&path, &FAMILIES, chunks));
+    let outcome = match result {
+        Ok(ns) => {
+            let ns: &'static Namespace = Box::leak(Box::new(ns));
+            NAMESPACE.store(ns as *const Namespace as *mut Namespace, Ordering::Release);
+            Ok(ns)
+        }
+        Err(e) => {
+            FAILED.store(e.0, Ordering::Release);
+            Err(e)
+        }
+    };
+    MAPPING.store(0, Ordering::Release);
+    DONE.fetch_add(1, Ordering::AcqRel);
+    platform::futex_wake(&DONE, i32::MAX);
+    outcome
+}
+
+/// Where the namespace lives and how big a new one is, from the environment:
+/// `$IPCSHIM_DIR/ipcshim-<euid>-<IPCSHIM_NAMESPACE>.region` (defaults
+/// `/dev/shm` and `default`) and `IPCSHIM_SIZE_MB`.
+fn config() -> Result<(PathBuf, u32)> {
+    use crate::region::layout::{CHUNK_SIZE, DEFAULT_CHUNKS, MAX_CHUNKS};
+    let dir = std::env::var_os("IPCSHIM_DIR").unwrap_or_else(|| "/dev/shm".into());
+    let name = std::env::var("IPCSHIM_NAMESPACE").unwrap_or_else(|_| "default".into());
+    if name.is_empty() || name.len() > 200 || name.contains('/') || name == "." || name == ".." {
+        crate::log::diag(|| format!("IPCSHIM_NAMESPACE {name:?} is not a valid file name"));
+        return Err(Errno::EINVAL);
+    }
+    let path = PathBuf::from(dir).join(format!("ipcshim-{}-{name}.region", platform::euid()));
+    let chunks = std::env::var("IPCSHIM_SIZE_MB")
+        .ok()
+        .and_then(|mb| mb.parse::<u64>().ok())
+        .map(|mb| (mb.saturating_mul(1 << 20) / CHUNK_SIZE).clamp(1, MAX_CHUNKS as u64) as u32)
+        .unwrap_or(DEFAULT_CHUNKS);
+    Ok((path, chunks))
+}
+
+/// Runs when the library is loaded. The namespace is mapped now, before the
+/// program can change its uid. When the crate is linked into a Rust test
+/// binary instead, nothing is mapped until first use, so tests choose their
+/// namespace. A process that exec'd from another image (same pid and start
+/// time) finds what that image held in its memory still counted: it ends.
+extern "C" fn on_load() {
+    super::quietly(|| {
+        platform::install_fork_handlers(before_fork, after_fork_in_parent, after_fork_in_child);
+        platform::at_exit(at_exit);
+        if !platform::in_main_executable(on_load as *const libc::c_void) {
+            // A C program's stderr is its own: a panic (caught at the boundary
+            // and reported as EIO) is described only under IPCSHIM_LOG.
+            std::panic::set_hook(Box::new(|info| crate::log::diag(|| format!("internal error: {info}"))));
+            if let Ok(ns) = namespace() {
+                ns.after_exec();
+            }
+        }
+    });
+}
+
+#[used]
+#[link_section = ".init_array"]
+static ON_LOAD: extern "C" fn() = on_load;
+
+extern "C" fn before_fork() {
+    super::quietly(|| {
+        crate::process::before_fork();
+        FAMILIES.iter().for_each(|f| f.before_fork());
+    });
+}
+
+extern "C" fn after_fork_in_parent() {
+    super::quietly(|| FAMILIES.iter().for_each(|f| f.after_fork(false)));
+}
+
+/// In every fork child: the families' process-local state is free again;
+/// for a fork the shim did not see (libc's own, in daemon()), the child
+/// registers what it inherited itself.
+extern "C" fn after_fork_in_child() {
+    super::quietly(|| {
+        FAMILIES.iter().for_each(|f| f.after_fork(true));
+        if let (Some(parent), Some(ns)) = (crate::process::child_must_copy(), mapped()) {
+            ns.after_fork(parent, ProcRef::from(platform::process()));
+        }
+    });
+}
+
+/// In the parent, after the shim's own fork: the child inherits what the
+/// parent holds before fork returns, as in Linux.
+pub(super) fn forked(child: i32) {
+    super::quietly(|| {
+        if let Some(ns) = mapped() {
+            let start = platform::start_time_of(child as u32);
+            let child = ProcRef::from(platform::Identity { id: child as u32, start });
+            ns.after_fork(ProcRef::from(platform::process()), child);
+        }
+    });
+}
+
+/// Normal exit: SEM_UNDO adjustments are applied, attachments end.
+extern "C" fn at_exit() {
+    super::quietly(|| {
+        if let Some(ns) = mapped() {
+            ns.at_exit();
+        }
+    });
+}
