@@ -21,6 +21,15 @@ const char *ipcshim_version(void);
 // `buf` must be valid for writes of `len` bytes.
 int ipcshim_region_path(char *buf, size_t len);
 
+// Releases now what processes that ended without exiting (SIGKILL,
+// `_exit`) still hold in the calling process's namespace: their SEM_UNDO
+// adjustments are applied, their attachments and waits end. The shim does
+// this by itself whenever it matters (a call that would block or run out
+// of room, a sleeper's periodic look); tools call it to see a namespace
+// as Linux would show it. Returns how many processes were reaped, or -1
+// with errno set.
+int ipcshim_reap(void);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

@@ -115,9 +115,11 @@ fn crash_after_a_semop_commits_is_finished_by_the_next_holder() {
     sem_crash_at("sem-after-commit");
 }
 
-/// Thousands of random SIGKILLs against processes sending, receiving and
-/// doing P/V with SEM_UNDO: nothing wedges, counts stay right, every unit
-/// of the semaphore comes back exactly once.
+/// Thousands of random SIGKILLs against processes sending, receiving,
+/// doing P/V with SEM_UNDO (and so granting to each other), and creating
+/// and removing objects: nothing wedges, counts stay right, every unit of
+/// the semaphore comes back exactly once, and once the dead are reaped no
+/// record is left to anyone.
 #[test]
 fn random_kills_never_wedge_or_corrupt() {
     let build = TempDir::new("storm");
@@ -125,6 +127,102 @@ fn random_kills_never_wedge_or_corrupt() {
     let out = under_shim(&program("kill_storm", &build), &["5"], ns.path(), &[]);
     assert_success("kill_storm", &out);
     assert!(text(&out.stdout).contains("all checks held"), "{}", text(&out.stdout));
+    assert_nothing_held(ns.path());
+}
+
+/// Runs one scenario of `windows` (a process dies, stops or panics inside
+/// the shim at a named point); everything it checks must hold, and no
+/// record may be left to any process afterwards. Returns its stderr.
+fn window(scenario: &str) -> String {
+    let build = TempDir::new("window");
+    let ns = TempDir::new("ns");
+    let out = under_shim(&program("windows", &build), &[scenario], ns.path(), &[]);
+    assert_success(scenario, &out);
+    assert!(text(&out.stdout).contains("all checks held"), "{}\n{}", text(&out.stdout), text(&out.stderr));
+    assert_nothing_held(ns.path());
+    text(&out.stderr)
+}
+
+#[test]
+fn a_granter_killed_before_its_commit_leaves_the_grant_to_the_next_holder() {
+    let err = window("grant-before");
+    assert!(err.contains("lock holder died"), "{err}");
+}
+
+#[test]
+fn a_granter_killed_after_its_commit_has_granted_exactly_once() {
+    window("grant-after");
+}
+
+#[test]
+fn a_granter_killed_after_granting_a_sem_undo_sleeper_has_granted_exactly_once() {
+    window("grant-undo-after");
+}
+
+#[test]
+fn a_remover_killed_after_its_commit_still_ends_every_semop_sleep_with_eidrm() {
+    window("remove-sem");
+}
+
+#[test]
+fn a_remover_killed_after_its_commit_still_ends_every_msgrcv_sleep_with_eidrm() {
+    window("remove-msg-receiver");
+}
+
+#[test]
+fn a_remover_killed_after_its_commit_still_ends_every_msgsnd_sleep_with_eidrm() {
+    window("remove-msg-sender");
+}
+
+#[test]
+fn an_attacher_killed_with_its_record_claimed_leaks_nothing() {
+    window("attach");
+}
+
+#[test]
+fn a_process_killed_with_its_undo_record_claimed_leaks_nothing() {
+    window("undo-claim");
+}
+
+#[test]
+fn a_waker_killed_between_settling_a_sleeper_and_unqueueing_it_still_wakes_it() {
+    window("settled");
+}
+
+#[test]
+fn a_stopped_lock_holder_is_waited_for_not_taken_over() {
+    let err = window("stop-lock");
+    assert!(!err.contains("lock holder died"), "a live (stopped) holder's lock was taken over:\n{err}");
+}
+
+#[test]
+fn a_call_that_panics_holding_a_lock_leaves_it_to_be_repaired() {
+    let err = window("panic");
+    assert!(err.contains("lock holder died; repairing"), "the next holder did not repair:\n{err}");
+}
+
+/// The records a process can hold (the process table, wait records, undo
+/// records, attachments): tag, and where in an entry its holder's key is.
+const HOLDERS: [(&[u8; 4], u64); 4] = [(b"PRC1", 0), (b"WAI1", 0), (b"UND1", 8), (b"ATT1", 0)];
+
+/// No entry of any per-process table of the namespace in `ns` names a process.
+fn assert_nothing_held(ns: &Path) {
+    use std::os::unix::fs::FileExt;
+    let (region, layout) = layout_of(ns);
+    let file = std::fs::File::open(&region).expect("region file");
+    for (tag, key_at) in HOLDERS {
+        let (_, table) = layout.table(ipcshim::region::TableSpec::tag(tag)).expect("table");
+        let bytes = table.spec.count as usize * table.spec.stride as usize;
+        let mut entries = vec![0u8; bytes];
+        file.read_exact_at(&mut entries, table.entries).expect("read table");
+        let held: Vec<usize> = entries
+            .chunks(table.spec.stride as usize)
+            .enumerate()
+            .filter(|(_, e)| e[key_at as usize..key_at as usize + 8] != [0; 8])
+            .map(|(i, _)| i)
+            .collect();
+        assert!(held.is_empty(), "{}: entries still held: {held:?}", String::from_utf8_lossy(tag));
+    }
 }
 
 /// Runs `probe get` against a namespace whose region file is `damage`d

@@ -1,11 +1,16 @@
-/* Twelve processes hammer one message queue and one semaphore (senders,
- * receivers, and P/V pairs with SEM_UNDO) while they are SIGKILLed at
- * random, thousands of times, and replaced. Whatever instruction a process
- * dies at, nothing may wedge, and afterwards:
+/* Sixteen processes hammer one message queue and one semaphore (senders,
+ * receivers, and P/V pairs with SEM_UNDO, whose V hands the unit to a
+ * sleeper) while others create and remove objects of all three families
+ * (with messages, undo records and attachments in them), and all are
+ * SIGKILLed at random, thousands of times, and replaced. Whatever
+ * instruction a process dies at (granting, removing, creating), nothing may
+ * wedge, and afterwards:
  * - the queue's counts match what it holds, and it still sends and receives;
  * - the semaphore is back to 1: every unit taken by a killed process came
- *   back through its undo (or the revert of a grant it never returned from),
- *   exactly once.
+ *   back through its undo, exactly once;
+ * - the objects the removers left can all be removed, and once the dead are
+ *   reaped (ipcshim_reap) no process holds anything (the test that runs
+ *   this checks the namespace's tables).
  *
  * Usage: kill_storm <seconds>   (under the shim; exits 0 if all held) */
 #define _GNU_SOURCE
@@ -18,9 +23,12 @@
 #include <sys/sem.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <dlfcn.h>
+#include <sys/shm.h>
 #include <unistd.h>
 
-#define WORKERS 12
+#define WORKERS 16
+#define KINDS 4
 
 struct message {
 	long mtype;
@@ -39,11 +47,45 @@ static void worker(int q, int s, int kind)
 			msgsnd(q, &m, size, 0);
 		} else if (kind == 1) {
 			msgrcv(q, &m, sizeof m.text, 0, 0);
-		} else {
+		} else if (kind == 2) {
 			semop(s, &p, 1);
 			semop(s, &v, 1);
+		} else {
+			/* Create, use and remove one object of each family. */
+			int q2 = msgget(IPC_PRIVATE, 0600);
+			msgsnd(q2, &m, 100, IPC_NOWAIT);
+			int s2 = semget(IPC_PRIVATE, 2, 0600);
+			struct sembuf up = { 1, 1, SEM_UNDO };
+			semop(s2, &up, 1);
+			int h = shmget(IPC_PRIVATE, 8192, 0600);
+			void *a = shmat(h, NULL, 0);
+			if (a != (void *)-1)
+				shmdt(a);
+			msgctl(q2, IPC_RMID, NULL);
+			semctl(s2, 0, IPC_RMID);
+			shmctl(h, IPC_RMID, NULL);
 		}
 	}
+}
+
+/* Removes every object but `q` and `s` (left by removers that were killed);
+ * how many there were. */
+static int remove_leftovers(int q, int s)
+{
+	int left = 0;
+	for (int index = 0; index < 32768; index++) {
+		struct msqid_ds mq;
+		struct semid_ds sd;
+		struct shmid_ds sh;
+		int id;
+		if ((id = msgctl(index, MSG_STAT_ANY, &mq)) >= 0 && id != q)
+			left += msgctl(id, IPC_RMID, NULL) == 0;
+		if ((id = semctl(index, 0, SEM_STAT_ANY, &sd)) >= 0 && id != s)
+			left += semctl(id, 0, IPC_RMID) == 0;
+		if ((id = shmctl(index, SHM_STAT_ANY, &sh)) >= 0)
+			left += shmctl(id, IPC_RMID, NULL) == 0;
+	}
+	return left;
 }
 
 static pid_t start(int q, int s, int kind)
@@ -62,7 +104,7 @@ int main(int argc, char **argv)
 	semctl(s, 0, SETVAL, 1);
 	pid_t kids[WORKERS];
 	for (int i = 0; i < WORKERS; i++)
-		kids[i] = start(q, s, i % 3);
+		kids[i] = start(q, s, i % KINDS);
 	srand(1);
 	time_t end = time(NULL) + seconds;
 	int kills = 0;
@@ -72,7 +114,7 @@ int main(int argc, char **argv)
 		kill(kids[i], SIGKILL);
 		waitpid(kids[i], NULL, 0);
 		kills++;
-		kids[i] = start(q, s, i % 3);
+		kids[i] = start(q, s, i % KINDS);
 	}
 	for (int i = 0; i < WORKERS; i++) {
 		kill(kids[i], SIGKILL);
@@ -107,8 +149,18 @@ int main(int argc, char **argv)
 	failures += value != 1;
 	struct sembuf p = { 0, -1, IPC_NOWAIT };
 	printf("semaphore still works: %s\n", semop(s, &p, 1) == 0 ? "yes" : "NO");
+	int left = remove_leftovers(q, s);
+	printf("objects left by killed removers, now removed: %s\n", left >= 0 ? "yes" : "NO");
 	msgctl(q, IPC_RMID, NULL);
 	semctl(s, 0, IPC_RMID);
+	struct msginfo mi;
+	struct shm_info si;
+	int none = msgctl(0, MSG_INFO, (struct msqid_ds *)&mi) >= 0 && mi.msgpool == 0 &&
+		   shmctl(0, SHM_INFO, (struct shmid_ds *)&si) >= 0 && si.used_ids == 0;
+	printf("no object left: %s\n", none ? "yes" : "NO");
+	failures += !none;
+	int (*reap_dead)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "ipcshim_reap");
+	printf("dead processes reaped: %s\n", reap_dead && reap_dead() >= 0 ? "yes" : "NO");
 	printf("%s\n", failures ? "FAILED" : "all checks held");
 	return failures ? 1 : 0;
 }

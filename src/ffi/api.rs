@@ -35,3 +35,15 @@ pub unsafe extern "C" fn ipcshim_region_path(buf: *mut c_char, len: size_t) -> c
         Ok(path.len() as c_int)
     })
 }
+
+/// Releases now what processes that ended without exiting (SIGKILL,
+/// `_exit`) still hold in the calling process's namespace: their SEM_UNDO
+/// adjustments are applied, their attachments and waits end. The shim does
+/// this by itself whenever it matters (a call that would block or run out
+/// of room, a sleeper's periodic look); tools call it to see a namespace
+/// as Linux would show it. Returns how many processes were reaped, or -1
+/// with errno set.
+#[no_mangle]
+pub extern "C" fn ipcshim_reap() -> c_int {
+    call(-1, || Ok(namespace()?.reap_dead(crate::process::Look::Thorough, true) as c_int))
+}

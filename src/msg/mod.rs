@@ -20,7 +20,7 @@ pub use queue::MsgQueue;
 use crate::error::{Errno, Result};
 use crate::ipc::{self, registry, Objects};
 use crate::platform::{self, Once};
-use crate::process::{Family, Namespace, ProcRef, Scope};
+use crate::process::{Family, Look, Namespace, ProcRef, Scope};
 use crate::region::{Guard, TableSpec};
 use crate::user::OutBuf;
 use crate::wait::{self, Slept, WaitQueue, Waiter, Waits, Wakeups};
@@ -118,9 +118,15 @@ fn lock<'r>(ns: &'r Namespace, queues: &Objects<'r, MsgQueue>, q: &'r MsgQueue, 
     if guard.recovered {
         crate::log::diag(|| format!("msg queue {id}: lock holder died; repairing"));
         q.repair(&st);
+        // It may have sent or received without settling the waiters that
+        // its change concerned: everyone tries again.
         let mut wakeups = Wakeups::default();
-        waits.repair(&q.receivers, st.owner, &mut wakeups);
-        waits.repair(&q.senders, st.owner, &mut wakeups);
+        for queue in [&q.receivers, &q.senders] {
+            waits.repair(queue, st.owner, &mut wakeups);
+            for (index, _) in waits.queued(queue, st.owner) {
+                waits.settle(queue, st.owner, index, wait::RECHECK, &mut wakeups);
+            }
+        }
         wakeups.wake();
     }
     Ok(Locked { q, st, waits, _guard: guard })
@@ -308,6 +314,9 @@ fn wait_on<'r>(
     w.enqueue(q.wait_queue(which), which);
     drop(locked);
     let slept = w.sleep(None, first_round);
+    if slept == Slept::Look {
+        ns.reap_dead(Look::Thorough, false);
+    }
     let relocked = lock(ns, queues, q, id);
     let state = w.dequeue(relocked.as_ref().ok().map(|_| q.wait_queue(which)));
     let relocked = relocked?;

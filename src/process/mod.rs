@@ -192,18 +192,18 @@ impl Namespace {
     }
 
     /// Looks over the table for dead processes and reaps them: at most once
-    /// per [`REAP_INTERVAL`] in the namespace, unless `now`.
-    pub fn reap_dead(&self, look: Look, now: bool) {
-        let Ok(table) = self.table() else { return };
+    /// per [`REAP_INTERVAL`] in the namespace, unless `now`. How many.
+    pub fn reap_dead(&self, look: Look, now: bool) -> usize {
+        let Ok(table) = self.table() else { return 0 };
         if !now && !table.reap_due() {
-            return;
+            return 0;
         }
         let me = ProcRef::from(platform::process());
-        for who in table.registered() {
-            if who != me && look.dead(who) {
-                self.reap(who);
-            }
+        let dead: Vec<ProcRef> = table.registered().into_iter().filter(|&who| who != me && look.dead(who)).collect();
+        for &who in &dead {
+            self.reap(who);
         }
+        dead.len()
     }
 
     /// In the parent after fork, or in a child whose fork the shim did not

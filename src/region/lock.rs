@@ -62,6 +62,7 @@ impl RobustLock {
         // Acquire pairs with the Release in `unlock`: we see everything the
         // previous owner wrote under the lock.
         if self.word.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+            crate::crash_point::here("lock-acquired");
             return Guard { lock: self, recovered: false };
         }
         self.lock_contended(me)

@@ -145,9 +145,12 @@ fn lock<'r>(ns: &'r Namespace, sets: &Objects<'r, SemSet>, set: &'r SemSet, id: 
     let storage = set.storage(ns, owner, Undos::of(ns)?, Waits::of(ns)?).ok_or(Errno::EIO)?;
     if guard.recovered {
         crate::log::diag(|| format!("sem set {id}: lock holder died; finishing its journal"));
+        // Finish the commit it made, if any, then the hand-offs it may not
+        // have made: whatever it changed may let sleepers proceed.
         let mut wakeups = Wakeups::default();
         storage.redo(&mut wakeups);
         storage.waits.repair(&set.waiters, owner, &mut wakeups);
+        wait::update_queue(&storage, &mut wakeups);
         wakeups.wake();
     }
     Ok(Locked { storage, _guard: guard })
@@ -380,6 +383,7 @@ fn sleep(
         if let Some(dead) = look {
             drop(relocked);
             reap(ns, &dead);
+            ns.reap_dead(Look::Thorough, false);
             continue;
         }
         let state = w.dequeue(relocked.as_ref().ok().map(|_| &set.waiters));

@@ -82,18 +82,25 @@ impl<'r> Attachments<'r> {
             return true;
         }
         ns.note_holding(who, self.0.directory_index());
-        for index in 0..self.0.len() {
-            let Some(record) = self.0.get(index) else { break };
-            if record.owner.load(Relaxed) == 0 && record.owner.compare_exchange(0, who.0, Acquire, Relaxed).is_ok() {
-                self.0.prefix().fetch_max(index as u64 + 1, AcqRel);
-                crate::crash_point::here("shm-attachment-claimed");
-                record.count.store(delta, Relaxed);
-                // Publishes the record: from here on it counts.
-                record.shm_id.store(shm_id, Release);
-                return true;
-            }
+        self.claim(who, shm_id, delta).is_some() || {
+            // Full: the records of the dead are the ones to go.
+            ns.reap_dead(Look::Thorough, true);
+            self.claim(who, shm_id, delta).is_some()
         }
-        false
+    }
+
+    fn claim(&self, who: ProcRef, shm_id: i32, count: i32) -> Option<&'r Attachment> {
+        (0..self.0.len()).filter_map(|index| self.0.get(index).map(|r| (index, r))).find_map(|(index, record)| {
+            if record.owner.load(Relaxed) != 0 || record.owner.compare_exchange(0, who.0, Acquire, Relaxed).is_err() {
+                return None;
+            }
+            self.0.prefix().fetch_max(index as u64 + 1, AcqRel);
+            crate::crash_point::here("shm-attachment-claimed");
+            record.count.store(count, Relaxed);
+            // Publishes the record: from here on it counts.
+            record.shm_id.store(shm_id, Release);
+            Some(record)
+        })
     }
 
     /// `shm_nattch`: attachments of `shm_id` by live processes. Records of
