@@ -92,6 +92,7 @@ struct MsgHead {
 
 // SAFETY: repr(C), atomics only.
 unsafe impl Shared for Block {}
+// SAFETY: repr(C), atomics only.
 unsafe impl Shared for MsgHead {}
 
 const HEAD_TEXT: usize = BLOCK_SIZE as usize - std::mem::size_of::<MsgHead>();

@@ -44,11 +44,15 @@ use std::path::{Path, PathBuf};
 /// types), and accept every bit pattern as a valid value.
 pub unsafe trait Shared: Sized {}
 
-// SAFETY: no bytes at all, or plain atomics.
+// SAFETY: no bytes at all.
 unsafe impl Shared for () {}
+// SAFETY: a plain atomic.
 unsafe impl Shared for std::sync::atomic::AtomicU64 {}
+// SAFETY: a plain atomic.
 unsafe impl Shared for std::sync::atomic::AtomicU32 {}
+// SAFETY: a plain atomic.
 unsafe impl Shared for std::sync::atomic::AtomicI16 {}
+// SAFETY: repr(C), atomics only.
 unsafe impl Shared for Header {}
 
 /// A mapped namespace. It holds no file descriptor: after mapping, the
