@@ -209,7 +209,7 @@ fn remove(ns: &Namespace, id: i32) -> Result<i32> {
     let storage = &locked.storage;
     let mut wakeups = Wakeups::default();
     storage.waits.remove_all(&set.waiters, storage.owner, &mut wakeups);
-    for (record, _) in storage.undos.of_set(set) {
+    for (record, _) in storage.undos.of_set(&set.undo_list()) {
         storage.undos.release(record);
     }
     set.undo_head.store(0, Relaxed);

@@ -99,7 +99,7 @@ impl Family for SemFamily {
             match set.map(|set| lock(ns, &sets, set, set_id)) {
                 Some(Ok(locked)) => {
                     let mut wakeups = Wakeups::default();
-                    let changes = undo::unwind(&locked.storage, record, who.pid());
+                    let changes = locked.storage.unwind(record, who.pid());
                     if locked.storage.commit(&changes, &mut wakeups).is_ok() {
                         // As Linux's exit_sem: applying undo counts as an operation.
                         locked.storage.set.otime.store(platform::now_secs(), Relaxed);
@@ -124,7 +124,7 @@ impl Values for Storage<'_> {
         Storage::value(self, sem)
     }
     fn adjustment(&self, undo: u32, sem: u32) -> i32 {
-        self.undos.adjustment(self.set, undo, sem)
+        self.undos.adjustment(&self.set.undo_list(), undo, sem)
     }
 }
 
@@ -160,7 +160,8 @@ fn lock<'r>(ns: &'r Namespace, sets: &Objects<'r, SemSet>, set: &'r SemSet, id: 
 /// `look`: holders of its undo records, and its sleepers.
 fn dead_around(storage: &Storage, look: Look) -> SmallVec<[ProcRef; 2]> {
     let mut dead: SmallVec<[ProcRef; 2]> = SmallVec::new();
-    let holders = storage.undos.of_set(storage.set).into_iter().filter_map(|(i, _)| undo::holder(&storage.undos, i));
+    let holders =
+        storage.undos.of_set(&storage.set.undo_list()).into_iter().filter_map(|(i, _)| undo::holder(&storage.undos, i));
     let sleepers = storage.waits.queued(&storage.set.waiters, storage.owner).into_iter().map(|(_, r)| r.owner());
     for who in holders.chain(sleepers) {
         if !dead.contains(&who) && look.dead(who) {
@@ -304,7 +305,7 @@ pub fn op(ns: &Namespace, id: i32, sops: &[Sop], timeout: Option<Duration>) -> R
         let storage = &locked.storage;
         // Linux allocates the undo record first: it exists (and its
         // process's exit counts as an operation) even if the call fails.
-        let undo = match undos.then(|| storage.undos.own(ns, set)).transpose() {
+        let undo = match undos.then(|| storage.undos.own(ns, &set.undo_list())).transpose() {
             Ok(undo) => undo,
             // Full: reap the dead, whose records are the ones to go, and retry.
             Err(Errno::ENOMEM) if !reaped => {

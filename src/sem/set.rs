@@ -20,7 +20,7 @@
 //! over) applies again. Every entry sets an absolute value or frees or
 //! settles a named record, so applying it twice is the same as once.
 
-use super::undo::Undos;
+use super::undo::{UndoList, Undos};
 use crate::error::{Errno, Result};
 use crate::ipc::{Object, ObjectHeader};
 use crate::region::{Extent, Owner, Region, Shared, CHUNK_SIZE};
@@ -156,6 +156,11 @@ impl SemSet {
         Ok(())
     }
 
+    /// The set's undo records, as `undo` sees them.
+    pub fn undo_list(&self) -> UndoList<'_> {
+        UndoList { head: &self.undo_head, set_id: self.header.id(), nsems: self.nsems.load(Relaxed) }
+    }
+
     /// Gives the set's chunks back (at removal, once its id no longer resolves).
     pub fn release_storage(&self, region: &Region, owner: Owner) {
         region.release_extent(owner, self.extent_first.load(Relaxed), self.extent_chunks.load(Relaxed));
@@ -252,6 +257,24 @@ impl<'r> Storage<'r> {
         Ok(())
     }
 
+    /// The changes that apply undo record `record` of process `pid` (its
+    /// adjustments, clamped to [0, SEMVMX] as Linux's exit_sem does) and
+    /// free the record.
+    pub fn unwind(&self, record: u32, pid: i32) -> Vec<Change> {
+        let list = self.set.undo_list();
+        let mut changes = Vec::new();
+        for sem in 0..self.nsems() {
+            let adjustment = self.undos.adjustment(&list, record, sem);
+            if adjustment != 0 {
+                let value = (self.value(sem) + adjustment).clamp(0, SEMVMX);
+                changes.push(Change::Value { sem, value });
+                changes.push(Change::Pid { sem, pid });
+            }
+        }
+        changes.push(Change::FreeUndo { record });
+        changes
+    }
+
     /// Applies a committed journal (again) and clears it.
     pub fn redo(&self, wakeups: &mut Wakeups<'r>) {
         let Some(len) = self.journal_len() else { return };
@@ -270,10 +293,10 @@ impl<'r> Storage<'r> {
                         s.pid.store(value, Relaxed);
                     }
                 }
-                3 => self.undos.set_adjustment(self.set, a, b, value as i16),
-                4 => self.undos.forget(self.set, Some(a)),
-                5 => self.undos.forget(self.set, None),
-                6 => self.undos.free(self.set, a),
+                3 => self.undos.set_adjustment(&self.set.undo_list(), a, b, value as i16),
+                4 => self.undos.forget(&self.set.undo_list(), Some(a)),
+                5 => self.undos.forget(&self.set.undo_list(), None),
+                6 => self.undos.free(&self.set.undo_list(), a),
                 7 => self.waits.settle(&self.set.waiters, self.owner, a, wait::GRANTED, wakeups),
                 _ => {}
             }

@@ -18,7 +18,7 @@
 //! Adjustments change in the same journal commit as the values they undo
 //! (see `set`), and applying them frees the record in that same commit.
 //! Like Linux, undo survives exec (same process), is not inherited over
-//! fork, and clamps the resulting values to [0, SEMVMX].
+//! fork, and clamps the resulting values to [0, SEMVMX] (see `set`).
 //!
 //! Locking: a record's adjustments and links change under its set's lock.
 //! A free record is claimed by CAS of `owner` from 0 to the process's key,
@@ -30,7 +30,6 @@
 //! process and no set, which its reaper frees. Unlinking is one store too,
 //! and freeing clears the record before giving back `owner`.
 
-use super::set::{SemSet, Storage, SEMVMX};
 use crate::error::{Errno, Result};
 use crate::process::{Namespace, ProcRef};
 use crate::region::{Owner, Shared, Slot, Table, TableSpec, CHUNK_SIZE};
@@ -66,6 +65,14 @@ pub(super) fn spec() -> TableSpec {
     TableSpec { tag: TAG, prefix: 8, stride: std::mem::size_of::<UndoRecord>() as u32, count: RECORDS }
 }
 
+/// A set's list of undo records, as this module sees the set.
+pub struct UndoList<'a> {
+    /// The first record (index + 1; 0: none): the set's `undo_head`.
+    pub head: &'a AtomicU32,
+    pub set_id: i32,
+    pub nsems: u32,
+}
+
 /// The undo table (its prefix: one past the highest record ever used).
 #[derive(Clone, Copy)]
 pub struct Undos<'r>(Table<'r, AtomicU64, UndoRecord>);
@@ -95,10 +102,10 @@ impl<'r> Undos<'r> {
 
     /// The records of `set`, in list order. Stops at anything that does not
     /// belong (a corrupted link) and never walks further than the table.
-    pub fn of_set(&self, set: &SemSet) -> Vec<(u32, &'r UndoRecord)> {
-        let id = set.header.id();
+    pub fn of_set(&self, set: &UndoList) -> Vec<(u32, &'r UndoRecord)> {
+        let id = set.set_id;
         let mut out = Vec::new();
-        let mut link = set.undo_head.load(Acquire);
+        let mut link = set.head.load(Acquire);
         while link != 0 && out.len() < self.0.len() as usize {
             let Some(record) = self.get(link - 1) else { break };
             if record.set_id.load(Relaxed) != id || out.iter().any(|&(i, _)| i == link - 1) {
@@ -129,21 +136,21 @@ impl<'r> Undos<'r> {
         self.0.region().in_extent(extent, 2 * sem as u64)
     }
 
-    pub fn adjustment(&self, set: &SemSet, index: u32, sem: u32) -> i32 {
-        self.adjustment_word(index, set.nsems.load(Relaxed), sem).map_or(0, |a| a.load(Relaxed) as i32)
+    pub fn adjustment(&self, set: &UndoList, index: u32, sem: u32) -> i32 {
+        self.adjustment_word(index, set.nsems, sem).map_or(0, |a| a.load(Relaxed) as i32)
     }
 
-    pub fn set_adjustment(&self, set: &SemSet, index: u32, sem: u32, value: i16) {
-        if self.get(index).is_some_and(|r| r.set_id.load(Relaxed) == set.header.id()) {
-            if let Some(word) = self.adjustment_word(index, set.nsems.load(Relaxed), sem) {
+    pub fn set_adjustment(&self, set: &UndoList, index: u32, sem: u32, value: i16) {
+        if self.get(index).is_some_and(|r| r.set_id.load(Relaxed) == set.set_id) {
+            if let Some(word) = self.adjustment_word(index, set.nsems, sem) {
                 word.store(value, Relaxed);
             }
         }
     }
 
     /// Every record of `set` forgets semaphore `sem` (or all of them).
-    pub fn forget(&self, set: &SemSet, sem: Option<u32>) {
-        let nsems = set.nsems.load(Relaxed);
+    pub fn forget(&self, set: &UndoList, sem: Option<u32>) {
+        let nsems = set.nsems;
         for (index, _) in self.of_set(set) {
             for s in sem.map_or(0..nsems, |s| s..s + 1) {
                 if let Some(word) = self.adjustment_word(index, nsems, s) {
@@ -155,9 +162,9 @@ impl<'r> Undos<'r> {
 
     /// The calling process's record in the locked `set`, claimed if it has
     /// none. ENOMEM when the table is full (the caller reaps and retries).
-    pub fn own(&self, ns: &Namespace, set: &SemSet) -> Result<u32> {
+    pub fn own(&self, ns: &Namespace, set: &UndoList) -> Result<u32> {
         let me = ns.me()?;
-        let id = set.header.id();
+        let id = set.set_id;
         let mine =
             |index: u32| self.get(index).is_some_and(|r| r.owner.load(Acquire) == me.0 && r.set_id.load(Relaxed) == id);
         let cached = LAST.load(Relaxed);
@@ -175,7 +182,7 @@ impl<'r> Undos<'r> {
         Ok(index)
     }
 
-    fn claim(&self, ns: &Namespace, set: &SemSet, me: ProcRef) -> Result<u32> {
+    fn claim(&self, ns: &Namespace, set: &UndoList, me: ProcRef) -> Result<u32> {
         let (index, record) = (0..self.0.len())
             .filter_map(|i| self.get(i).map(|r| (i, r)))
             .find(|(_, r)| r.owner.load(Relaxed) == 0 && r.owner.compare_exchange(0, me.0, Acquire, Relaxed).is_ok())
@@ -185,7 +192,7 @@ impl<'r> Undos<'r> {
         let generation = record.slot.generation.load(Relaxed).wrapping_add(1);
         record.slot.generation.store(generation, Relaxed);
         record.slot.state.store(IN_USE, Release);
-        let nsems = set.nsems.load(Relaxed);
+        let nsems = set.nsems;
         if nsems as usize > INLINE {
             let chunks = (2 * nsems as u64).div_ceil(CHUNK_SIZE) as u32;
             let owner = self.0.owner(index, generation);
@@ -202,23 +209,23 @@ impl<'r> Undos<'r> {
                 ns.zero(extent);
             }
         }
-        record.set_id.store(set.header.id(), Relaxed);
-        record.next.store(set.undo_head.load(Relaxed), Relaxed);
+        record.set_id.store(set.set_id, Relaxed);
+        record.next.store(set.head.load(Relaxed), Relaxed);
         // The single store that puts the record in the set's list.
-        set.undo_head.store(index + 1, Release);
+        set.head.store(index + 1, Release);
         Ok(index)
     }
 
     /// Takes record `index` out of `set`'s list (if it is there) and frees
     /// it. Under the set's lock, or with the set gone.
-    pub fn free(&self, set: &SemSet, index: u32) {
+    pub fn free(&self, set: &UndoList, index: u32) {
         let Some(record) = self.get(index) else { return };
         let records = self.of_set(set);
         if let Some(position) = records.iter().position(|&(i, _)| i == index) {
             let next = record.next.load(Relaxed);
             // The single store that takes the record off the list.
             match position.checked_sub(1) {
-                None => set.undo_head.store(next, Release),
+                None => set.head.store(next, Release),
                 Some(p) => records[p].1.next.store(next, Release),
             }
         }
@@ -242,23 +249,6 @@ impl<'r> Undos<'r> {
         record.slot.state.store(crate::region::FREE, Relaxed);
         record.owner.store(0, Release);
     }
-}
-
-/// The changes that apply undo record `record` of process `pid` to the
-/// locked set, and free the record.
-pub fn unwind(storage: &Storage, record: u32, pid: i32) -> Vec<super::set::Change> {
-    use super::set::Change;
-    let mut changes = Vec::new();
-    for sem in 0..storage.nsems() {
-        let adjustment = storage.undos.adjustment(storage.set, record, sem);
-        if adjustment != 0 {
-            let value = (storage.value(sem) + adjustment).clamp(0, SEMVMX);
-            changes.push(Change::Value { sem, value });
-            changes.push(Change::Pid { sem, pid });
-        }
-    }
-    changes.push(Change::FreeUndo { record });
-    changes
 }
 
 /// Which process's undo `record` is.
