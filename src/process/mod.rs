@@ -161,11 +161,15 @@ impl Namespace {
     }
 
     /// Records that `who` holds something in table `table` (a directory
-    /// index), before the record is made, so the reaper knows to look.
+    /// index), before the record is made, so the reaper knows to look;
+    /// registers `who` if it is not yet (a fork child, for its parent).
     pub fn note_holding(&self, who: ProcRef, table: usize) {
         let Ok(processes) = self.table() else { return };
         let mine = ProcRef::from(platform::process()) == who;
-        let index = if mine { registered_index() } else { None }.or_else(|| processes.find(who));
+        let index = match if mine { registered_index() } else { None } {
+            Some(index) => Some(index),
+            None => self.register(&processes, who).ok(),
+        };
         if let Some(entry) = index.and_then(|i| processes.entry(i)) {
             entry.note(who, table);
         }
@@ -210,9 +214,16 @@ impl Namespace {
     /// see: registers `child` and lets each family copy what it inherits.
     pub fn after_fork(&self, parent: ProcRef, child: ProcRef) {
         let Ok(table) = self.table() else { return };
-        let Some(parent_index) = table.find(parent) else { return }; // holds nothing
-        let holds = table.entry(parent_index).map_or(0, |e| e.holds.load(Ordering::Acquire));
-        if holds == 0 || self.register(&table, child).is_err() {
+        // In the child every family looks at what it inherited (the parent
+        // may not have registered itself yet: a fork of a fork's child can
+        // run before the parent's own fork returns); in the parent, only
+        // the families it holds something in.
+        let holds = if child == ProcRef::from(platform::process()) {
+            u64::MAX
+        } else {
+            table.find(parent).and_then(|i| table.entry(i)).map_or(0, |e| e.holds.load(Ordering::Acquire))
+        };
+        if holds == 0 {
             return;
         }
         for (family, mask) in self.families.iter().zip(&self.masks) {
