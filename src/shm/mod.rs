@@ -239,6 +239,15 @@ fn hugetlb_check(size: u64, flags: i32) -> Result<()> {
     let sysfs = format!("/sys/kernel/mm/hugepages/hugepages-{page_kib}kB/free_hugepages");
     let free = platform::sysctl_values(&sysfs).and_then(|v| v.first().copied());
     let Some(free) = free else { return Err(Errno::EINVAL) }; // no such huge page size
+    // Without CAP_IPC_LOCK or the hugetlb_shm_group, the pages count as
+    // locked memory, within RLIMIT_MEMLOCK (Linux's user_shm_lock).
+    let group = platform::sysctl_values("/proc/sys/vm/hugetlb_shm_group").and_then(|v| v.first().copied());
+    let privileged = platform::with_credentials(|c| {
+        c.has_cap(platform::CAP_IPC_LOCK) || group.is_some_and(|g| c.in_group(g as u32))
+    });
+    if !privileged && platform::memlock_limit().is_some_and(|limit| pages(size) > limit / page_size()) {
+        return Err(Errno::EPERM);
+    }
     if flags & SHM_NORESERVE != 0 {
         return Ok(());
     }
