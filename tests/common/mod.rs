@@ -72,6 +72,23 @@ pub fn compile(name: &str, out: &Path, linked: bool) -> PathBuf {
     exe
 }
 
+/// Compiles `c-tests/<name>.c` (e.g. `shim/wrap_files`) into the shared
+/// library `out/<base name>.so`, for LD_PRELOAD.
+pub fn compile_library(name: &str, out: &Path) -> PathBuf {
+    let source = repo().join("c-tests").join(format!("{name}.c"));
+    let base = name.rsplit('/').next().expect("a name");
+    let lib = out.join(format!("{base}.so"));
+    let result = Command::new("cc")
+        .args(["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O1", "-shared", "-fPIC", "-o"])
+        .arg(&lib)
+        .arg(&source)
+        .arg("-ldl")
+        .output()
+        .expect("cc is needed to build the C tests");
+    assert!(result.status.success(), "cc {}: {}", source.display(), String::from_utf8_lossy(&result.stderr));
+    lib
+}
+
 /// How a C program is run.
 pub enum Mode<'a> {
     /// On the kernel, in a new IPC namespace of its own.
@@ -83,7 +100,7 @@ pub enum Mode<'a> {
 }
 
 /// Whether `unshare --ipc` works here (root, or user namespaces).
-fn unshare_works() -> bool {
+pub fn unshare_works() -> bool {
     static WORKS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *WORKS.get_or_init(|| {
         Command::new("unshare").args(["--ipc", "true"]).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
@@ -147,4 +164,91 @@ fn read_all(mut r: impl std::io::Read) -> Vec<u8> {
     let mut v = Vec::new();
     let _ = r.read_to_end(&mut v);
     v
+}
+
+/// How a [`run_bounded`] run ended.
+pub struct Bounded {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    /// Killed because it was still running after the limit.
+    pub timed_out: bool,
+    pub elapsed: Duration,
+}
+
+impl Bounded {
+    /// Status, time and both outputs, for assertion messages.
+    pub fn describe(&self) -> String {
+        let how = if self.timed_out {
+            format!("still running after {:.1} s: killed", self.elapsed.as_secs_f64())
+        } else {
+            format!("{} after {:.1} s", self.status, self.elapsed.as_secs_f64())
+        };
+        format!("{how}\n--- stdout\n{}--- stderr\n{}", self.stdout, self.stderr)
+    }
+}
+
+/// The environment variable [`run_bounded`] marks its processes with.
+const RUN_TAG: &str = "IPCSHIM_TEST_RUN";
+
+/// Runs `cmd` (stdin empty, stdout and stderr to files, so that nothing it
+/// leaves behind can block the test) in a process group of its own, with
+/// a marker in its environment. After `limit` the group is killed. Either
+/// way, every process still carrying the marker afterwards (daemons that
+/// left the group, like fakeroot's faked) is killed too.
+pub fn run_bounded(mut cmd: Command, limit: Duration) -> Bounded {
+    use std::os::unix::process::CommandExt;
+    let files = TempDir::new("output");
+    let tag = files.path().display().to_string();
+    let out_path = files.path().join("stdout");
+    let err_path = files.path().join("stderr");
+    let out = std::fs::File::create(&out_path).expect("stdout file");
+    let err = std::fs::File::create(&err_path).expect("stderr file");
+    cmd.env(RUN_TAG, &tag).stdin(Stdio::null()).stdout(out).stderr(err).process_group(0);
+    let start = Instant::now();
+    let mut child = cmd.spawn().expect("spawn");
+    let group = child.id() as i32;
+    let mut timed_out = false;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if start.elapsed() > limit {
+            timed_out = true;
+            // SAFETY: kill(2) on the process group we created.
+            unsafe { libc::kill(-group, libc::SIGKILL) };
+            break child.wait().expect("wait");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let elapsed = start.elapsed();
+    // SAFETY: as above; the group may be gone already.
+    unsafe { libc::kill(-group, libc::SIGKILL) };
+    kill_tagged(&format!("{RUN_TAG}={tag}"));
+    let text = |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned();
+    Bounded { status, stdout: text(&out_path), stderr: text(&err_path), timed_out, elapsed }
+}
+
+/// SIGKILLs every process whose environment holds `entry` (NAME=value),
+/// until none is left (a dying one may have forked).
+fn kill_tagged(entry: &str) {
+    for _ in 0..10 {
+        let mut found = false;
+        for pid in std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok()?.parse::<i32>().ok())
+        {
+            let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else { continue };
+            if environ.split(|&b| b == 0).any(|var| var == entry.as_bytes()) {
+                found = true;
+                // SAFETY: kill(2) on a process this run started.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+        if !found {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
