@@ -30,8 +30,15 @@ fn pages(addr: usize, len: usize) -> Option<(usize, usize)> {
 }
 
 fn remembered(addr: usize, len: usize, write: bool) -> bool {
-    let Some((first, end)) = pages(addr, len) else { return false };
-    GOOD.try_with(|g| g.get()).unwrap_or_default().iter().any(|&(a, b, w)| a <= first && end <= b && (w || !write))
+    remembered_until(addr, len, write).is_some()
+}
+
+/// If `len` bytes at `addr` lie in a remembered range, where that range ends.
+fn remembered_until(addr: usize, len: usize, write: bool) -> Option<usize> {
+    let (first, end) = pages(addr, len)?;
+    let ranges = GOOD.try_with(|g| g.get()).unwrap_or_default();
+    let page = crate::platform::page_size();
+    ranges.iter().find(|&&(a, b, w)| a <= first && end <= b && (w || !write)).map(|&(_, b, _)| b * page)
 }
 
 fn remember(addr: usize, len: usize, write: bool) {
@@ -100,6 +107,8 @@ pub unsafe fn slice<'a, T>(p: *const T, count: usize) -> Result<&'a [T]> {
 pub struct OutBuf<'a> {
     ptr: *mut u8,
     len: usize,
+    /// The first bytes known writable: written (or remembered) already.
+    verified: usize,
     _caller: PhantomData<&'a mut [u8]>,
 }
 
@@ -107,7 +116,7 @@ impl OutBuf<'_> {
     /// A buffer of `len` bytes at `ptr`, which may be invalid: writes to it
     /// fail with EFAULT instead of faulting.
     pub fn new(ptr: *mut u8, len: usize) -> Self {
-        OutBuf { ptr, len, _caller: PhantomData }
+        OutBuf { ptr, len, verified: 0, _caller: PhantomData }
     }
 
     pub fn len(&self) -> usize {
@@ -122,9 +131,7 @@ impl OutBuf<'_> {
     /// cannot be written (some of it may have been written then, as with
     /// the kernel's own copies).
     pub fn write_at(&mut self, at: usize, src: &[u8]) -> Result<()> {
-        if at.checked_add(src.len()).is_none_or(|end| end > self.len) {
-            return Err(Errno::EFAULT);
-        }
+        let end = at.checked_add(src.len()).filter(|&end| end <= self.len).ok_or(Errno::EFAULT)?;
         if src.is_empty() {
             return Ok(());
         }
@@ -132,15 +139,27 @@ impl OutBuf<'_> {
         if dst < crate::platform::page_size() {
             return Err(Errno::EFAULT);
         }
-        if !remembered(dst, src.len(), true) {
-            match crate::platform::write_checked(dst, src) {
-                Some(Ok(())) => {
-                    remember(dst, src.len(), true);
-                    return Ok(());
+        if end > self.verified {
+            match remembered_until(dst, src.len(), true) {
+                // Known writable up to the end of the remembered range: the
+                // next writes there need no look.
+                Some(until) => {
+                    if at <= self.verified {
+                        self.verified = (until - self.ptr as usize).min(self.len);
+                    }
                 }
-                Some(Err(e)) => return Err(e),
-                // The kernel will not do it here: the buffer is taken to be good.
-                None => {}
+                None => match crate::platform::write_checked(dst, src) {
+                    Some(Ok(())) => {
+                        remember(dst, src.len(), true);
+                        if at <= self.verified {
+                            self.verified = end;
+                        }
+                        return Ok(());
+                    }
+                    Some(Err(e)) => return Err(e),
+                    // The kernel will not do it here: the buffer is taken to be good.
+                    None => {}
+                },
             }
         }
         // SAFETY: in range of the caller's buffer (checked above) and known

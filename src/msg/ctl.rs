@@ -125,8 +125,8 @@ fn set_attributes(ns: &Namespace, id: i32, new: &libc::msqid_ds) -> Result<()> {
     // A larger queue may let senders in; a stricter mode must turn sleepers
     // away: everyone tries again.
     let mut wakeups = Wakeups::default();
-    settle_all(&locked, &q.receivers, wait::RECHECK, &mut wakeups);
-    settle_all(&locked, &q.senders, wait::RECHECK, &mut wakeups);
+    settle_all(&locked, &q.waiting.receivers, wait::RECHECK, &mut wakeups);
+    settle_all(&locked, &q.waiting.senders, wait::RECHECK, &mut wakeups);
     drop(locked);
     wakeups.wake();
     Ok(())
@@ -146,9 +146,9 @@ fn remove(ns: &Namespace, id: i32) -> Result<()> {
     crate::crash_point::here("msg-remove-after-commit");
     let owner = ipc::owner_of(&queues, id);
     let mut wakeups = Wakeups::default();
-    let waits: &Waits = &locked.waits;
-    waits.remove_all(&q.receivers, owner, &mut wakeups);
-    waits.remove_all(&q.senders, owner, &mut wakeups);
+    let waits: Waits = locked.waits();
+    waits.remove_all(&q.waiting.receivers, owner, &mut wakeups);
+    waits.remove_all(&q.waiting.senders, owner, &mut wakeups);
     ns.release_chunks(owner);
     drop(locked);
     drop(registry_guard);

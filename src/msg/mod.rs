@@ -77,7 +77,7 @@ impl Family for MsgFamily {
             let Some(q) = queues.get(slot) else { continue };
             let id = object.generation() as i32;
             if let Ok(locked) = lock(ns, &queues, q, id) {
-                waits.release_dead(Some(q.wait_queue(record.queue())), object, index);
+                waits.release_dead(ns, Some(q.wait_queue(record.queue())), object, index, who);
                 drop(locked);
             }
         }
@@ -91,19 +91,26 @@ fn queues(ns: &Namespace) -> Result<Objects<'_, MsgQueue>> {
 impl MsgQueue {
     fn wait_queue(&self, which: u32) -> &WaitQueue {
         if which == SENDER {
-            &self.senders
+            &self.waiting.senders
         } else {
-            &self.receivers
+            &self.waiting.receivers
         }
     }
 }
 
 /// A queue locked, with what its operations need.
 struct Locked<'r> {
+    ns: &'r Namespace,
     q: &'r MsgQueue,
     st: Store<'r>,
-    waits: Waits<'r>,
     _guard: Guard<'r>,
+}
+
+impl<'r> Locked<'r> {
+    /// The wait table (looked up only when someone waits).
+    fn waits(&self) -> Waits<'r> {
+        Waits::of(self.ns).expect("checked when the namespace was opened")
+    }
 }
 
 /// Locks queue `id`, repairing it if the previous holder died, and checks
@@ -114,14 +121,14 @@ fn lock<'r>(ns: &'r Namespace, queues: &Objects<'r, MsgQueue>, q: &'r MsgQueue, 
         return Err(Errno::EIDRM);
     }
     let st = Store { region: ns, owner: ipc::owner_of(queues, id) };
-    let waits = Waits::of(ns)?;
     if guard.recovered {
+        let waits = Waits::of(ns)?;
         crate::log::diag(|| format!("msg queue {id}: lock holder died; repairing"));
         q.repair(&st);
         // It may have sent or received without settling the waiters that
         // its change concerned: everyone tries again.
         let mut wakeups = Wakeups::default();
-        for queue in [&q.receivers, &q.senders] {
+        for queue in [&q.waiting.receivers, &q.waiting.senders] {
             waits.repair(queue, st.owner, &mut wakeups);
             for (index, _) in waits.queued(queue, st.owner) {
                 waits.settle(queue, st.owner, index, wait::RECHECK, &mut wakeups);
@@ -129,7 +136,7 @@ fn lock<'r>(ns: &'r Namespace, queues: &Objects<'r, MsgQueue>, q: &'r MsgQueue, 
         }
         wakeups.wake();
     }
-    Ok(Locked { q, st, waits, _guard: guard })
+    Ok(Locked { ns, q, st, _guard: guard })
 }
 
 /// The queue named `id`, and the table it is in.
@@ -175,7 +182,7 @@ pub fn check_send(id: i32, size: usize, mtype: i64) -> Result<()> {
 pub fn send(ns: &Namespace, id: i32, mtype: i64, text: &[u8], flags: i32) -> Result<()> {
     let (queues, q) = find(ns, id)?;
     let mut locked = lock(ns, &queues, q, id)?;
-    let mut waiter: Option<Waiter> = None;
+    let (mut waiter, mut spun): (Option<Waiter>, bool) = (None, false);
     loop {
         platform::with_credentials(|c| q.header.perm.check(c, 0o222))?;
         let qbytes = q.qbytes.load(Relaxed);
@@ -184,12 +191,14 @@ pub fn send(ns: &Namespace, id: i32, mtype: i64, text: &[u8], flags: i32) -> Res
             with_repair(&locked, || q.enqueue(&locked.st, mtype, text))?;
             q.lspid.store(platform::pid(), Relaxed);
             q.stime.store(platform::now_secs(), Relaxed);
+            q.waiting.sent.fetch_add(1, Relaxed);
             let mut wakeups = Wakeups::default();
-            if !q.receivers.is_empty() {
-                for (index, record) in locked.waits.queued(&q.receivers, locked.st.owner) {
+            if !q.waiting.receivers.is_empty() {
+                let waits = locked.waits();
+                for (index, record) in waits.queued(&q.waiting.receivers, locked.st.owner) {
                     let select = Select::decode([record.payload[0].load(Relaxed), record.payload[1].load(Relaxed)]);
                     if select.accepts(mtype) {
-                        locked.waits.settle(&q.receivers, locked.st.owner, index, wait::RECHECK, &mut wakeups);
+                        waits.settle(&q.waiting.receivers, locked.st.owner, index, wait::RECHECK, &mut wakeups);
                     }
                 }
             }
@@ -200,7 +209,7 @@ pub fn send(ns: &Namespace, id: i32, mtype: i64, text: &[u8], flags: i32) -> Res
         if flags & libc::IPC_NOWAIT != 0 {
             return Err(Errno::EAGAIN);
         }
-        locked = wait_on(ns, &queues, locked, id, SENDER, &mut waiter, |_| {})?;
+        locked = wait_on(ns, &queues, locked, id, SENDER, &mut waiter, &mut spun, |_| {})?;
     }
 }
 
@@ -233,7 +242,7 @@ pub fn receive(ns: &Namespace, id: i32, buffer: &mut OutBuf, select: Select, fla
     let (queues, q) = find(ns, id)?;
     let capacity = buffer.len().saturating_sub(MTYPE);
     let mut locked = lock(ns, &queues, q, id)?;
-    let mut waiter: Option<Waiter> = None;
+    let (mut waiter, mut spun): (Option<Waiter>, bool) = (None, false);
     loop {
         platform::with_credentials(|c| q.header.perm.check(c, 0o444))?;
         if let Some(found) = with_repair(&locked, || q.find(&locked.st, select))? {
@@ -264,8 +273,9 @@ pub fn receive(ns: &Namespace, id: i32, buffer: &mut OutBuf, select: Select, fla
                 with_repair(&locked, || q.unlink(&locked.st, &found))?;
                 q.lrpid.store(platform::pid(), Relaxed);
                 q.rtime.store(platform::now_secs(), Relaxed);
+                q.waiting.freed.fetch_add(1, Relaxed);
                 let mut wakeups = Wakeups::default();
-                settle_all(&locked, &q.senders, wait::RECHECK, &mut wakeups);
+                settle_all(&locked, &q.waiting.senders, wait::RECHECK, &mut wakeups);
                 drop(locked);
                 wakeups.wake();
             }
@@ -274,7 +284,7 @@ pub fn receive(ns: &Namespace, id: i32, buffer: &mut OutBuf, select: Select, fla
         if flags & libc::IPC_NOWAIT != 0 {
             return Err(Errno::ENOMSG);
         }
-        locked = wait_on(ns, &queues, locked, id, RECEIVER, &mut waiter, |waiter| {
+        locked = wait_on(ns, &queues, locked, id, RECEIVER, &mut waiter, &mut spun, |waiter| {
             let [kind, value] = select.encode();
             waiter.record().payload[0].store(kind, Relaxed);
             waiter.record().payload[1].store(value, Relaxed);
@@ -287,14 +297,21 @@ fn settle_all<'r>(locked: &Locked<'r>, queue: &WaitQueue, state: u32, wakeups: &
     if queue.is_empty() {
         return;
     }
-    for (index, _) in locked.waits.queued(queue, locked.st.owner) {
-        locked.waits.settle(queue, locked.st.owner, index, state, wakeups);
+    let waits = locked.waits();
+    for (index, _) in waits.queued(queue, locked.st.owner) {
+        waits.settle(queue, locked.st.owner, index, state, wakeups);
     }
 }
 
 /// Waits on queue `which` of the locked queue until someone settles us, a
 /// signal (EINTR) or a look; returns with the queue locked again, for the
 /// caller to try once more. EIDRM if the queue went away meanwhile.
+///
+/// The first time, it only spins (when the peer can run meanwhile) on the
+/// queue's `sent` (or `freed`) word, unregistered: in a ping-pong the
+/// answer usually comes within microseconds, and then nobody had to queue
+/// or be settled.
+#[allow(clippy::too_many_arguments)] // the call's state, threaded through its loop
 fn wait_on<'r>(
     ns: &'r Namespace,
     queues: &Objects<'r, MsgQueue>,
@@ -302,18 +319,26 @@ fn wait_on<'r>(
     id: i32,
     which: u32,
     waiter: &mut Option<Waiter<'r>>,
+    spun: &mut bool,
     describe: impl FnOnce(&Waiter),
 ) -> Result<Locked<'r>> {
     let q = locked.q;
-    let first_round = waiter.is_none();
+    if !*spun && platform::spinning_pays() {
+        *spun = true;
+        let word = if which == SENDER { &q.waiting.freed } else { &q.waiting.sent };
+        let seen = word.load(Relaxed);
+        drop(locked);
+        platform::spin_while_equal(word, seen, platform::SPIN_TIME);
+        return lock(ns, queues, q, id);
+    }
     if waiter.is_none() {
-        *waiter = Some(locked.waits.claim(ns, locked.st.owner)?);
+        *waiter = Some(locked.waits().claim(ns, locked.st.owner)?);
     }
     let w = waiter.as_mut().expect("claimed above");
     describe(w);
     w.enqueue(q.wait_queue(which), which);
     drop(locked);
-    let slept = w.sleep(None, first_round);
+    let slept = w.sleep(None, false);
     if slept == Slept::Look {
         ns.reap_dead(Look::Thorough, false);
     }

@@ -57,6 +57,19 @@ pub struct MsgQueue {
     /// Free blocks in the queue's chunks, linked through `Block::next`. Derived.
     free: AtomicU32,
     free_count: AtomicU32,
+    pub waiting: Waiting,
+}
+
+/// What waiters watch, on a cache line of its own: a would-be waiter spins
+/// on it while the sender rewrites the fields above (the free list, the
+/// counts) many times per message.
+#[repr(C, align(64))]
+pub struct Waiting {
+    /// Bumped by every send (`sent`) and every receive (`freed`), under the
+    /// lock: a would-be receiver (sender) spins on it before it registers
+    /// (see `wait_on`).
+    pub sent: AtomicU32,
+    pub freed: AtomicU32,
     /// Receivers waiting for a message (their selector in the payload) and
     /// senders waiting for room (see `wait`; repaired with the queue).
     pub receivers: WaitQueue,
@@ -65,6 +78,8 @@ pub struct MsgQueue {
 
 // SAFETY: repr(C), atomics only.
 unsafe impl Shared for MsgQueue {}
+// SAFETY: repr(C), atomics only.
+unsafe impl Shared for Waiting {}
 // SAFETY: repr(C), the header first.
 unsafe impl Object for MsgQueue {
     fn header(&self) -> &ObjectHeader {
@@ -253,8 +268,8 @@ impl MsgQueue {
             count.store(0, Relaxed);
         }
         self.free_count.store(0, Relaxed);
-        self.receivers.clear();
-        self.senders.clear();
+        self.waiting.receivers.clear();
+        self.waiting.senders.clear();
     }
 
     fn push_free(&self, st: &Store, block: u32) -> Result<(), Corrupt> {

@@ -120,6 +120,17 @@ impl Namespace {
             specs.extend(family.tables());
         }
         let region = crate::region::open(path, &specs, chunk_count)?;
+        // Every table must be there, as this library lays it out (a region
+        // made by another version may lack one): then finding one by tag
+        // later cannot fail.
+        for spec in &specs {
+            let found = region.layout().table(spec.tag).map(|(_, t)| t.spec);
+            if found.is_none_or(|t| t.stride != spec.stride || t.prefix != spec.prefix) {
+                let tag = String::from_utf8_lossy(&spec.tag.to_le_bytes()).into_owned();
+                crate::log::diag(|| format!("{}: no table {tag} as this library lays it out", path.display()));
+                return Err(Errno::EIO);
+            }
+        }
         let masks = families
             .iter()
             .map(|f| {
@@ -147,6 +158,7 @@ impl Namespace {
             Some(index) => index,
             None => self.register(&table, me)?,
         };
+        NOTED.store(0, Ordering::Relaxed);
         REGISTERED.store(platform::fork_generation() << 32 | (index as u64 + 1), Ordering::Relaxed);
         Ok(me)
     }
@@ -164,15 +176,37 @@ impl Namespace {
     /// index), before the record is made, so the reaper knows to look;
     /// registers `who` if it is not yet (a fork child, for its parent).
     pub fn note_holding(&self, who: ProcRef, table: usize) {
-        let Ok(processes) = self.table() else { return };
         let mine = ProcRef::from(platform::process()) == who;
+        let bit = 1u64 << (table % 64);
+        if mine && noted() & bit != 0 {
+            return;
+        }
+        let Ok(processes) = self.table() else { return };
         let index = match if mine { registered_index() } else { None } {
             Some(index) => Some(index),
             None => self.register(&processes, who).ok(),
         };
         if let Some(entry) = index.and_then(|i| processes.entry(i)) {
             entry.note(who, table);
+            if mine {
+                NOTED.fetch_or(bit, Ordering::Relaxed);
+            }
         }
+    }
+
+    /// Takes a record of `who` (dead, or the caller itself) over, so that
+    /// the caller alone gives it back: one CAS of the record's holder word
+    /// from `who` to the caller's own key (noted in `table` first). Two
+    /// reapers of one dead process cannot both free a record, and so never
+    /// free one that a live process has claimed since; a reaper that dies
+    /// holding it leaves it to its own reaper.
+    pub fn adopt(&self, holder: &AtomicU64, who: ProcRef, table: usize) -> bool {
+        let Ok(me) = self.me() else { return false };
+        if me == who {
+            return holder.load(Ordering::Acquire) == who.0;
+        }
+        self.note_holding(me, table);
+        holder.compare_exchange(who.0, me.0, Ordering::AcqRel, Ordering::Relaxed).is_ok()
     }
 
     /// Releases everything `who` holds (it is dead) and forgets it.
@@ -260,6 +294,19 @@ impl Namespace {
             entry.forget(me);
         }
         REGISTERED.store(0, Ordering::Relaxed);
+    }
+}
+
+/// The bits of the calling process's entry that it has set (valid while it
+/// stays registered in this fork generation): a process that keeps taking
+/// records of one kind notes it once.
+static NOTED: AtomicU64 = AtomicU64::new(0);
+
+fn noted() -> u64 {
+    if registered_index().is_some() {
+        NOTED.load(Ordering::Relaxed)
+    } else {
+        0
     }
 }
 

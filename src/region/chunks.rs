@@ -45,6 +45,7 @@ impl Extent {
 }
 
 impl Region {
+    #[inline]
     fn owner_word(&self, chunk: u32) -> Option<&AtomicU64> {
         if chunk >= self.layout.chunk_count {
             return None;
@@ -59,6 +60,7 @@ impl Region {
         self.at(self.layout.chunk_committed + (chunk / 64) as u64 * 8).ok()
     }
 
+    #[inline]
     fn chunk_offset(&self, chunk: u32) -> u64 {
         self.layout.chunk_area + chunk as u64 * CHUNK_SIZE
     }
@@ -174,6 +176,7 @@ impl Region {
     }
 
     /// The extent of `count` chunks from `first`, if `owner` holds them all.
+    #[inline]
     pub fn extent(&self, owner: Owner, first: u32, count: u32) -> Option<Extent> {
         let end = first.checked_add(count)?;
         if count == 0 || end > self.layout.chunk_count || !(first..end).all(|c| self.chunk_owned_by(c, owner)) {
@@ -183,7 +186,11 @@ impl Region {
     }
 
     /// The extent of the single chunk `chunk`, if `owner` holds it.
+    #[inline]
     pub fn chunk(&self, owner: Owner, chunk: u32) -> Option<Extent> {
-        self.extent(owner, chunk, 1)
+        if !self.chunk_owned_by(chunk, owner) {
+            return None;
+        }
+        Some(Extent { offset: self.chunk_offset(chunk), len: CHUNK_SIZE })
     }
 }

@@ -133,7 +133,7 @@ fn map(file: &Fd, c_path: &CStr, path: &Path, layout: Layout, st: &libc::stat) -
         .filter(|ro| ro.stat().is_ok_and(|s| s.st_dev == st.st_dev && s.st_ino == st.st_ino))
         .and_then(|ro| platform::map_shared(ro.raw(), len, libc::PROT_READ).ok())
         .unwrap_or(0) as *const u8;
-    let region = Region { base, read_only, layout, path: path.to_owned() };
+    let region = Region::new(base, read_only, layout, path.to_owned());
     let header = region.header();
     if header.magic.load(Ordering::Acquire) != MAGIC {
         write_header(header, &region.layout);

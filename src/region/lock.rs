@@ -10,10 +10,10 @@
 //! stopped (SIGSTOP): only the dead lose the lock.
 //!
 //! Recovery does not depend on the kernel's robust-futex list (which glibc
-//! owns, and which macOS and Android lack): a waiter checks the owner when
-//! it starts waiting and again every [`OWNER_CHECK_INTERVAL`], and takes the
-//! lock over from a dead owner with a CAS from the exact word it saw (so
-//! exactly one waiter wins). The new holder is told through
+//! owns, and which macOS and Android lack): a waiter that has slept
+//! [`OWNER_CHECK_INTERVAL`] without the lock coming free checks whether the
+//! owner is alive, and takes the lock over from a dead owner with a CAS from
+//! the exact word it saw (so exactly one waiter wins). The new holder is told through
 //! [`Guard::recovered`] and must repair the structure the lock protects
 //! before relying on it. A holder whose call panics (caught at the C
 //! boundary) leaves the lock [`ABANDONED`], which the next holder treats the
@@ -89,8 +89,10 @@ impl RobustLock {
             platform::spin_hint();
         }
         // From here on we take the lock with WAITERS set: we cannot know
-        // whether others still sleep, so our unlock must wake one.
-        let mut check_owner = true;
+        // whether others still sleep, so our unlock must wake one. The owner
+        // is looked at (in /proc: costly) only once a sleep has timed out:
+        // a live owner wakes us long before.
+        let mut check_owner = false;
         loop {
             let seen = self.word.load(Ordering::Relaxed);
             if seen == 0 {
@@ -106,7 +108,7 @@ impl RobustLock {
             }
             let seen = seen | WAITERS;
             let owner = Identity { id: (seen & TID) as u32, start: seen >> 32 };
-            if check_owner && (owner.id == 0 || !owner.alive()) {
+            if owner.id == 0 || (check_owner && !owner.alive()) {
                 if self.word.compare_exchange(seen, me | WAITERS, Ordering::Acquire, Ordering::Relaxed).is_ok() {
                     return Guard { lock: self, recovered: true };
                 }

@@ -32,7 +32,7 @@ pub use slot::{Owner, Slot, FREE};
 
 use crate::error::{Errno, Result};
 use crate::user::OutBuf;
-use layout::{Header, TableLayout};
+use layout::Header;
 use std::marker::PhantomData;
 use std::mem::{align_of, size_of};
 use std::path::{Path, PathBuf};
@@ -64,7 +64,16 @@ pub struct Region {
     /// it. Null if the file could not be opened read-only.
     read_only: *const u8,
     layout: Layout,
+    /// Directory index + 1 of the table whose tag hashes to each place (0:
+    /// none), so that finding a table by tag is one probe, not a scan.
+    by_tag: [u8; TAG_SLOTS],
     path: PathBuf,
+}
+
+const TAG_SLOTS: usize = 64;
+
+fn tag_slot(tag: u32) -> usize {
+    (tag.wrapping_mul(0x9e37_79b9) >> 26) as usize
 }
 
 // SAFETY: the mappings are shared memory accessed only through atomics and
@@ -84,6 +93,7 @@ impl Region {
     }
 
     /// A bounds- and alignment-checked view of a `T` at `offset`.
+    #[inline]
     pub fn at<T: Shared>(&self, offset: u64) -> Result<&T> {
         let end = offset.checked_add(size_of::<T>() as u64).ok_or(Errno::EIO)?;
         if end > self.layout.total_size || !offset.is_multiple_of(align_of::<T>() as u64) {
@@ -103,7 +113,12 @@ impl Region {
     /// namespace has none, or one whose sizes are not those of `P` and `T`
     /// (made by a library with another layout for it).
     pub fn table<P: Shared, T: Shared>(&self, tag: u32) -> Result<Table<'_, P, T>> {
-        let (index, layout) = self.layout.table(tag).ok_or(Errno::EIO)?;
+        let hinted = (self.by_tag[tag_slot(tag)] as usize).checked_sub(1);
+        let found = hinted
+            .and_then(|i| self.layout.tables.get(i).map(|t| (i, t)))
+            .filter(|(_, t)| t.spec.tag == tag)
+            .or_else(|| self.layout.table(tag));
+        let (index, layout) = found.ok_or(Errno::EIO)?;
         let spec = layout.spec;
         if spec.stride as usize != size_of::<T>() || spec.prefix as usize != size_of::<P>() {
             return Err(Errno::EIO);
@@ -113,7 +128,8 @@ impl Region {
         {
             return Err(Errno::EIO);
         }
-        Ok(Table { region: self, index, layout: *layout, _types: PhantomData })
+        let (prefix, entries, count) = (layout.offset, layout.entries, spec.count);
+        Ok(Table { region: self, index: index as u32, count, prefix, entries, _types: PhantomData })
     }
 
     /// Whether `owner` still names the occupant of its table entry.
@@ -127,6 +143,7 @@ impl Region {
     }
 
     /// A `T` at byte `at` of `extent` (bounds-checked against the extent).
+    #[inline]
     pub fn in_extent<T: Shared>(&self, extent: Extent, at: u64) -> Option<&T> {
         if at.checked_add(size_of::<T>() as u64)? > extent.len {
             return None;
@@ -135,6 +152,7 @@ impl Region {
     }
 
     /// Copies `src` into `extent` at byte `at`; false if it does not fit.
+    #[inline]
     pub fn copy_in(&self, extent: Extent, at: u64, src: &[u8]) -> bool {
         if at.checked_add(src.len() as u64).is_none_or(|end| end > extent.len) {
             return false;
@@ -194,11 +212,28 @@ impl Region {
     }
 }
 
+impl Region {
+    fn new(base: *mut u8, read_only: *const u8, layout: Layout, path: PathBuf) -> Region {
+        let mut by_tag = [0u8; TAG_SLOTS];
+        for (i, table) in layout.tables.iter().enumerate() {
+            let slot = &mut by_tag[tag_slot(table.spec.tag)];
+            if *slot == 0 {
+                *slot = i as u8 + 1;
+            }
+        }
+        Region { base, read_only, layout, by_tag, path }
+    }
+}
+
 /// A table of the region: a prefix `P`, then entries `T`.
 pub struct Table<'r, P, T> {
     region: &'r Region,
-    index: usize,
-    layout: TableLayout,
+    /// Its place in the directory.
+    index: u32,
+    count: u32,
+    /// Offsets of the prefix and of the first entry.
+    prefix: u64,
+    entries: u64,
     _types: PhantomData<(&'r P, &'r T)>,
 }
 
@@ -217,11 +252,11 @@ impl<'r, P: Shared, T: Shared> Table<'r, P, T> {
     pub fn prefix(&self) -> &'r P {
         // Size and alignment were checked in `Region::table`, and the layout
         // puts the prefix inside the file.
-        self.region.at(self.layout.offset).expect("table prefix inside the region")
+        self.region.at(self.prefix).expect("table prefix inside the region")
     }
 
     pub fn len(&self) -> u32 {
-        self.layout.spec.count
+        self.count
     }
 
     pub fn is_empty(&self) -> bool {
@@ -231,25 +266,25 @@ impl<'r, P: Shared, T: Shared> Table<'r, P, T> {
     /// Entry `index`, if there is one.
     #[inline]
     pub fn get(&self, index: u32) -> Option<&'r T> {
-        if index >= self.layout.spec.count {
+        if index >= self.count {
             return None;
         }
-        self.region.at(self.layout.entries + index as u64 * size_of::<T>() as u64).ok()
+        self.region.at(self.entries + index as u64 * size_of::<T>() as u64).ok()
     }
 
     /// The table's place in the header's directory (the bit for it in a
     /// process's `holds`).
     pub fn directory_index(&self) -> usize {
-        self.index
+        self.index as usize
     }
 
     /// The [`Owner`] naming entry `index` while it holds `generation`.
     pub fn owner(&self, index: u32, generation: u32) -> Owner {
-        Owner::new(self.index, index, generation)
+        Owner::new(self.index as usize, index, generation)
     }
 
     /// Whether `owner` names an entry of this table; its index if so.
     pub fn entry_of(&self, owner: Owner) -> Option<u32> {
-        (owner.table() == self.index && owner.entry() < self.len()).then_some(owner.entry())
+        (owner.table() == self.index as usize && owner.entry() < self.len()).then_some(owner.entry())
     }
 }

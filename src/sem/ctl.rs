@@ -208,9 +208,10 @@ fn remove(ns: &Namespace, id: i32) -> Result<i32> {
     crate::crash_point::here("sem-remove-after-commit");
     let storage = &locked.storage;
     let mut wakeups = Wakeups::default();
-    storage.waits.remove_all(&set.waiters, storage.owner, &mut wakeups);
-    for (record, _) in storage.undos.of_set(&set.undo_list()) {
-        storage.undos.release(record);
+    storage.waits().remove_all(&set.waiters, storage.owner, &mut wakeups);
+    let undos = storage.undos();
+    for (record, _) in undos.of_set(&set.undo_list()) {
+        undos.release(record);
     }
     set.undo_head.store(0, Relaxed);
     set.release_storage(ns, ipc::owner_of(&sets, id));

@@ -87,7 +87,7 @@ impl Family for SemFamily {
             let object = record.object();
             let Some(set) = sets.entry_of(object).and_then(|slot| sets.get(slot)) else { continue };
             if let Ok(locked) = lock(ns, &sets, set, object.generation() as i32) {
-                waits.release_dead(Some(&set.waiters), object, index);
+                waits.release_dead(ns, Some(&set.waiters), object, index, who);
                 drop(locked);
             }
         }
@@ -97,7 +97,13 @@ impl Family for SemFamily {
         for (record, set_id) in undos.owned_by(who) {
             let set = registry::lookup(&sets, set_id).ok();
             match set.map(|set| lock(ns, &sets, set, set_id)) {
+                // Another reaper of `who` applied it already (and someone
+                // else may hold the record now).
+                Some(Ok(_)) if undo::holder(&undos, record) != Some(who) => {}
                 Some(Ok(locked)) => {
+                    // Under the set's lock, where every reaper of `who`
+                    // applies it: checked just above, applied and freed
+                    // in one commit.
                     let mut wakeups = Wakeups::default();
                     let changes = locked.storage.unwind(record, who.pid());
                     if locked.storage.commit(&changes, &mut wakeups).is_ok() {
@@ -109,7 +115,7 @@ impl Family for SemFamily {
                     wakeups.wake();
                 }
                 // The set is gone: the record belongs to nothing.
-                _ => undos.release(record),
+                _ => undos.release_of(ns, record, who),
             }
         }
     }
@@ -124,7 +130,7 @@ impl Values for Storage<'_> {
         Storage::value(self, sem)
     }
     fn adjustment(&self, undo: u32, sem: u32) -> i32 {
-        self.undos.adjustment(&self.set.undo_list(), undo, sem)
+        self.undos().adjustment(&self.set.undo_list(), undo, sem)
     }
 }
 
@@ -142,14 +148,14 @@ fn lock<'r>(ns: &'r Namespace, sets: &Objects<'r, SemSet>, set: &'r SemSet, id: 
         return Err(Errno::EIDRM);
     }
     let owner = ipc::owner_of(sets, id);
-    let storage = set.storage(ns, owner, Undos::of(ns)?, Waits::of(ns)?).ok_or(Errno::EIO)?;
+    let storage = set.storage(ns, owner).ok_or(Errno::EIO)?;
     if guard.recovered {
         crate::log::diag(|| format!("sem set {id}: lock holder died; finishing its journal"));
         // Finish the commit it made, if any, then the hand-offs it may not
         // have made: whatever it changed may let sleepers proceed.
         let mut wakeups = Wakeups::default();
         storage.redo(&mut wakeups);
-        storage.waits.repair(&set.waiters, owner, &mut wakeups);
+        storage.waits().repair(&set.waiters, owner, &mut wakeups);
         wait::update_queue(&storage, &mut wakeups);
         wakeups.wake();
     }
@@ -160,9 +166,12 @@ fn lock<'r>(ns: &'r Namespace, sets: &Objects<'r, SemSet>, set: &'r SemSet, id: 
 /// `look`: holders of its undo records, and its sleepers.
 fn dead_around(storage: &Storage, look: Look) -> SmallVec<[ProcRef; 2]> {
     let mut dead: SmallVec<[ProcRef; 2]> = SmallVec::new();
-    let holders =
-        storage.undos.of_set(&storage.set.undo_list()).into_iter().filter_map(|(i, _)| undo::holder(&storage.undos, i));
-    let sleepers = storage.waits.queued(&storage.set.waiters, storage.owner).into_iter().map(|(_, r)| r.owner());
+    let holders = storage
+        .undos()
+        .of_set(&storage.set.undo_list())
+        .into_iter()
+        .filter_map(|(i, _)| undo::holder(&storage.undos(), i));
+    let sleepers = storage.waits().queued(&storage.set.waiters, storage.owner).into_iter().map(|(_, r)| r.owner());
     for who in holders.chain(sleepers) {
         if !dead.contains(&who) && look.dead(who) {
             dead.push(who);
@@ -305,7 +314,7 @@ pub fn op(ns: &Namespace, id: i32, sops: &[Sop], timeout: Option<Duration>) -> R
         let storage = &locked.storage;
         // Linux allocates the undo record first: it exists (and its
         // process's exit counts as an operation) even if the call fails.
-        let undo = match undos.then(|| storage.undos.own(ns, &set.undo_list())).transpose() {
+        let undo = match undos.then(|| storage.undos().own(ns, &set.undo_list())).transpose() {
             Ok(undo) => undo,
             // Full: reap the dead, whose records are the ones to go, and retry.
             Err(Errno::ENOMEM) if !reaped => {
@@ -345,7 +354,7 @@ pub fn op(ns: &Namespace, id: i32, sops: &[Sop], timeout: Option<Duration>) -> R
             Outcome::Fail(e) => return Err(e),
             Outcome::Block { sem, zero } => {
                 if waiter.is_none() {
-                    waiter = Some(storage.waits.claim(ns, storage.owner)?);
+                    waiter = Some(storage.waits().claim(ns, storage.owner)?);
                 }
                 let w = waiter.as_mut().expect("claimed above");
                 wait::describe(w.record(), sops, undo, (sem, zero));

@@ -23,6 +23,7 @@
 use super::undo::{UndoList, Undos};
 use crate::error::{Errno, Result};
 use crate::ipc::{Object, ObjectHeader};
+use crate::process::Namespace;
 use crate::region::{Extent, Owner, Region, Shared, CHUNK_SIZE};
 use crate::wait::{self, WaitQueue, Waits, Wakeups};
 use std::mem::size_of;
@@ -128,14 +129,12 @@ impl Shape {
 /// A locked set's storage, located and bounds-checked, with what a commit
 /// may touch besides it (undo and wait records).
 pub struct Storage<'r> {
-    region: &'r Region,
+    ns: &'r Namespace,
     extent: Extent,
     shape: Shape,
     pub set: &'r SemSet,
     /// The set's [`Owner`] (its chunks, and the object its waiters wait on).
     pub owner: Owner,
-    pub undos: Undos<'r>,
-    pub waits: Waits<'r>,
 }
 
 impl SemSet {
@@ -167,25 +166,11 @@ impl SemSet {
     }
 
     /// The set's storage, if its recorded shape fits the chunks it owns.
-    pub fn storage<'r>(
-        &'r self,
-        region: &'r Region,
-        owner: Owner,
-        undos: Undos<'r>,
-        waits: Waits<'r>,
-    ) -> Option<Storage<'r>> {
+    pub fn storage<'r>(&'r self, ns: &'r Namespace, owner: Owner) -> Option<Storage<'r>> {
         let shape = Shape { nsems: self.nsems.load(Relaxed), journal_capacity: self.journal_capacity.load(Relaxed) };
         let chunks = self.extent_chunks.load(Relaxed);
-        let extent = region.extent(owner, self.extent_first.load(Relaxed), chunks)?;
-        (shape.bytes() <= chunks as u64 * CHUNK_SIZE).then_some(Storage {
-            region,
-            extent,
-            shape,
-            set: self,
-            owner,
-            undos,
-            waits,
-        })
+        let extent = ns.extent(owner, self.extent_first.load(Relaxed), chunks)?;
+        (shape.bytes() <= chunks as u64 * CHUNK_SIZE).then_some(Storage { ns, extent, shape, set: self, owner })
     }
 }
 
@@ -194,22 +179,37 @@ impl<'r> Storage<'r> {
         self.shape.nsems
     }
 
+    pub fn ns(&self) -> &'r Namespace {
+        self.ns
+    }
+
+    /// The undo table (looked up only when needed: most semops touch no
+    /// undo record).
+    pub fn undos(&self) -> Undos<'r> {
+        Undos::of(self.ns).expect("checked when the namespace was opened")
+    }
+
+    /// The wait table (looked up only when someone waits).
+    pub fn waits(&self) -> Waits<'r> {
+        Waits::of(self.ns).expect("checked when the namespace was opened")
+    }
+
     fn journal_len(&self) -> Option<&'r AtomicU32> {
-        self.region.in_extent(self.extent, 0)
+        self.ns.in_extent(self.extent, 0)
     }
 
     fn journal_entry(&self, i: u32) -> Option<&'r JournalEntry> {
         if i >= self.shape.journal_capacity {
             return None;
         }
-        self.region.in_extent(self.extent, 8 + i as u64 * size_of::<JournalEntry>() as u64)
+        self.ns.in_extent(self.extent, 8 + i as u64 * size_of::<JournalEntry>() as u64)
     }
 
     pub fn sem(&self, sem: u32) -> Option<&'r Sem> {
         if sem >= self.shape.nsems {
             return None;
         }
-        self.region.in_extent(self.extent, self.shape.sems_at() + sem as u64 * size_of::<Sem>() as u64)
+        self.ns.in_extent(self.extent, self.shape.sems_at() + sem as u64 * size_of::<Sem>() as u64)
     }
 
     pub fn value(&self, sem: u32) -> i32 {
@@ -264,7 +264,7 @@ impl<'r> Storage<'r> {
         let list = self.set.undo_list();
         let mut changes = Vec::new();
         for sem in 0..self.nsems() {
-            let adjustment = self.undos.adjustment(&list, record, sem);
+            let adjustment = self.undos().adjustment(&list, record, sem);
             if adjustment != 0 {
                 let value = (self.value(sem) + adjustment).clamp(0, SEMVMX);
                 changes.push(Change::Value { sem, value });
@@ -293,11 +293,11 @@ impl<'r> Storage<'r> {
                         s.pid.store(value, Relaxed);
                     }
                 }
-                3 => self.undos.set_adjustment(&self.set.undo_list(), a, b, value as i16),
-                4 => self.undos.forget(&self.set.undo_list(), Some(a)),
-                5 => self.undos.forget(&self.set.undo_list(), None),
-                6 => self.undos.free(&self.set.undo_list(), a),
-                7 => self.waits.settle(&self.set.waiters, self.owner, a, wait::GRANTED, wakeups),
+                3 => self.undos().set_adjustment(&self.set.undo_list(), a, b, value as i16),
+                4 => self.undos().forget(&self.set.undo_list(), Some(a)),
+                5 => self.undos().forget(&self.set.undo_list(), None),
+                6 => self.undos().free(&self.set.undo_list(), a),
+                7 => self.waits().settle(&self.set.waiters, self.owner, a, wait::GRANTED, wakeups),
                 _ => {}
             }
         }

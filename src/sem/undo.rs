@@ -232,6 +232,14 @@ impl<'r> Undos<'r> {
         self.release(index);
     }
 
+    /// Frees record `index` if it still is `who`'s (on no live set's list;
+    /// see `Namespace::adopt`).
+    pub fn release_of(&self, ns: &Namespace, index: u32, who: ProcRef) {
+        if self.get(index).is_some_and(|r| ns.adopt(&r.owner, who, self.0.directory_index())) {
+            self.release(index);
+        }
+    }
+
     /// Frees a record that is on no live set's list.
     pub fn release(&self, index: u32) {
         let Some(record) = self.get(index) else { return };

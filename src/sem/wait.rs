@@ -60,10 +60,11 @@ fn sops(record: &WaitRecord) -> Option<SmallVec<[Sop; 8]>> {
 /// returned, for the caller to reap once the set is unlocked.
 pub fn update_queue<'r>(storage: &Storage<'r>, wakeups: &mut Wakeups<'r>) -> SmallVec<[ProcRef; 2]> {
     let mut dead = SmallVec::new();
-    let (set, waits, owner) = (storage.set, storage.waits, storage.owner);
+    let (set, owner) = (storage.set, storage.owner);
     if set.waiters.is_empty() {
         return dead;
     }
+    let waits = storage.waits();
     let mut changes = Changes::new();
     'scan: loop {
         for (index, record) in waits.queued(&set.waiters, owner) {
@@ -75,8 +76,9 @@ pub fn update_queue<'r>(storage: &Storage<'r>, wakeups: &mut Wakeups<'r>) -> Sma
             match evaluate(storage, &sops, undo_of(record), pid, &mut changes) {
                 // Never hand a semaphore to a sleeper that is gone.
                 Outcome::Apply if !record.owner_alive() => {
-                    dead.push(record.owner());
-                    waits.release_dead(Some(&set.waiters), owner, index);
+                    let who = record.owner();
+                    dead.push(who);
+                    waits.release_dead(storage.ns(), Some(&set.waiters), owner, index, who);
                     continue 'scan;
                 }
                 Outcome::Apply => {
@@ -99,7 +101,7 @@ pub fn update_queue<'r>(storage: &Storage<'r>, wakeups: &mut Wakeups<'r>) -> Sma
 /// for an increase (`zero == false`) or for zero.
 pub fn count_waiting(storage: &Storage, sem: u32, zero: bool) -> i32 {
     storage
-        .waits
+        .waits()
         .queued(&storage.set.waiters, storage.owner)
         .iter()
         .filter(|(_, r)| r.settled().is_none() && blocking(r) == (sem, zero))

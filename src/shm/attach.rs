@@ -122,12 +122,13 @@ impl<'r> Attachments<'r> {
     }
 
     /// The segments `who` has records for (freeing those of no segment,
-    /// left by a claimer that died).
-    pub fn segments_of(&self, who: ProcRef) -> Vec<i32> {
+    /// left by a claimer that died; see `Namespace::adopt`).
+    pub fn segments_of(&self, ns: &Namespace, who: ProcRef) -> Vec<i32> {
         let mut segments = Vec::new();
         for record in self.used().filter(|r| r.owner.load(Acquire) == who.0) {
             match record.shm_id.load(Acquire) {
-                -1 => free(record),
+                -1 if ns.adopt(&record.owner, who, self.0.directory_index()) => free(record),
+                -1 => {}
                 id => segments.push(id),
             }
         }

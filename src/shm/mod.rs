@@ -115,7 +115,7 @@ impl Family for ShmFamily {
     /// Attachments live in the process's memory: they end with its image.
     fn release(&self, ns: &Namespace, who: ProcRef, _scope: Scope) {
         let Ok(attachments) = Attachments::of(ns) else { return };
-        for id in attachments.segments_of(who) {
+        for id in attachments.segments_of(ns, who) {
             end_attachments(ns, id, who);
         }
     }
@@ -239,8 +239,8 @@ fn hugetlb_check(size: u64, flags: i32) -> Result<()> {
     let sysfs = format!("/sys/kernel/mm/hugepages/hugepages-{page_kib}kB/free_hugepages");
     let free = platform::sysctl_values(&sysfs).and_then(|v| v.first().copied());
     let Some(free) = free else { return Err(Errno::EINVAL) }; // no such huge page size
-    // Without CAP_IPC_LOCK or the hugetlb_shm_group, the pages count as
-    // locked memory, within RLIMIT_MEMLOCK (Linux's user_shm_lock).
+                                                              // Without CAP_IPC_LOCK or the hugetlb_shm_group, the pages count as
+                                                              // locked memory, within RLIMIT_MEMLOCK (Linux's user_shm_lock).
     let group = platform::sysctl_values("/proc/sys/vm/hugetlb_shm_group").and_then(|v| v.first().copied());
     let privileged = platform::with_credentials(|c| {
         c.has_cap(platform::CAP_IPC_LOCK) || group.is_some_and(|g| c.in_group(g as u32))

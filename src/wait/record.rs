@@ -154,10 +154,10 @@ impl Family for WaitFamily {
     /// queue, and nobody else will give them back.
     fn release(&self, ns: &Namespace, who: ProcRef, _scope: Scope) {
         let Ok(waits) = Waits::of(ns) else { return };
-        for (_, record) in waits.owned_by(who) {
+        for (index, record) in waits.owned_by(who) {
             let object = record.object();
             if object.0 == 0 || !ns.holds(object) {
-                record.release();
+                waits.release_dead(ns, None, object, index, who);
             }
         }
     }
@@ -296,15 +296,19 @@ impl<'r> Waits<'r> {
         }
     }
 
-    /// Gives back record `index`, queued on `queue` of `object` or on none,
-    /// for a dead owner (under the object's lock).
-    pub fn release_dead(&self, queue: Option<&WaitQueue>, object: Owner, index: u32) {
+    /// Gives back record `index` of `who` (dead, or exiting), queued on
+    /// `queue` of `object` or on none (under the object's lock, if it is
+    /// live). Nothing happens if the record is no longer `who`'s: another
+    /// reaper of `who` gave it back meanwhile (see `Namespace::adopt`).
+    pub fn release_dead(&self, ns: &Namespace, queue: Option<&WaitQueue>, object: Owner, index: u32, who: ProcRef) {
+        let Some(record) = self.0.get(index) else { return };
+        if record.object() != object || !ns.adopt(&record.owner, who, self.0.directory_index()) {
+            return;
+        }
         if let Some(queue) = queue {
             self.unqueue(queue, object, index);
         }
-        if let Some(record) = self.0.get(index) {
-            record.release();
-        }
+        record.release();
     }
 }
 

@@ -19,11 +19,19 @@ pub fn map_shared(fd: i32, len: usize, prot: i32) -> Result<usize> {
     unsafe { sys!(libc::SYS_mmap, 0, len, prot, libc::MAP_SHARED, fd, 0) }
 }
 
-/// The page size (from the auxiliary vector: no system call).
+/// The page size (from the auxiliary vector, once: no system call).
 pub fn page_size() -> usize {
-    // SAFETY: getauxval only reads the auxiliary vector.
-    match unsafe { libc::getauxval(libc::AT_PAGESZ) } as usize {
-        0 => 4096,
+    static PAGE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    match PAGE.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => {
+            // SAFETY: getauxval only reads the auxiliary vector.
+            let size = match unsafe { libc::getauxval(libc::AT_PAGESZ) } as usize {
+                0 => 4096,
+                size => size,
+            };
+            PAGE.store(size, std::sync::atomic::Ordering::Relaxed);
+            size
+        }
         size => size,
     }
 }
