@@ -24,9 +24,10 @@ thread_local! {
 }
 
 fn pages(addr: usize, len: usize) -> Option<(usize, usize)> {
-    let page = crate::platform::page_size();
+    // Page sizes are powers of two: shifts, not divisions.
+    let shift = crate::platform::page_size().trailing_zeros();
     let last = addr.checked_add(len.checked_sub(1)?)?;
-    Some((addr / page, last / page + 1))
+    Some((addr >> shift, (last >> shift) + 1))
 }
 
 fn remembered(addr: usize, len: usize, write: bool) -> bool {
@@ -37,8 +38,8 @@ fn remembered(addr: usize, len: usize, write: bool) -> bool {
 fn remembered_until(addr: usize, len: usize, write: bool) -> Option<usize> {
     let (first, end) = pages(addr, len)?;
     let ranges = GOOD.try_with(|g| g.get()).unwrap_or_default();
-    let page = crate::platform::page_size();
-    ranges.iter().find(|&&(a, b, w)| a <= first && end <= b && (w || !write)).map(|&(_, b, _)| b * page)
+    let shift = crate::platform::page_size().trailing_zeros();
+    ranges.iter().find(|&&(a, b, w)| a <= first && end <= b && (w || !write)).map(|&(_, b, _)| b << shift)
 }
 
 fn remember(addr: usize, len: usize, write: bool) {

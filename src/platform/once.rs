@@ -37,10 +37,16 @@ impl<T> Once<T> {
     /// in several threads at once, and must give the same answer in each; a
     /// thread that cannot store its answer (another is storing one right
     /// now) keeps it, leaked: a rare race costs one small allocation.
+    #[inline]
     pub fn get_or_init(&'static self, make: impl FnOnce() -> T) -> &'static T {
-        if let Some(v) = self.get() {
-            return v;
+        match self.get() {
+            Some(v) => v,
+            None => self.init(make),
         }
+    }
+
+    #[cold]
+    fn init(&'static self, make: impl FnOnce() -> T) -> &'static T {
         let value = make();
         let generation = super::fork_generation();
         let mine = STORING | generation << 2;
@@ -57,6 +63,7 @@ impl<T> Once<T> {
         self.get().unwrap_or_else(|| Box::leak(Box::new(value)))
     }
 
+    #[inline]
     pub fn get(&'static self) -> Option<&'static T> {
         if self.state.load(Ordering::Acquire) == READY {
             // SAFETY: READY is stored (Release) only after the value was

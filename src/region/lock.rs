@@ -32,7 +32,10 @@ const TID: u64 = WAITERS - 1;
 /// Left by a holder that panicked: no owner (TID 0), waiters bit set so
 /// that sleepers wake and one takes it over.
 const ABANDONED: u64 = WAITERS;
+/// Spins before sleeping, at least (then until [`SPIN_TIME`] has passed,
+/// where spinning pays).
 const SPINS: u32 = 200;
+const SPIN_TIME: Duration = Duration::from_micros(20);
 /// How often a sleeping waiter looks at whether the owner died.
 pub const OWNER_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -80,13 +83,25 @@ impl RobustLock {
 
     #[cold]
     fn lock_contended(&self, me: u64) -> Guard<'_> {
-        for _ in 0..SPINS {
+        // Critical sections are short: spin while the holder may be running
+        // (a little while, by the clock, where another CPU can run it;
+        // briefly where it cannot), since sleeping costs both sides a
+        // system call and the sleeper a wake-up of tens of microseconds.
+        let spin_until = platform::spinning_pays().then(|| platform::monotonic_now() + SPIN_TIME);
+        let mut spins = 0u32;
+        loop {
             if self.word.load(Ordering::Relaxed) == 0
                 && self.word.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed).is_ok()
             {
                 return Guard { lock: self, recovered: false };
             }
             platform::spin_hint();
+            spins += 1;
+            if spins >= SPINS
+                && spin_until.is_none_or(|until| spins.is_multiple_of(32) && platform::monotonic_now() >= until)
+            {
+                break;
+            }
         }
         // From here on we take the lock with WAITERS set: we cannot know
         // whether others still sleep, so our unlock must wake one. The owner

@@ -135,6 +135,8 @@ pub struct Storage<'r> {
     pub set: &'r SemSet,
     /// The set's [`Owner`] (its chunks, and the object its waiters wait on).
     pub owner: Owner,
+    undos: std::cell::Cell<Option<Undos<'r>>>,
+    waits: std::cell::Cell<Option<Waits<'r>>>,
 }
 
 impl SemSet {
@@ -170,7 +172,15 @@ impl SemSet {
         let shape = Shape { nsems: self.nsems.load(Relaxed), journal_capacity: self.journal_capacity.load(Relaxed) };
         let chunks = self.extent_chunks.load(Relaxed);
         let extent = ns.extent(owner, self.extent_first.load(Relaxed), chunks)?;
-        (shape.bytes() <= chunks as u64 * CHUNK_SIZE).then_some(Storage { ns, extent, shape, set: self, owner })
+        (shape.bytes() <= chunks as u64 * CHUNK_SIZE).then_some(Storage {
+            ns,
+            extent,
+            shape,
+            set: self,
+            owner,
+            undos: Default::default(),
+            waits: Default::default(),
+        })
     }
 }
 
@@ -186,12 +196,20 @@ impl<'r> Storage<'r> {
     /// The undo table (looked up only when needed: most semops touch no
     /// undo record).
     pub fn undos(&self) -> Undos<'r> {
-        Undos::of(self.ns).expect("checked when the namespace was opened")
+        self.undos.get().unwrap_or_else(|| {
+            let undos = Undos::of(self.ns).expect("checked when the namespace was opened");
+            self.undos.set(Some(undos));
+            undos
+        })
     }
 
     /// The wait table (looked up only when someone waits).
     pub fn waits(&self) -> Waits<'r> {
-        Waits::of(self.ns).expect("checked when the namespace was opened")
+        self.waits.get().unwrap_or_else(|| {
+            let waits = Waits::of(self.ns).expect("checked when the namespace was opened");
+            self.waits.set(Some(waits));
+            waits
+        })
     }
 
     fn journal_len(&self) -> Option<&'r AtomicU32> {

@@ -86,6 +86,7 @@ impl<'r> Undos<'r> {
         ns.table(TAG).map(Undos)
     }
 
+    #[inline]
     fn get(&self, index: u32) -> Option<&'r UndoRecord> {
         self.0.get(index)
     }
@@ -122,6 +123,7 @@ impl<'r> Undos<'r> {
     }
 
     /// Adjustment `sem` of record `index` (of a set of `nsems`).
+    #[inline]
     fn adjustment_word(&self, index: u32, nsems: u32, sem: u32) -> Option<&'r AtomicI16> {
         let record = self.get(index)?;
         if sem >= nsems {
@@ -163,14 +165,17 @@ impl<'r> Undos<'r> {
     /// The calling process's record in the locked `set`, claimed if it has
     /// none. ENOMEM when the table is full (the caller reaps and retries).
     pub fn own(&self, ns: &Namespace, set: &UndoList) -> Result<u32> {
-        let me = ns.me()?;
         let id = set.set_id;
-        let mine =
-            |index: u32| self.get(index).is_some_and(|r| r.owner.load(Acquire) == me.0 && r.set_id.load(Relaxed) == id);
         let cached = LAST.load(Relaxed);
+        // The record used last, if it still is ours for this set (a
+        // record of ours exists only once we are registered).
+        let key = crate::platform::process().key();
+        let mine =
+            |index: u32| self.get(index).is_some_and(|r| r.owner.load(Acquire) == key && r.set_id.load(Relaxed) == id);
         if cached as u32 as i32 == id && mine((cached >> 32) as u32) {
             return Ok((cached >> 32) as u32);
         }
+        let me = ns.me()?;
         let index = match self.of_set(set).into_iter().find(|(_, r)| r.owner.load(Acquire) == me.0) {
             Some((index, _)) => index,
             None => {
