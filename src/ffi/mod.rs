@@ -1,5 +1,5 @@
 //! The exported C functions. Each one converts C types, calls into the
-//! library, and reports failure as `-1` + `errno`; [`call`] is the one place
+//! library, and reports failure as `-1` + `errno`; `call` is the one place
 //! that sets `errno`, and the one panic boundary: no panic unwinds into C.
 //!
 //! - `namespace`: the process's namespace (mapped once, safely even when

@@ -16,7 +16,7 @@
 //! the exact word it saw (so exactly one waiter wins). The new holder is told through
 //! [`Guard::recovered`] and must repair the structure the lock protects
 //! before relying on it. A holder whose call panics (caught at the C
-//! boundary) leaves the lock [`ABANDONED`], which the next holder treats the
+//! boundary) leaves the lock `ABANDONED`, which the next holder treats the
 //! same way.
 //!
 //! The futex is the low half of the word: waiters sleep on it, and an

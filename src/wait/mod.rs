@@ -20,13 +20,14 @@
 //! | WAITING           | GRANTED, FAILED+e | waker (hand-off)      | it performed the operation for the owner |
 //! | WAITING           | RECHECK           | waker                 | the condition may have changed           |
 //! | WAITING           | REMOVED           | remover               | the object is gone: EIDRM                |
-//! | settled, queued   | settled, unqueued | the settler           | right after settling ([`settle`])        |
-//! | WAITING, queued   | CLAIMED, unqueued | owner                 | time-out, signal, or a look ([`Waiter::finish`]) |
-//! | any, unqueued     | FREE              | owner, or the reaper  | the owner has its outcome, or is dead    |
+//! | settled, queued   | settled, unqueued | the settler           | right after settling ([`Waits::settle`]) |
+//! | WAITING, queued   | CLAIMED, unqueued | owner                 | time-out, signal ([`Waiter::dequeue`])   |
+//! | any               | FREE              | owner, or its reaper  | the owner has its outcome, or is dead (the reaper adopts the record first, under the object's lock if it is queued) |
 //!
-//! A waiter spins briefly on `state` before sleeping (the peer is
-//! probably running and about to act: this is where a ping-pong beats the
-//! kernel), then sets `asleep` and sleeps; a waker makes the FUTEX_WAKE
+//! A waiter spins briefly before sleeping (the peer is probably running
+//! and about to act: this is where a ping-pong beats the kernel): on
+//! `state`, or, before it even queues, on a word the object bumps at every
+//! change (message queues do that); then it sets `asleep` and sleeps; a waker makes the FUTEX_WAKE
 //! call only when `asleep` is set, so a hand-off to a spinning peer makes no
 //! system call. Sleeps end at the deadline (on its own clock), on a signal
 //! (EINTR), and every [`LOOK_INTERVAL`] for a look: the owner takes the
@@ -37,10 +38,10 @@
 //! Crash consistency: a record joins or leaves a queue with one store (the
 //! predecessor's `next`, or the queue's head); the tail is derived. A
 //! settler killed between settling and unqueuing leaves a settled record
-//! queued, which the next holder of the lock unqueues ([`repair`]). A
+//! queued, which the next holder of the lock unqueues ([`Waits::repair`]). A
 //! record whose owner dies is given back by the owner's reaper, through the
 //! family of the object it waits on (which holds the lock) or, off every
-//! queue, here ([`Waits`] is a [`Family`] itself).
+//! queue, here ([`WaitFamily`] is a `process::Family` itself).
 
 mod record;
 

@@ -43,7 +43,7 @@ unsafe impl Shared for WaitRecord {}
 
 /// A queue of waiting records, embedded in an object. Changed only under
 /// the object's lock. `head` and the records' `next` links are primary;
-/// `tail` is derived ([`repair`] rebuilds it).
+/// `tail` is derived ([`Waits::repair`] rebuilds it).
 #[repr(C)]
 pub struct WaitQueue {
     head: AtomicU32,
@@ -312,7 +312,8 @@ impl<'r> Waits<'r> {
     }
 }
 
-/// A thread's record, from [`Waits::claim`] until [`Waiter::finish`].
+/// A thread's record, from [`Waits::claim`] until it is dropped (after
+/// [`Waiter::dequeue`], or without ever joining a queue).
 pub struct Waiter<'r> {
     waits: Waits<'r>,
     index: u32,
@@ -359,10 +360,6 @@ impl<'r> Waiter<'r> {
         self.record.asleep.store(0, Relaxed);
         state
     }
-
-    /// Gives the record back: after [`Waiter::dequeue`], or if it never
-    /// joined a queue.
-    pub fn finish(self) {}
 }
 
 impl Drop for Waiter<'_> {
@@ -383,10 +380,6 @@ pub struct Wakeups<'r>(SmallVec<[&'r WaitRecord; 4]>);
 impl<'r> Wakeups<'r> {
     pub fn push(&mut self, record: &'r WaitRecord) {
         self.0.push(record);
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
     }
 
     /// Wakes the owners that are asleep (the others see the state).

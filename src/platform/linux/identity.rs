@@ -1,7 +1,7 @@
 //! Who is calling, and whether another process or thread is still alive.
 //!
 //! A process or thread is named durably by its id plus its start time
-//! (clock ticks since boot, field 22 of /proc/<id>/stat), so that a recycled
+//! (clock ticks since boot, field 22 of `/proc/<id>/stat`), so that a recycled
 //! id is never mistaken for the original. Identities are cached so that the
 //! fast path makes no system call; every cache is tagged with the fork
 //! generation, which the fork child handler bumps, so nothing inherited
