@@ -185,6 +185,12 @@ fn a_process_killed_with_its_undo_record_claimed_leaks_nothing() {
 }
 
 #[test]
+fn a_waiter_killed_with_its_wait_record_claimed_leaks_nothing() {
+    let err = window("wait-claim");
+    assert!(err.contains("lock holder died"), "{err}");
+}
+
+#[test]
 fn a_waker_killed_between_settling_a_sleeper_and_unqueueing_it_still_wakes_it() {
     window("settled");
 }

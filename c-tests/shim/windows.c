@@ -13,6 +13,8 @@
  *                       right after its commit, with a sleeper waiting
  *   attach              a process dies with its attachment record claimed
  *   undo-claim          a process dies with its undo record claimed
+ *   wait-claim          a receiver dies with its wait record claimed,
+ *                       before it queued (holding the queue's lock)
  *   settled             a sender dies between settling a sleeper and
  *                       taking it off the queue
  *   stop-lock           a lock holder stops (SIGSTOP) right after taking
@@ -73,6 +75,8 @@ static int victim_main(const char *role, int id)
 		return semop(id, &p_undo, 1) == 0 ? 0 : 3;
 	if (strcmp(role, "send") == 0)
 		return msgsnd(id, &m, 6, 0) == 0 ? 0 : 3;
+	if (strcmp(role, "receive") == 0)
+		return msgrcv(id, &m, sizeof m.text, 0, 0) >= 0 ? 0 : 3;
 	if (strcmp(role, "panic-send") == 0) {
 		/* The first send panics (EIO); the second must work, on a queue
 		 * repaired by whoever takes the abandoned lock (us). */
@@ -227,6 +231,12 @@ int main(int argc, char **argv)
 		struct sembuf p = { 0, -1, SEM_UNDO };
 		show("semop(-1, SEM_UNDO)", semop(s, &p, 1));
 		show("GETVAL", semctl(s, 0, GETVAL));
+	} else if (strcmp(what, "wait-claim") == 0) {
+		int q = track(TEST_MSG, msgget(IPC_PRIVATE, 0600));
+		expect_killed(victim(self, "receive", q, "wait-claimed"));
+		struct message m = { 3, "after" };
+		show("msgsnd", msgsnd(q, &m, 6, 0));
+		show("msgrcv", msgrcv(q, &m, sizeof m.text, 0, IPC_NOWAIT));
 	} else if (strcmp(what, "settled") == 0) {
 		int q = track(TEST_MSG, msgget(IPC_PRIVATE, 0600));
 		struct sleeper z = sleep_on(2, q);

@@ -193,6 +193,9 @@ impl<'r> Waits<'r> {
             self.try_claim(me)
         });
         let (index, record) = claimed.ok_or(Errno::ENOMEM)?;
+        // Dying from here until it is queued leaves a record that names a
+        // dead owner and is on no queue: its reaper gives it back.
+        crate::crash_point::here("wait-claimed");
         record.object.store(object.0, Relaxed);
         record.tid.store(platform::thread().id, Relaxed);
         record.spin_until.store(0, Relaxed);
