@@ -34,16 +34,6 @@ pub struct Extent {
     pub(super) len: u64,
 }
 
-impl Extent {
-    pub fn len(&self) -> u64 {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-}
-
 impl Region {
     #[inline]
     fn owner_word(&self, chunk: u32) -> Option<&AtomicU64> {
