@@ -8,6 +8,8 @@
 //!   its tables and its per-process hooks with the namespace, and never
 //!   imports another family.
 //! - [`ipc`]: what the System V families share: ids, `ipc_perm`, the registry.
+//! - [`messages`]: a crash-consistent list of messages in chunks, the
+//!   storage of both kinds of message queue.
 //! - [`wait`]: the one way a call waits (records, queues, hand-off).
 //! - [`process`]: the process table, the reaper, and the fork/exec/exit
 //!   dispatcher that families plug into.
@@ -25,6 +27,7 @@ pub mod error;
 pub mod ffi;
 pub mod ipc;
 pub mod log;
+pub mod messages;
 pub mod msg;
 pub mod platform;
 pub mod process;

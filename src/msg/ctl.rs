@@ -69,8 +69,8 @@ fn info(ns: &Namespace, msg_info: bool) -> Result<Reply> {
         let (mut count, mut messages, mut bytes) = (0u64, 0u64, 0u64);
         for q in registry::live_objects(&queues) {
             count += 1;
-            messages += q.qnum.load(Relaxed);
-            bytes += q.cbytes.load(Relaxed);
+            messages += q.list.count();
+            bytes += q.list.bytes();
         }
         out.msgpool = count.min(i32::MAX as u64) as i32;
         out.msgmap = messages.min(i32::MAX as u64) as i32;
@@ -102,8 +102,8 @@ fn stat_of(q: &MsgQueue) -> libc::msqid_ds {
     ds.msg_stime = q.stime.load(Relaxed);
     ds.msg_rtime = q.rtime.load(Relaxed);
     ds.msg_ctime = q.header.ctime.load(Relaxed);
-    ds.__msg_cbytes = q.cbytes.load(Relaxed) as _;
-    ds.msg_qnum = q.qnum.load(Relaxed) as _;
+    ds.__msg_cbytes = q.list.bytes() as _;
+    ds.msg_qnum = q.list.count() as _;
     ds.msg_qbytes = q.qbytes.load(Relaxed) as _;
     ds.msg_lspid = q.lspid.load(Relaxed);
     ds.msg_lrpid = q.lrpid.load(Relaxed);

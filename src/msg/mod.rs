@@ -24,7 +24,8 @@ use crate::process::{Family, Look, Namespace, ProcRef, Scope};
 use crate::region::{Guard, TableSpec};
 use crate::user::OutBuf;
 use crate::wait::{self, Slept, WaitQueue, Waiter, Waits, Wakeups};
-use queue::{Corrupt, Fault, Select, Store, MAX_TEXT};
+use crate::messages::{Corrupt, Fault, Store, MAX_TEXT};
+use queue::Select;
 use std::sync::atomic::Ordering::Relaxed;
 
 pub const MSG_STAT: i32 = 11;
@@ -124,7 +125,7 @@ fn lock<'r>(ns: &'r Namespace, queues: &Objects<'r, MsgQueue>, q: &'r MsgQueue, 
     if guard.recovered {
         let waits = Waits::of(ns)?;
         crate::log::diag(|| format!("msg queue {id}: lock holder died; repairing"));
-        q.repair(&st);
+        q.list.repair(&st);
         // It may have sent or received without settling the waiters that
         // its change concerned: everyone tries again.
         let mut wakeups = Wakeups::default();
@@ -149,7 +150,7 @@ fn find(ns: &Namespace, id: i32) -> Result<(Objects<'_, MsgQueue>, &MsgQueue)> {
 /// Runs a queue mutation, repairing the queue once if it turns out corrupt.
 fn with_repair<T>(locked: &Locked, mut op: impl FnMut() -> std::result::Result<T, Corrupt>) -> Result<T> {
     op().or_else(|Corrupt| {
-        locked.q.repair(&locked.st);
+        locked.q.list.repair(&locked.st);
         op().map_err(|Corrupt| Errno::EIO)
     })
 }
@@ -186,8 +187,8 @@ pub fn send(ns: &Namespace, id: i32, mtype: i64, text: &[u8], flags: i32) -> Res
     loop {
         platform::with_credentials(|c| q.header.perm.check(c, 0o222))?;
         let qbytes = q.qbytes.load(Relaxed);
-        if text.len() as u64 + q.cbytes.load(Relaxed) <= qbytes && q.qnum.load(Relaxed) < qbytes {
-            q.reserve(&locked.st, text.len())?;
+        if text.len() as u64 + q.list.bytes() <= qbytes && q.list.count() < qbytes {
+            q.list.reserve(&locked.st, text.len())?;
             with_repair(&locked, || q.enqueue(&locked.st, mtype, text))?;
             q.lspid.store(platform::pid(), Relaxed);
             q.stime.store(platform::now_secs(), Relaxed);
@@ -260,17 +261,17 @@ pub fn receive(ns: &Namespace, id: i32, buffer: &mut OutBuf, select: Select, fla
             // buffer that cannot take it (EFAULT) leaves it queued. (Linux
             // takes it off first and loses it.)
             let count = found.size.min(capacity);
-            buffer.write_at(0, &found.mtype.to_ne_bytes())?;
-            match q.copy_out(&locked.st, &found, buffer, MTYPE, count) {
+            buffer.write_at(0, &found.tag.to_ne_bytes())?;
+            match q.list.copy_out(&locked.st, &found, buffer, MTYPE, count) {
                 Ok(()) => {}
                 Err(Fault::Caller(e)) => return Err(e),
                 Err(Fault::Corrupt) => {
-                    q.repair(&locked.st);
+                    q.list.repair(&locked.st);
                     return Err(Errno::EIO);
                 }
             }
             if flags & MSG_COPY == 0 {
-                with_repair(&locked, || q.unlink(&locked.st, &found))?;
+                with_repair(&locked, || q.list.unlink(&locked.st, &found))?;
                 q.lrpid.store(platform::pid(), Relaxed);
                 q.rtime.store(platform::now_secs(), Relaxed);
                 q.waiting.freed.fetch_add(1, Relaxed);
@@ -279,7 +280,7 @@ pub fn receive(ns: &Namespace, id: i32, buffer: &mut OutBuf, select: Select, fla
                 drop(locked);
                 wakeups.wake();
             }
-            return Ok((found.mtype, count));
+            return Ok((found.tag, count));
         }
         if flags & libc::IPC_NOWAIT != 0 {
             return Err(Errno::ENOMSG);

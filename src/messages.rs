@@ -1,0 +1,479 @@
+//! A list of messages stored as chains of blocks in chunks that its owner
+//! holds: the storage of System V message queues and of POSIX queues.
+//!
+//! Locking: everything here runs with the owning object's lock held.
+//!
+//! Crash consistency. The *primary* state is the message list: `head` and
+//! each message's `next_msg` link, plus the bytes of the messages on it.
+//! Everything else (`tail`, `count`, `bytes`, the free-block list and its
+//! count) is *derived*, and [`MessageList::repair`] rebuilds it from the
+//! primary state and the chunk ownership array. Each mutation changes the
+//! primary state with one store, made after the message it publishes is
+//! fully written, so whatever instruction a lock holder dies at, the next
+//! holder finds every message either wholly on the list or not on it:
+//!
+//! - enqueue: pop blocks from the free list (derived), fill them
+//!   (unreachable so far), point the new message at its successor, then
+//!   link it with one store to `head` or to its predecessor's `next_msg`,
+//!   then update the derived totals. Dying before the link leaves blocks
+//!   off every list: repair returns them to the free list.
+//! - receive: copy the message out first, then unlink it with one store,
+//!   then push its blocks on the free list. Dying before the unlink leaves
+//!   the message queued for the next receiver; after it, it is consumed.
+//! - chunk claim: see `region::chunks`; a chunk claimed but not yet threaded
+//!   on the free list is found again by repair, which scans the owner array.
+//!
+//! The `crash_point` names keep the `msg-` prefix of the family that came
+//! first; they mark the same instants for every user of the list.
+
+use crate::error::Errno;
+use crate::region::{Owner, Region, Shared, CHUNK_SIZE};
+use crate::user::OutBuf;
+use crate::wait::WaitQueue;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed};
+
+/// Messages are stored in blocks of this size, in chunks the owner holds.
+pub const BLOCK_SIZE: u64 = 256;
+const BLOCKS_PER_CHUNK: u32 = (CHUNK_SIZE / BLOCK_SIZE) as u32;
+
+/// "No block": the end of a list.
+const NIL: u32 = u32::MAX;
+
+/// No message is larger than this, whatever the limits say: a bound that
+/// keeps repair from following absurd sizes in a corrupted list.
+pub const MAX_TEXT: usize = 1 << 24;
+
+/// The list, embedded in its owner's table entry.
+#[repr(C)]
+pub struct MessageList {
+    /// First message (block index), or NIL. Primary.
+    head: AtomicU32,
+    /// Last message, or NIL. Derived.
+    tail: AtomicU32,
+    /// Messages and text bytes on the list. Derived.
+    count: AtomicU64,
+    bytes: AtomicU64,
+    /// Free blocks in the owner's chunks, linked through `Block::next`. Derived.
+    free: AtomicU32,
+    free_count: AtomicU32,
+}
+
+// SAFETY: repr(C), atomics only.
+unsafe impl Shared for MessageList {}
+
+/// Who waits on a queue of messages, on a cache line of its own: a
+/// would-be waiter spins on it while the sender rewrites the list (the
+/// free list, the counts) many times per message.
+#[repr(C, align(64))]
+pub struct Waiting {
+    /// Bumped by every send (`sent`) and every receive (`freed`), under the
+    /// lock: a would-be receiver (sender) spins on it before it registers.
+    pub sent: AtomicU32,
+    pub freed: AtomicU32,
+    /// Receivers waiting for a message and senders waiting for room (see
+    /// `wait`; repaired with the queue).
+    pub receivers: WaitQueue,
+    pub senders: WaitQueue,
+}
+
+// SAFETY: repr(C), atomics only.
+unsafe impl Shared for Waiting {}
+
+impl Waiting {
+    pub fn clear(&self) {
+        self.receivers.clear();
+        self.senders.clear();
+    }
+}
+
+/// The first bytes of every block: the next block of the same message, or
+/// of the free list.
+#[repr(C)]
+struct Block {
+    next: AtomicU32,
+}
+
+/// The first block of a message.
+#[repr(C)]
+struct MsgHead {
+    next: AtomicU32,
+    /// The next message on the list, or NIL.
+    next_msg: AtomicU32,
+    size: AtomicU32,
+    _reserved: AtomicU32,
+    /// What the owner orders and selects by (a System V type, a POSIX priority).
+    tag: AtomicI64,
+}
+
+// SAFETY: repr(C), atomics only.
+unsafe impl Shared for Block {}
+// SAFETY: repr(C), atomics only.
+unsafe impl Shared for MsgHead {}
+
+const HEAD_TEXT: usize = BLOCK_SIZE as usize - std::mem::size_of::<MsgHead>();
+const CONT_TEXT: usize = BLOCK_SIZE as usize - std::mem::size_of::<Block>();
+
+fn blocks_for(size: usize) -> usize {
+    1 + size.saturating_sub(HEAD_TEXT).div_ceil(CONT_TEXT)
+}
+
+/// Where each piece of a message's text lives: (offset in block, length).
+fn text_pieces(size: usize) -> impl Iterator<Item = (usize, usize)> {
+    let first = size.min(HEAD_TEXT);
+    std::iter::once((std::mem::size_of::<MsgHead>(), first)).chain(
+        (0..size.saturating_sub(HEAD_TEXT).div_ceil(CONT_TEXT)).map(move |i| {
+            let done = HEAD_TEXT + i * CONT_TEXT;
+            (std::mem::size_of::<Block>(), (size - done).min(CONT_TEXT))
+        }),
+    )
+}
+
+/// A message located by [`MessageList::find`].
+pub struct Found {
+    prev: u32,
+    block: u32,
+    pub size: usize,
+    pub tag: i64,
+}
+
+/// What [`MessageList::find`] makes of a message, given its tag.
+pub enum Visit {
+    /// This one.
+    Take,
+    /// This one unless a later one is taken or remembered.
+    Remember,
+    /// Not this one.
+    Next,
+}
+
+/// The list is inconsistent in a way only corruption explains; the caller
+/// repairs it and retries.
+pub struct Corrupt;
+
+/// Why a copy out of the queue failed.
+pub enum Fault {
+    Corrupt,
+    /// The caller's buffer (EFAULT).
+    Caller(Errno),
+}
+
+impl From<Corrupt> for Fault {
+    fn from(_: Corrupt) -> Fault {
+        Fault::Corrupt
+    }
+}
+
+/// A list's storage: the blocks in the chunks its owner holds.
+pub struct Store<'r> {
+    pub region: &'r Region,
+    pub owner: Owner,
+}
+
+impl Store<'_> {
+    /// Where a block lives: its chunk, and its offset in the chunk.
+    fn place(block: u32) -> (u32, u64) {
+        (block / BLOCKS_PER_CHUNK, (block % BLOCKS_PER_CHUNK) as u64 * BLOCK_SIZE)
+    }
+
+    /// A `T` at the start of block `block`, if it lies in a chunk the owner
+    /// holds: checked on every link followed, so a corrupted link cannot
+    /// reach another object's data.
+    fn at_block<T: Shared>(&self, block: u32) -> Option<&T> {
+        let (chunk, at) = Self::place(block);
+        self.region.in_extent(self.region.chunk(self.owner, chunk)?, at)
+    }
+
+    fn msg_head(&self, block: u32) -> Option<&MsgHead> {
+        self.at_block(block)
+    }
+
+    fn block(&self, block: u32) -> Option<&Block> {
+        self.at_block(block)
+    }
+
+    fn store_bytes(&self, block: u32, at: usize, src: &[u8]) -> bool {
+        let (chunk, offset) = Self::place(block);
+        at + src.len() <= BLOCK_SIZE as usize
+            && self.region.chunk(self.owner, chunk).is_some_and(|e| self.region.copy_in(e, offset + at as u64, src))
+    }
+
+    fn load_bytes(&self, block: u32, at: usize, count: usize, dst: &mut OutBuf, dst_at: usize) -> Result<(), Fault> {
+        let (chunk, offset) = Self::place(block);
+        let extent = self.region.chunk(self.owner, chunk).filter(|_| at + count <= BLOCK_SIZE as usize);
+        let extent = extent.ok_or(Fault::Corrupt)?;
+        self.region.copy_out(extent, offset + at as u64, count, dst, dst_at).map_err(|e| match e {
+            Errno::EFAULT => Fault::Caller(e),
+            _ => Fault::Corrupt,
+        })
+    }
+
+    fn total_blocks(&self) -> u64 {
+        self.region.chunk_count() as u64 * BLOCKS_PER_CHUNK as u64
+    }
+}
+
+impl MessageList {
+    /// Empties the list of a new owner (whose chunks are all new).
+    pub fn init(&self) {
+        for list in [&self.head, &self.tail, &self.free] {
+            list.store(NIL, Relaxed);
+        }
+        for count in [&self.count, &self.bytes] {
+            count.store(0, Relaxed);
+        }
+        self.free_count.store(0, Relaxed);
+    }
+
+    /// Messages on the list.
+    pub fn count(&self) -> u64 {
+        self.count.load(Relaxed)
+    }
+
+    /// Text bytes on the list.
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(Relaxed)
+    }
+
+    fn push_free(&self, st: &Store, block: u32) -> Result<(), Corrupt> {
+        st.block(block).ok_or(Corrupt)?.next.store(self.free.load(Relaxed), Relaxed);
+        self.free.store(block, Relaxed);
+        self.free_count.fetch_add(1, Relaxed);
+        Ok(())
+    }
+
+    fn pop_free(&self, st: &Store) -> Result<u32, Corrupt> {
+        let block = self.free.load(Relaxed);
+        let next = st.block(block).ok_or(Corrupt)?.next.load(Relaxed);
+        self.free.store(next, Relaxed);
+        self.free_count.fetch_sub(1, Relaxed);
+        Ok(block)
+    }
+
+    /// Makes sure a message of `size` bytes will find free blocks, claiming
+    /// chunks for the owner as needed (ENOMEM when the region is full).
+    pub fn reserve(&self, st: &Store, size: usize) -> crate::error::Result<()> {
+        let count = blocks_for(size);
+        while (self.free_count.load(Relaxed) as usize) < count {
+            let chunk = st.region.claim_chunk(st.owner)?;
+            crate::crash_point::here("msg-chunk-claimed");
+            for i in (0..BLOCKS_PER_CHUNK).rev() {
+                // A freshly claimed chunk is ours: this cannot fail.
+                let _ = self.push_free(st, chunk * BLOCKS_PER_CHUNK + i);
+            }
+        }
+        Ok(())
+    }
+
+    /// Puts a message on the list, after [`MessageList::reserve`] (the
+    /// owner has checked its limits): before the first message whose tag
+    /// `goes_before` accepts, or last. The list stays in the order that
+    /// `goes_before` defines, so the last message is looked at first: when
+    /// it may stay ahead (always, for a FIFO), the new one is appended at
+    /// no cost.
+    pub fn enqueue(&self, st: &Store, tag: i64, text: &[u8], goes_before: impl Fn(i64) -> bool) -> Result<(), Corrupt> {
+        let first = self.pop_free(st)?;
+        let mut block = first;
+        let mut done = 0;
+        let mut pieces = text_pieces(text.len()).peekable();
+        while let Some((at, len)) = pieces.next() {
+            if !st.store_bytes(block, at, &text[done..done + len]) {
+                return Err(Corrupt);
+            }
+            done += len;
+            let next = if pieces.peek().is_some() { self.pop_free(st)? } else { NIL };
+            st.block(block).ok_or(Corrupt)?.next.store(next, Relaxed);
+            block = next;
+        }
+        let (prev, next) = self.place_for(st, &goes_before)?;
+        let head = st.msg_head(first).ok_or(Corrupt)?;
+        head.next_msg.store(next, Relaxed);
+        head.size.store(text.len() as u32, Relaxed);
+        head.tag.store(tag, Relaxed);
+
+        crate::crash_point::here("msg-send-before-link");
+        // The single store that publishes the message (see module docs).
+        match prev {
+            NIL => self.head.store(first, Relaxed),
+            p => st.msg_head(p).ok_or(Corrupt)?.next_msg.store(first, Relaxed),
+        }
+        crate::crash_point::here("msg-send-after-link");
+        if next == NIL {
+            self.tail.store(first, Relaxed);
+        }
+        self.count.fetch_add(1, Relaxed);
+        self.bytes.fetch_add(text.len() as u64, Relaxed);
+        Ok(())
+    }
+
+    /// Where a new message goes: between `prev` and `next` (NIL for the
+    /// head, the end).
+    fn place_for(&self, st: &Store, goes_before: &impl Fn(i64) -> bool) -> Result<(u32, u32), Corrupt> {
+        let tail = self.tail.load(Relaxed);
+        if tail == NIL || !goes_before(st.msg_head(tail).ok_or(Corrupt)?.tag.load(Relaxed)) {
+            return Ok((tail, NIL));
+        }
+        let mut prev = NIL;
+        let mut found = None;
+        self.walk(st, |block, head| {
+            if goes_before(head.tag.load(Relaxed)) {
+                found = Some((prev, block));
+                return false;
+            }
+            prev = block;
+            true
+        })?;
+        found.ok_or(Corrupt)
+    }
+
+    /// Calls `visit` on each message in order while it returns true.
+    fn walk(&self, st: &Store, mut visit: impl FnMut(u32, &MsgHead) -> bool) -> Result<(), Corrupt> {
+        let mut block = self.head.load(Relaxed);
+        // Every message takes a block: a longer list is a cycle.
+        let limit = self.count.load(Relaxed).min(st.total_blocks());
+        let mut seen = 0u64;
+        while block != NIL {
+            seen += 1;
+            if seen > limit {
+                return Err(Corrupt); // more messages linked than counted: a cycle?
+            }
+            let head = st.msg_head(block).ok_or(Corrupt)?;
+            if !visit(block, head) {
+                break;
+            }
+            block = head.next_msg.load(Relaxed);
+        }
+        Ok(())
+    }
+
+    /// The message `visit` chooses, looking at the tags in order: the
+    /// first it takes, else the last it remembers.
+    pub fn find(&self, st: &Store, mut visit: impl FnMut(i64) -> Visit) -> Result<Option<Found>, Corrupt> {
+        let mut best = None;
+        let mut prev = NIL;
+        self.walk(st, |block, head| {
+            let tag = head.tag.load(Relaxed);
+            let found = Found { prev, block, size: head.size.load(Relaxed) as usize, tag };
+            prev = block;
+            match visit(tag) {
+                Visit::Take => {
+                    best = Some(found);
+                    false
+                }
+                Visit::Remember => {
+                    best = Some(found);
+                    true
+                }
+                Visit::Next => true,
+            }
+        })?;
+        Ok(best)
+    }
+
+    /// Copies the first `count` text bytes of `found` into `dst` at `at`.
+    pub fn copy_out(&self, st: &Store, found: &Found, dst: &mut OutBuf, at: usize, count: usize) -> Result<(), Fault> {
+        let mut block = found.block;
+        let mut done = 0;
+        for (piece_at, len) in text_pieces(found.size) {
+            if done >= count {
+                break;
+            }
+            let len = len.min(count - done);
+            st.load_bytes(block, piece_at, len, dst, at + done)?;
+            done += len;
+            block = st.block(block).ok_or(Fault::Corrupt)?.next.load(Relaxed);
+        }
+        crate::crash_point::here("msg-receive-after-copy");
+        Ok(())
+    }
+
+    /// Takes `found` off the list and frees its blocks.
+    pub fn unlink(&self, st: &Store, found: &Found) -> Result<(), Corrupt> {
+        let next = st.msg_head(found.block).ok_or(Corrupt)?.next_msg.load(Relaxed);
+        // The single store that consumes the message (see module docs).
+        match found.prev {
+            NIL => self.head.store(next, Relaxed),
+            prev => st.msg_head(prev).ok_or(Corrupt)?.next_msg.store(next, Relaxed),
+        }
+        crate::crash_point::here("msg-receive-after-unlink");
+        if self.tail.load(Relaxed) == found.block {
+            self.tail.store(found.prev, Relaxed);
+        }
+        self.count.fetch_sub(1, Relaxed);
+        self.bytes.fetch_sub(found.size as u64, Relaxed);
+        let mut block = found.block;
+        for _ in 0..blocks_for(found.size) {
+            let next = st.block(block).ok_or(Corrupt)?.next.load(Relaxed);
+            self.push_free(st, block)?;
+            block = next;
+        }
+        Ok(())
+    }
+
+    /// Rebuilds all derived state from the message list and the chunks the
+    /// owner holds. Run by whoever takes the lock over from a dead holder,
+    /// or finds the list inconsistent. A message whose blocks are not all
+    /// ours, or that shares a block with another, can only come from
+    /// corruption: the list is cut before it.
+    pub fn repair(&self, st: &Store) {
+        let chunks = st.region.chunks_of(st.owner);
+        let mut used = HashSet::new();
+        let (mut prev, mut block) = (NIL, self.head.load(Relaxed));
+        let (mut count, mut bytes) = (0u64, 0u64);
+        while block != NIL {
+            match self.message_blocks(st, block, &used) {
+                Some((blocks, size, next)) => {
+                    used.extend(blocks);
+                    count += 1;
+                    bytes += size as u64;
+                    prev = block;
+                    block = next;
+                }
+                None => {
+                    match prev {
+                        NIL => self.head.store(NIL, Relaxed),
+                        p => {
+                            if let Some(h) = st.msg_head(p) {
+                                h.next_msg.store(NIL, Relaxed)
+                            }
+                        }
+                    }
+                    crate::log::diag(|| format!("{:?}: corrupted message list cut", st.owner));
+                    break;
+                }
+            }
+        }
+        self.tail.store(prev, Relaxed);
+        self.count.store(count, Relaxed);
+        self.bytes.store(bytes, Relaxed);
+        self.free.store(NIL, Relaxed);
+        self.free_count.store(0, Relaxed);
+        for chunk in chunks.iter().rev() {
+            for block in (chunk * BLOCKS_PER_CHUNK..(chunk + 1) * BLOCKS_PER_CHUNK).rev() {
+                if !used.contains(&block) {
+                    let _ = self.push_free(st, block);
+                }
+            }
+        }
+    }
+
+    /// The blocks of the message at `block`, its size and the next message,
+    /// if it is intact and shares no block with `used`.
+    fn message_blocks(&self, st: &Store, first: u32, used: &HashSet<u32>) -> Option<(Vec<u32>, usize, u32)> {
+        let head = st.msg_head(first)?;
+        let size = head.size.load(Relaxed) as usize;
+        if size > MAX_TEXT {
+            return None;
+        }
+        let mut blocks = Vec::with_capacity(blocks_for(size));
+        let mut block = first;
+        for _ in 0..blocks_for(size) {
+            if used.contains(&block) || blocks.contains(&block) {
+                return None;
+            }
+            blocks.push(block);
+            block = st.block(block)?.next.load(Relaxed);
+        }
+        (block == NIL).then_some((blocks, size, head.next_msg.load(Relaxed)))
+    }
+}
