@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <mqueue.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -57,6 +58,9 @@ static inline const char *errname(int e)
 	case EOVERFLOW: return "EOVERFLOW";
 	case ETIMEDOUT: return "ETIMEDOUT";
 	case EMSGSIZE: return "EMSGSIZE";
+	case ENAMETOOLONG: return "ENAMETOOLONG";
+	case ENOTDIR: return "ENOTDIR";
+	case ESPIPE: return "ESPIPE";
 	default: return "E?";
 	}
 }
@@ -147,6 +151,12 @@ static pid_t test_kids[TEST_MAX_KIDS];
 static int test_nkids;
 static int test_in_child;
 
+/* POSIX message queue names to unlink at exit, timeout or fatal error. */
+#define TEST_MAX_MQ_NAMES 32
+#define TEST_MQ_NAME_LEN 64
+static char test_mq_names[TEST_MAX_MQ_NAMES][TEST_MQ_NAME_LEN];
+static int test_n_mq_names;
+
 /* Remember an IPC object to remove at exit, timeout or fatal error. */
 static inline int track(enum test_family family, int id)
 {
@@ -187,6 +197,9 @@ static inline void kill_all(void)
 	for (int i = 0; i < test_nobjects; i++)
 		remove_object(test_objects[i].family, test_objects[i].id);
 	test_nobjects = 0;
+	for (int i = 0; i < test_n_mq_names; i++)
+		mq_unlink(test_mq_names[i]);
+	test_n_mq_names = 0;
 }
 
 static inline void die(const char *what)
@@ -237,6 +250,7 @@ static inline pid_t spawn(void (*fn)(int), int arg)
 		test_in_child = 1;
 		test_nkids = 0;
 		test_nobjects = 0;
+		test_n_mq_names = 0;
 		alarm(0);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
@@ -434,6 +448,85 @@ static inline void set_queue_qbytes(int id, unsigned long qbytes)
 	ds.msg_qbytes = qbytes;
 	if (msgctl(id, IPC_SET, &ds) != 0)
 		die("IPC_SET");
+}
+
+/* -------------------------------------------------- POSIX message queues */
+
+/* Remember a queue name to unlink at exit, timeout or fatal error. */
+static inline void track_mq(const char *name)
+{
+	for (int i = 0; i < test_n_mq_names; i++)
+		if (strcmp(test_mq_names[i], name) == 0)
+			return;
+	if (test_n_mq_names < TEST_MAX_MQ_NAMES && strlen(name) < TEST_MQ_NAME_LEN)
+		strcpy(test_mq_names[test_n_mq_names++], name);
+}
+
+static inline void untrack_mq(const char *name)
+{
+	for (int i = 0; i < test_n_mq_names; i++)
+		if (strcmp(test_mq_names[i], name) == 0) {
+			test_n_mq_names--;
+			memmove(test_mq_names[i], test_mq_names[test_n_mq_names], TEST_MQ_NAME_LEN);
+		}
+}
+
+/* mq_open(name, O_CREAT | O_EXCL | oflag, 0600) with mq_maxmsg and
+ * mq_msgsize (attr NULL when maxmsg is 0), tracked; a stale queue of that
+ * name (from a killed earlier run) is unlinked first; fatal if it fails. */
+static inline mqd_t new_mq(const char *name, int oflag, long maxmsg, long msgsize)
+{
+	struct mq_attr attr;
+
+	memset(&attr, 0, sizeof attr);
+	attr.mq_maxmsg = maxmsg;
+	attr.mq_msgsize = msgsize;
+	mq_unlink(name);
+	mqd_t q = mq_open(name, O_CREAT | O_EXCL | oflag, 0600, maxmsg ? &attr : NULL);
+	if (q == (mqd_t)-1)
+		die("mq_open");
+	track_mq(name);
+	return q;
+}
+
+/* Untracks and unlinks a queue name; fatal if mq_unlink fails. */
+static inline void rm_mq(const char *name)
+{
+	untrack_mq(name);
+	if (mq_unlink(name) != 0)
+		die("mq_unlink");
+}
+
+/* mq_getattr(); fatal if it fails. */
+static inline struct mq_attr mq_attr_of(mqd_t q)
+{
+	struct mq_attr a;
+
+	memset(&a, 0, sizeof a);
+	if (mq_getattr(q, &a) != 0)
+		die("mq_getattr");
+	return a;
+}
+
+/* The number of messages in a queue (mq_curmsgs); fatal if it fails. */
+static inline long mq_count(mqd_t q)
+{
+	return mq_attr_of(q).mq_curmsgs;
+}
+
+/* A value from /proc/sys/fs/mqueue/<name> (msg_max, msgsize_max,
+ * msg_default, msgsize_default, queues_max); fatal if it cannot be read. */
+static inline long mq_limit(const char *name)
+{
+	char path[128];
+	long v = -1;
+
+	snprintf(path, sizeof path, "/proc/sys/fs/mqueue/%s", name);
+	FILE *f = fopen(path, "r");
+	if (!f || fscanf(f, "%ld", &v) != 1)
+		die(path);
+	fclose(f);
+	return v;
 }
 
 /* ------------------------------------------------ shared memory segments */
