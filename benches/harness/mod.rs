@@ -124,7 +124,7 @@ impl Comparison {
     pub fn row(&self, name: &str, show: impl Fn(f64) -> String, what: &str, better: &str) -> String {
         let (lo, hi) = self.ratio.iter().fold((f64::MAX, f64::MIN), |(lo, hi), &r| (lo.min(r), hi.max(r)));
         format!(
-            "{:<16} kernel {:>13}   shim {:>13}   shim/kernel {what} ratio median {:.2} ({lo:.2}–{hi:.2}) over {} rounds ({better} is better)",
+            "{:<20} kernel {:>13}   shim {:>13}   shim/kernel {what} ratio median {:.2} ({lo:.2}–{hi:.2}) over {} rounds ({better} is better)",
             format!("{name}:"),
             show(median(&self.kernel)),
             show(median(&self.shim)),
