@@ -28,6 +28,10 @@ impl Errno {
     pub const ETIMEDOUT: Errno = Errno(libc::ETIMEDOUT);
     pub const ERANGE: Errno = Errno(libc::ERANGE);
     pub const EFBIG: Errno = Errno(libc::EFBIG);
+    pub const EBUSY: Errno = Errno(libc::EBUSY);
+    pub const EMFILE: Errno = Errno(libc::EMFILE);
+    pub const ENAMETOOLONG: Errno = Errno(libc::ENAMETOOLONG);
+    pub const EMSGSIZE: Errno = Errno(libc::EMSGSIZE);
 }
 
 impl fmt::Debug for Errno {

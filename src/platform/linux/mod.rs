@@ -3,17 +3,21 @@
 
 mod clock;
 mod creds;
+pub mod descriptors;
 mod files;
 mod futex;
 mod identity;
 mod memory;
+mod signals;
 pub mod sys;
 
 pub use clock::{monotonic_now, now_secs, realtime_now};
 pub use creds::{
-    credentials_changed, euid, with_credentials, Credentials, CAP_IPC_LOCK, CAP_IPC_OWNER, CAP_SYS_ADMIN,
+    credentials_changed, euid, with_credentials, Credentials, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER,
+    CAP_IPC_LOCK, CAP_IPC_OWNER, CAP_SYS_ADMIN,
     CAP_SYS_RESOURCE,
 };
+pub use signals::{handlers_restart, queue_mesgq, real_uid, soft_limit, umask};
 pub use files::{kernel_limit, kernel_limits, log_line, read_small, stat_path, sysctl_values, Fd};
 pub use futex::{
     wait as futex_wait, wait_at as futex_wait_at, wait_private as futex_wait_private, wake as futex_wake,
