@@ -1,10 +1,11 @@
-//! ipcshim: System V IPC for unmodified C programs, implemented in user space
+//! ipcshim: System V IPC and POSIX message queues for unmodified C programs, implemented in user space
 //! over a memory-mapped shared region.
 //!
 //! Module map, from the top down (each imports only the ones below it):
 //! - [`ffi`]: the exported C functions; C types in, `-1` + `errno` out; the
 //!   namespace of the process, and its load, fork and exit.
-//! - [`msg`], [`sem`], [`shm`]: one System V family each. A family registers
+//! - [`msg`], [`sem`], [`shm`]: one System V family each; [`mq`]: POSIX
+//!   message queues. A family registers
 //!   its tables and its per-process hooks with the namespace, and never
 //!   imports another family.
 //! - [`ipc`]: what the System V families share: ids, `ipc_perm`, the registry.
@@ -28,6 +29,7 @@ pub mod ffi;
 pub mod ipc;
 pub mod log;
 pub mod messages;
+pub mod mq;
 pub mod msg;
 pub mod platform;
 pub mod process;

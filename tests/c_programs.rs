@@ -30,6 +30,9 @@ fn differential(name: &str) {
 
     for (how, exe, preload) in [("LD_PRELOAD", &native, true), ("linked", &linked, false)] {
         let ns = TempDir::new("ns");
+        // Like /dev/shm: programs that change uid create queues there too.
+        let sticky = std::os::unix::fs::PermissionsExt::from_mode(0o1777);
+        std::fs::set_permissions(ns.path(), sticky).expect("chmod ns dir");
         let mode = if preload { Mode::Preload(ns.path()) } else { Mode::Linked(ns.path()) };
         let shim = run(exe, mode, LIMIT);
         let got = String::from_utf8_lossy(&shim.stdout);

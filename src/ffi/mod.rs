@@ -5,13 +5,14 @@
 //! - `namespace`: the process's namespace (mapped once, safely even when
 //!   another preload library calls back into us while we map it) and the
 //!   families that make it up; library load, fork and exit.
-//! - `msg`, `sem`, `shm`, `ftok`: the System V calls.
+//! - `msg`, `sem`, `shm`, `ftok`: the System V calls; `mq`: the POSIX queues.
 //! - `process`: interposed fork and munmap; `creds`: interposed set*id.
 //! - `api`: ipcshim's own API (`include/ipcshim.h`).
 
 mod api;
 mod creds;
 mod ftok;
+mod mq;
 mod msg;
 mod namespace;
 mod process;

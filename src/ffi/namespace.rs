@@ -21,8 +21,13 @@ use std::time::Duration;
 
 /// Every family, in the order the reaper asks them: the wait table last,
 /// since the others give back their objects' wait records first.
-static FAMILIES: [&dyn Family; 4] =
-    [&crate::msg::MsgFamily, &crate::sem::SemFamily, &crate::shm::ShmFamily, &crate::wait::WaitFamily];
+static FAMILIES: [&dyn Family; 5] = [
+    &crate::msg::MsgFamily,
+    &crate::sem::SemFamily,
+    &crate::shm::ShmFamily,
+    &crate::mq::MqFamily,
+    &crate::wait::WaitFamily,
+];
 
 static NAMESPACE: AtomicPtr<Namespace> = AtomicPtr::new(std::ptr::null_mut());
 /// The errno of a failed mapping: remembered, every later call reports it.

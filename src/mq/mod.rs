@@ -1,0 +1,714 @@
+//! POSIX message queues with Linux's semantics (mq_overview(7)).
+//!
+//! - `queue`: a queue's slot (name, attributes, messages, waiters,
+//!   notification) and the table of them.
+//! - `descriptor`: `mqd_t` as a real descriptor of the program, and how a
+//!   queue learns that its last descriptor is gone.
+//! - `notify`: mq_notify.
+//!
+//! Sending and receiving follow Linux's `do_mq_timedsend` and
+//! `do_mq_timedreceive`, with the same order of checks; a queue's messages
+//! are a [`MessageList`](crate::messages::MessageList) kept in priority
+//! order. Waiting is the namespace's one wait primitive, as for System V
+//! queues: a send settles the waiting receivers, a receive the waiting
+//! senders, both only when someone waits.
+
+mod descriptor;
+mod notify;
+mod queue;
+
+pub use notify::{Request, ThreadRequest};
+pub use queue::NAME_MAX;
+
+use crate::error::{Errno, Result};
+use crate::messages::{Corrupt, Fault, Store, Visit, MAX_TEXT};
+use crate::platform::{self, descriptors as fd, LocalMutex};
+use crate::process::{Family, Look, Namespace, ProcRef, Scope};
+use crate::region::{Guard, Table, TableSpec, FREE};
+use crate::user::OutBuf;
+use crate::wait::{self, Deadline, Slept, WaitQueue, Waiter, Waits, Wakeups};
+use descriptor::Description;
+use queue::{MqQueue, Names, CREATING, NAMED, UNLINKED};
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+
+const TAG: u32 = crate::region::TableSpec::tag(b"MQU1");
+/// Queue slots in a namespace (Linux's HARD_QUEUESMAX is 1024; only
+/// CAP_SYS_RESOURCE goes past queues_max).
+const SLOTS: u32 = 1024;
+/// `WaitRecord::queue` of a waiting receiver / sender.
+const RECEIVER: u32 = 0;
+const SENDER: u32 = 1;
+
+pub const MQ_PRIO_MAX: u32 = 32768;
+const HARD_MSGMAX: i64 = 65536;
+const HARD_MSGSIZEMAX: i64 = 16 << 20;
+/// What Linux charges per message and per priority node against
+/// RLIMIT_MSGQUEUE (sizeof(struct msg_msg), sizeof(struct posix_msg_tree_node)).
+const MSG_OVERHEAD: u64 = 48;
+const NODE_OVERHEAD: u64 = 48;
+
+type Queues<'r> = Table<'r, Names, MqQueue>;
+
+/// The limits in /proc/sys/fs/mqueue, read at every mq_open (they are
+/// per IPC namespace and may change at any time), Linux's defaults where
+/// the platform has none.
+struct Limits {
+    msg_max: i64,
+    msgsize_max: i64,
+    msg_default: i64,
+    msgsize_default: i64,
+    queues_max: u64,
+}
+
+fn limits() -> Limits {
+    let read = |name: &str, default: u64| {
+        platform::sysctl_values(&format!("/proc/sys/fs/mqueue/{name}"))
+            .and_then(|v| v.first().copied())
+            .unwrap_or(default)
+    };
+    Limits {
+        msg_max: read("msg_max", 10) as i64,
+        msgsize_max: read("msgsize_max", 8192) as i64,
+        msg_default: read("msg_default", 10) as i64,
+        msgsize_default: read("msgsize_default", 8192) as i64,
+        queues_max: read("queues_max", 256),
+    }
+}
+
+/// Descriptors this process got from mq_open (inherited over fork with
+/// the rest of its memory), for [`MqFamily::release`] at exit.
+static OPENED: LocalMutex<Vec<i32>> = LocalMutex::new(Vec::new());
+
+/// POSIX queues, as the namespace sees them.
+pub struct MqFamily;
+
+impl Family for MqFamily {
+    fn tables(&self) -> Vec<TableSpec> {
+        vec![TableSpec {
+            tag: TAG,
+            prefix: std::mem::size_of::<Names>() as u32,
+            stride: std::mem::size_of::<MqQueue>() as u32,
+            count: SLOTS.min(descriptor::MAX_SLOTS),
+        }]
+    }
+
+    /// A process holds waits and registrations, and keeps queues alive
+    /// through its descriptors: when it exits, it closes its descriptors
+    /// of queues whose name is gone (as exit would, a moment later); when
+    /// it is dead, its descriptors are closed, so unlinked queues may be
+    /// free.
+    fn release(&self, ns: &Namespace, who: ProcRef, scope: Scope) {
+        let (Ok(queues), Ok(waits)) = (queues(ns), Waits::of(ns)) else { return };
+        for (index, record) in waits.owned_by(who) {
+            let object = record.object();
+            let Some(slot) = queues.entry_of(object) else { continue };
+            let Some(q) = queues.get(slot) else { continue };
+            if let Ok(locked) = lock(ns, &queues, slot, q, object.generation()) {
+                waits.release_dead(ns, Some(q.wait_queue(record.queue())), object, index, who);
+                drop(locked);
+            }
+        }
+        for (slot, q) in (0..queues.len()).filter_map(|i| queues.get(i).map(|q| (i, q))) {
+            let generation = q.slot.generation.load(Relaxed);
+            if q.holds(generation) && q.notify.owner() == Some(who) {
+                let drop_it = scope == Scope::Process || q.notify.kind.load(Relaxed) == libc::SIGEV_THREAD;
+                if let (true, Ok(locked)) = (drop_it, lock(ns, &queues, slot, q, generation)) {
+                    notify::unregister(q, who);
+                    drop(locked);
+                }
+            }
+        }
+        if scope == Scope::Process && who == ProcRef::from(platform::process()) {
+            close_unlinked_descriptors(&queues);
+        }
+        let names = names_lock(ns, &queues);
+        sweep(ns, &queues, &names);
+    }
+
+    fn fork(&self, ns: &Namespace, _parent: ProcRef, child: ProcRef) {
+        if let Ok(queues) = queues(ns) {
+            ns.note_holding(child, queues.directory_index());
+        }
+    }
+
+    fn before_fork(&self) {
+        OPENED.lock_for_fork();
+    }
+
+    fn after_fork(&self, _in_child: bool) {
+        OPENED.unlock_after_fork();
+    }
+}
+
+fn queues(ns: &Namespace) -> Result<Queues<'_>> {
+    ns.table(TAG)
+}
+
+impl MqQueue {
+    fn wait_queue(&self, which: u32) -> &WaitQueue {
+        if which == SENDER {
+            &self.waiting.senders
+        } else {
+            &self.waiting.receivers
+        }
+    }
+}
+
+/// Closes the caller's descriptors of unlinked queues (at exit).
+fn close_unlinked_descriptors(queues: &Queues) {
+    let mut opened = OPENED.lock();
+    opened.retain(|&d| {
+        let Ok(what) = descriptor::resolve(d) else { return false };
+        let unlinked = queues.get(what.slot).is_some_and(|q| what.names(q) && q.slot.state.load(Acquire) == UNLINKED);
+        if unlinked {
+            let _ = fd::close(d);
+        }
+        !unlinked
+    });
+}
+
+/// Takes the names lock. If its holder died while creating a queue, the
+/// creation never happened: the slot is freed, with its anchor.
+fn names_lock<'r>(ns: &'r Namespace, queues: &Queues<'r>) -> Guard<'r> {
+    let guard = queues.prefix().lock.lock();
+    if guard.recovered {
+        for slot in 0..queues.len() {
+            let Some(q) = queues.get(slot) else { continue };
+            if q.slot.state.load(Acquire) == CREATING {
+                let generation = q.slot.generation.load(Relaxed);
+                if let Ok(path) = descriptor::anchor_path(ns, slot, generation) {
+                    let _ = fd::unlink(&path);
+                }
+                ns.release_chunks(queues.owner(slot, generation));
+                q.slot.state.store(FREE, Release);
+            }
+        }
+    }
+    guard
+}
+
+/// Frees every unlinked queue that no descriptor refers to any more.
+fn sweep(ns: &Namespace, queues: &Queues, _names: &Guard) {
+    for slot in 0..queues.len() {
+        if let Some(q) = queues.get(slot) {
+            free_if_unreferenced(ns, queues, slot, q);
+        }
+    }
+}
+
+/// Frees queue `q` if its name is gone and no description is left:
+/// removes its anchor and storage, then frees the slot (the commit point:
+/// a freer that dies before it leaves an anchorless unlinked queue, which
+/// the next sweep frees). Under the names lock.
+fn free_if_unreferenced(ns: &Namespace, queues: &Queues, slot: u32, q: &MqQueue) -> bool {
+    if q.slot.state.load(Acquire) != UNLINKED {
+        return false;
+    }
+    let generation = q.slot.generation.load(Relaxed);
+    let Ok(path) = descriptor::anchor_path(ns, slot, generation) else { return false };
+    if !descriptor::unreferenced(&path) {
+        return false;
+    }
+    let _ = fd::unlink(&path);
+    crate::crash_point::here("mq-free-after-anchor");
+    ns.release_chunks(queues.owner(slot, generation));
+    q.slot.state.store(FREE, Release);
+    true
+}
+
+/// A queue locked, with what its operations need.
+struct Locked<'r> {
+    ns: &'r Namespace,
+    q: &'r MqQueue,
+    st: Store<'r>,
+    _guard: Guard<'r>,
+}
+
+impl<'r> Locked<'r> {
+    fn waits(&self) -> Waits<'r> {
+        Waits::of(self.ns).expect("checked when the namespace was opened")
+    }
+}
+
+/// Locks queue `q` (slot `slot`), repairing it if the previous holder
+/// died, and checks that it still holds `generation` (EBADF: the
+/// descriptor's queue is gone, which only a concurrent close allows).
+fn lock<'r>(ns: &'r Namespace, queues: &Queues<'r>, slot: u32, q: &'r MqQueue, generation: u32) -> Result<Locked<'r>> {
+    let guard = q.lock.lock();
+    if !q.holds(generation) {
+        return Err(Errno::EBADF);
+    }
+    let st = Store { region: ns, owner: queues.owner(slot, generation) };
+    if guard.recovered {
+        crate::log::diag(|| format!("mq slot {slot}: lock holder died; repairing"));
+        q.list.repair(&st);
+        let waits = Waits::of(ns)?;
+        let mut wakeups = Wakeups::default();
+        for queue in [&q.waiting.receivers, &q.waiting.senders] {
+            waits.repair(queue, st.owner, &mut wakeups);
+            for (index, _) in waits.queued(queue, st.owner) {
+                waits.settle(queue, st.owner, index, wait::RECHECK, &mut wakeups);
+            }
+        }
+        wakeups.wake();
+    }
+    Ok(Locked { ns, q, st, _guard: guard })
+}
+
+fn with_repair<T>(locked: &Locked, mut op: impl FnMut() -> std::result::Result<T, Corrupt>) -> Result<T> {
+    op().or_else(|Corrupt| {
+        locked.q.list.repair(&locked.st);
+        op().map_err(|Corrupt| Errno::EIO)
+    })
+}
+
+/// A queue as a descriptor names it.
+pub struct Target<'r> {
+    queues: Queues<'r>,
+    slot: u32,
+    generation: u32,
+    q: &'r MqQueue,
+    fd: i32,
+}
+
+/// The queue descriptor `fd` names (EBADF if none).
+fn target(ns: &Namespace, fd: i32) -> Result<(Target<'_>, Description)> {
+    let what = descriptor::resolve(fd)?;
+    let queues = queues(ns)?;
+    let q = queues.get(what.slot).ok_or(Errno::EBADF)?;
+    if !what.names(q) {
+        return Err(Errno::EBADF);
+    }
+    let generation = q.slot.generation.load(Relaxed);
+    Ok((Target { queues, slot: what.slot, generation, q, fd }, what))
+}
+
+impl<'r> Target<'r> {
+    fn lock(&self, ns: &'r Namespace) -> Result<Locked<'r>> {
+        lock(ns, &self.queues, self.slot, self.q, self.generation)
+    }
+
+    /// Whether the descriptor's open description has O_NONBLOCK.
+    fn nonblocking(&self) -> bool {
+        fd::status_flags(self.fd).is_ok_and(|f| f & libc::O_NONBLOCK != 0)
+    }
+}
+
+/// The checks mq_open makes on a name (after glibc's leading '/'):
+/// Linux's lookup_one_len (EACCES) and mqueue's NAME_MAX.
+pub fn check_name(name: &[u8]) -> Result<()> {
+    if name.is_empty() || name == b"." || name == b".." || name.contains(&b'/') {
+        return Err(Errno::EACCES);
+    }
+    if name.len() > NAME_MAX {
+        return Err(Errno::ENAMETOOLONG);
+    }
+    Ok(())
+}
+
+/// The named queue, if there is one (under the names lock).
+fn find_named<'r>(queues: &Queues<'r>, name: &[u8]) -> Option<(u32, &'r MqQueue)> {
+    (0..queues.len())
+        .filter_map(|i| queues.get(i).map(|q| (i, q)))
+        .find(|(_, q)| q.slot.state.load(Acquire) == NAMED && q.name() == name)
+}
+
+/// mq_open(3): `name` without its '/', checked by [`check_name`]; `attr`
+/// (mq_maxmsg, mq_msgsize) only with O_CREAT. The new descriptor.
+pub fn open(ns: &Namespace, name: &[u8], oflag: i32, mode: u32, attr: Option<(i64, i64)>) -> Result<i32> {
+    let queues = queues(ns)?;
+    let me = ns.me()?;
+    ns.note_holding(me, queues.directory_index());
+    let access = oflag & libc::O_ACCMODE;
+    let names = names_lock(ns, &queues);
+    let fd = match find_named(&queues, name) {
+        Some((slot, q)) => {
+            if oflag & (libc::O_CREAT | libc::O_EXCL) == libc::O_CREAT | libc::O_EXCL {
+                return Err(Errno::EEXIST);
+            }
+            if access == libc::O_ACCMODE {
+                return Err(Errno::EINVAL);
+            }
+            platform::with_credentials(|c| check_access(q, c, access))?;
+            let generation = q.slot.generation.load(Relaxed);
+            let path = descriptor::anchor_path(ns, slot, generation)?;
+            descriptor::open(&path, Description { slot, generation, access }, oflag, false)?
+        }
+        None if oflag & libc::O_CREAT == 0 => return Err(Errno::ENOENT),
+        None => create(ns, &queues, &names, name, oflag, mode, attr)?,
+    };
+    drop(names);
+    OPENED.lock().push(fd);
+    Ok(fd)
+}
+
+/// Linux's generic_permission for a queue: owner, group or other bits;
+/// CAP_DAC_OVERRIDE passes, CAP_DAC_READ_SEARCH passes reading.
+fn check_access(q: &MqQueue, c: &platform::Credentials, access: i32) -> Result<()> {
+    let wanted = match access {
+        libc::O_RDONLY => 4,
+        libc::O_WRONLY => 2,
+        _ => 6,
+    };
+    let mode = q.attr.mode.load(Relaxed);
+    let granted = if c.euid == q.attr.uid.load(Relaxed) {
+        mode >> 6
+    } else if c.in_group(q.attr.gid.load(Relaxed)) {
+        mode >> 3
+    } else {
+        mode
+    } & 7;
+    if wanted & !granted == 0
+        || c.has_cap(platform::CAP_DAC_OVERRIDE)
+        || (wanted == 4 && c.has_cap(platform::CAP_DAC_READ_SEARCH))
+    {
+        Ok(())
+    } else {
+        Err(Errno::EACCES)
+    }
+}
+
+/// Creates a queue and its first descriptor, with Linux's checks in its
+/// order: queues_max (ENOSPC), the attributes (EINVAL), RLIMIT_MSGQUEUE
+/// (EMFILE). Unlinked queues nobody holds any more are freed first: they
+/// would be gone already on Linux.
+fn create(
+    ns: &Namespace,
+    queues: &Queues,
+    names: &Guard,
+    name: &[u8],
+    oflag: i32,
+    mode: u32,
+    attr: Option<(i64, i64)>,
+) -> Result<i32> {
+    sweep(ns, queues, names);
+    let limits = limits();
+    let creds = platform::with_credentials(|c| c.clone());
+    let privileged = creds.has_cap(platform::CAP_SYS_RESOURCE);
+    let slots = || (0..queues.len()).filter_map(|i| queues.get(i).map(|q| (i, q)));
+    let in_use = slots().filter(|(_, q)| q.slot.state.load(Acquire) != FREE).count() as u64;
+    if in_use >= limits.queues_max && !privileged {
+        return Err(Errno::ENOSPC);
+    }
+    let (maxmsg, msgsize) = attr.unwrap_or((
+        limits.msg_max.min(limits.msg_default),
+        limits.msgsize_max.min(limits.msgsize_default),
+    ));
+    let (most_msgs, biggest) =
+        if privileged { (HARD_MSGMAX, HARD_MSGSIZEMAX) } else { (limits.msg_max, limits.msgsize_max) };
+    if maxmsg <= 0 || msgsize <= 0 || maxmsg > most_msgs || msgsize > biggest || msgsize as usize > MAX_TEXT {
+        return Err(Errno::EINVAL);
+    }
+    let (maxmsg, msgsize) = (maxmsg as u64, msgsize as u64);
+    let charge = maxmsg * MSG_OVERHEAD + maxmsg.min(MQ_PRIO_MAX as u64) * NODE_OVERHEAD + maxmsg * msgsize;
+    let ruid = platform::real_uid();
+    let charged: u64 = slots()
+        .filter(|(_, q)| q.slot.state.load(Acquire) != FREE && q.attr.charged_uid.load(Relaxed) == ruid)
+        .map(|(_, q)| q.attr.charge.load(Relaxed))
+        .sum();
+    if charged.saturating_add(charge) > platform::soft_limit(libc::RLIMIT_MSGQUEUE) {
+        return Err(Errno::EMFILE);
+    }
+    let (slot, q) = slots().find(|(_, q)| q.slot.state.load(Acquire) == FREE).ok_or(Errno::ENOSPC)?;
+
+    // Claimed: CREATING under a new generation (see `queue`).
+    let generation = q.slot.generation.load(Relaxed).wrapping_add(1).max(1);
+    q.slot.generation.store(generation, Relaxed);
+    q.slot.state.store(CREATING, Release);
+    crate::crash_point::here("mq-create-claimed");
+    q.set_name(name);
+    q.attr.mode.store(mode & 0o777 & !platform::umask(), Relaxed);
+    q.attr.uid.store(creds.euid, Relaxed);
+    q.attr.gid.store(creds.egid, Relaxed);
+    q.attr.maxmsg.store(maxmsg, Relaxed);
+    q.attr.msgsize.store(msgsize, Relaxed);
+    q.attr.charged_uid.store(ruid, Relaxed);
+    q.attr.charge.store(charge, Relaxed);
+    q.notify.clear();
+    q.list.init();
+    q.waiting.clear();
+    for pid in &q.last_pids {
+        pid.store(0, Relaxed);
+    }
+    let what = Description { slot, generation, access: oflag & libc::O_ACCMODE };
+    let path = descriptor::anchor_path(ns, slot, generation)?;
+    let opened = descriptor::open(&path, what, oflag, true).or_else(|e| {
+        // A namespace made anew may find anchors of an old one.
+        if e.0 != libc::EEXIST {
+            return Err(e);
+        }
+        let _ = fd::unlink(&path);
+        descriptor::open(&path, what, oflag, true)
+    });
+    match opened {
+        Ok(fd) => {
+            crate::crash_point::here("mq-create-before-publish");
+            q.slot.state.store(NAMED, Release);
+            Ok(fd)
+        }
+        Err(e) => {
+            q.slot.state.store(FREE, Release);
+            Err(e)
+        }
+    }
+}
+
+/// mq_unlink(3): the name goes at once; the queue when its last
+/// descriptor closes. Unlinking needs the queue's owner (the queue
+/// directory is sticky) or CAP_FOWNER: EPERM, which glibc reports as EACCES.
+pub fn unlink(ns: &Namespace, name: &[u8]) -> Result<()> {
+    let queues = queues(ns)?;
+    let names = names_lock(ns, &queues);
+    let (slot, q) = find_named(&queues, name).ok_or(Errno::ENOENT)?;
+    platform::with_credentials(|c| {
+        let owner = q.attr.uid.load(Relaxed);
+        if c.euid == owner || c.euid == 0 || c.has_cap(platform::CAP_FOWNER) {
+            Ok(())
+        } else {
+            Err(Errno::EACCES)
+        }
+    })?;
+    q.slot.state.store(UNLINKED, Release);
+    crate::crash_point::here("mq-unlink-after-commit");
+    free_if_unreferenced(ns, &queues, slot, q);
+    drop(names);
+    Ok(())
+}
+
+/// mq_close(3): glibc's is close(2), which also ends the caller's
+/// registration on the queue (Linux's flush) and may free an unlinked queue.
+pub fn close(ns: &Namespace, fd: i32) -> Result<()> {
+    let queue = match target(ns, fd) {
+        Ok((t, _)) => {
+            if let (Ok(me), Ok(locked)) = (ns.me(), t.lock(ns)) {
+                notify::unregister(t.q, me);
+                drop(locked);
+            }
+            Some(t)
+        }
+        Err(_) => None,
+    };
+    fd::close(fd)?;
+    OPENED.lock().retain(|&d| d != fd);
+    if let Some(t) = queue {
+        if t.q.slot.state.load(Acquire) == UNLINKED {
+            let names = names_lock(ns, &t.queues);
+            free_if_unreferenced(ns, &t.queues, t.slot, t.q);
+            drop(names);
+        }
+    }
+    Ok(())
+}
+
+/// mq_getattr(3): (mq_flags, mq_maxmsg, mq_msgsize, mq_curmsgs).
+pub fn attributes(ns: &Namespace, fd: i32) -> Result<[i64; 4]> {
+    let (t, _) = target(ns, fd)?;
+    let flags = fd::status_flags(fd).map_err(|_| Errno::EBADF)? & libc::O_NONBLOCK;
+    Ok([flags as i64, t.q.maxmsg() as i64, t.q.msgsize() as i64, t.q.list.count() as i64])
+}
+
+/// mq_setattr(3), after the caller checked `flags` (EINVAL for anything
+/// but O_NONBLOCK): the old attributes.
+pub fn set_attributes(ns: &Namespace, fd: i32, nonblock: bool) -> Result<[i64; 4]> {
+    let old = attributes(ns, fd)?;
+    let flags = fd::status_flags(fd)?;
+    let flags = if nonblock { flags | libc::O_NONBLOCK } else { flags & !libc::O_NONBLOCK };
+    fd::set_status_flags(fd, flags)?;
+    Ok(old)
+}
+
+/// Whether this process has registered a notification (so that its
+/// close() calls must be looked at).
+static REGISTERED: AtomicBool = AtomicBool::new(false);
+
+/// mq_notify(3): registers `request`, or unregisters with None.
+pub fn notify(ns: &'static Namespace, fd: i32, request: Option<Request>) -> Result<()> {
+    let (t, _) = target(ns, fd)?;
+    let me = ns.me()?;
+    ns.note_holding(me, t.queues.directory_index());
+    let locked = t.lock(ns)?;
+    match request {
+        None => notify::unregister(t.q, me),
+        Some(request) => {
+            REGISTERED.store(true, Relaxed);
+            notify::register(t.q, me, fd, request)?
+        }
+    }
+    drop(locked);
+    Ok(())
+}
+
+/// The program is about to close `fd`: if it is a descriptor of a queue
+/// this process registered on, the registration ends (Linux's flush).
+pub fn closing(ns: &Namespace, fd: i32) {
+    if !REGISTERED.load(Relaxed) {
+        return;
+    }
+    if let (Ok((t, _)), Ok(me)) = (target(ns, fd), ns.me()) {
+        if t.q.notify.owner() == Some(me) {
+            if let Ok(locked) = t.lock(ns) {
+                notify::unregister(t.q, me);
+                drop(locked);
+            }
+        }
+    }
+}
+
+/// mq_timedsend's checks up to the message's size (the caller checked the
+/// priority and the timeout first, as Linux does): the queue to send to.
+pub fn check_send(ns: &Namespace, fd: i32, len: usize) -> Result<Target<'_>> {
+    let (t, what) = target(ns, fd)?;
+    if !what.can_write() {
+        return Err(Errno::EBADF);
+    }
+    if len as u64 > t.q.msgsize() {
+        return Err(Errno::EMSGSIZE);
+    }
+    Ok(t)
+}
+
+/// mq_timedsend(3), after [`check_send`] and reading the message.
+pub fn send(ns: &Namespace, t: &Target, text: &[u8], prio: u32, deadline: Option<Deadline>) -> Result<()> {
+    let mut locked = t.lock(ns)?;
+    let q = t.q;
+    let (mut waiter, mut spun, mut waited) = (None, false, false);
+    loop {
+        if q.list.count() < q.maxmsg() {
+            q.list.reserve(&locked.st, text.len())?;
+            // Highest priority first, FIFO within one.
+            with_repair(&locked, || q.list.enqueue(&locked.st, prio as i64, text, |p| p < prio as i64))?;
+            q.last_pids[0].store(platform::pid(), Relaxed);
+            q.waiting.sent.fetch_add(1, Relaxed);
+            let nobody_waits = q.waiting.receivers.is_empty();
+            let mut wakeups = Wakeups::default();
+            settle_all(&locked, &q.waiting.receivers, &mut wakeups);
+            // Linux hands a waiting sender's message over inside the
+            // receive that made room, and never notifies for it.
+            let relay = if q.list.count() == 1 && nobody_waits && !waited { notify::fire(q) } else { None };
+            drop(locked);
+            wakeups.wake();
+            if let Some(relay) = relay {
+                relay.wait();
+            }
+            return Ok(());
+        }
+        if t.nonblocking() {
+            return Err(Errno::EAGAIN);
+        }
+        waited = true;
+        locked = wait_on(ns, t, locked, SENDER, deadline, &mut waiter, &mut spun)?;
+    }
+}
+
+/// mq_timedreceive's checks (after the timeout's): the queue to receive from.
+pub fn check_receive(ns: &Namespace, fd: i32, len: usize) -> Result<Target<'_>> {
+    let (t, what) = target(ns, fd)?;
+    if !what.can_read() {
+        return Err(Errno::EBADF);
+    }
+    if (len as u64) < t.q.msgsize() {
+        return Err(Errno::EMSGSIZE);
+    }
+    Ok(t)
+}
+
+/// mq_timedreceive(3), after [`check_receive`]: fills `buffer` and
+/// `prio` and returns the message's length. The message is copied out
+/// before it leaves the queue: a bad buffer (EFAULT) leaves it queued
+/// (Linux loses it).
+pub fn receive(
+    ns: &Namespace,
+    t: &Target,
+    buffer: &mut OutBuf,
+    prio: &mut OutBuf,
+    deadline: Option<Deadline>,
+) -> Result<usize> {
+    let mut locked = t.lock(ns)?;
+    let q = t.q;
+    let (mut waiter, mut spun) = (None, false);
+    loop {
+        if let Some(found) = with_repair(&locked, || q.list.find(&locked.st, |_| Visit::Take))? {
+            match q.list.copy_out(&locked.st, &found, buffer, 0, found.size) {
+                Ok(()) => {}
+                Err(Fault::Caller(e)) => return Err(e),
+                Err(Fault::Corrupt) => {
+                    q.list.repair(&locked.st);
+                    return Err(Errno::EIO);
+                }
+            }
+            if !prio.is_empty() {
+                prio.write_at(0, &(found.tag as u32).to_ne_bytes())?;
+            }
+            with_repair(&locked, || q.list.unlink(&locked.st, &found))?;
+            q.last_pids[1].store(platform::pid(), Relaxed);
+            q.waiting.freed.fetch_add(1, Relaxed);
+            let mut wakeups = Wakeups::default();
+            settle_all(&locked, &q.waiting.senders, &mut wakeups);
+            drop(locked);
+            wakeups.wake();
+            return Ok(found.size);
+        }
+        if t.nonblocking() {
+            return Err(Errno::EAGAIN);
+        }
+        locked = wait_on(ns, t, locked, RECEIVER, deadline, &mut waiter, &mut spun)?;
+    }
+}
+
+/// Settles every record of `queue` to try again (woken after unlocking).
+fn settle_all<'r>(locked: &Locked<'r>, queue: &WaitQueue, wakeups: &mut Wakeups<'r>) {
+    if queue.is_empty() {
+        return;
+    }
+    let waits = locked.waits();
+    for (index, _) in waits.queued(queue, locked.st.owner) {
+        waits.settle(queue, locked.st.owner, index, wait::RECHECK, wakeups);
+    }
+}
+
+/// Waits as a receiver or a sender until settled, the deadline (ETIMEDOUT)
+/// or a signal: EINTR, unless the handlers ask for restarts (SA_RESTART
+/// restarts mq calls on Linux), in which case it waits on. Returns with the
+/// queue locked again, for the caller to try once more. First it only
+/// spins, unregistered, on the queue's `sent` or `freed` word (see
+/// `msg::wait_on`, which does the same).
+fn wait_on<'r>(
+    ns: &'r Namespace,
+    t: &Target<'r>,
+    locked: Locked<'r>,
+    which: u32,
+    deadline: Option<Deadline>,
+    waiter: &mut Option<Waiter<'r>>,
+    spun: &mut bool,
+) -> Result<Locked<'r>> {
+    let q = t.q;
+    if !*spun && platform::spinning_pays() {
+        *spun = true;
+        let word = if which == SENDER { &q.waiting.freed } else { &q.waiting.sent };
+        let seen = word.load(Relaxed);
+        drop(locked);
+        platform::spin_while_equal(word, seen, platform::SPIN_TIME);
+        return t.lock(ns);
+    }
+    if waiter.is_none() {
+        *waiter = Some(locked.waits().claim(ns, locked.st.owner)?);
+    }
+    let w = waiter.as_mut().expect("claimed above");
+    w.enqueue(q.wait_queue(which), which);
+    drop(locked);
+    let slept = w.sleep(deadline, false);
+    if slept == Slept::Look {
+        ns.reap_dead(Look::Thorough, false);
+    }
+    let relocked = t.lock(ns);
+    let state = w.dequeue(relocked.as_ref().ok().map(|_| q.wait_queue(which)));
+    let relocked = relocked?;
+    match (slept, state) {
+        (_, wait::REMOVED) => Err(Errno::EBADF),
+        (Slept::Interrupted, _) if !platform::handlers_restart() => Err(Errno::EINTR),
+        (Slept::TimedOut, _) => Err(Errno::ETIMEDOUT),
+        _ => Ok(relocked),
+    }
+}
+
