@@ -29,7 +29,7 @@ use crate::user::OutBuf;
 use crate::wait::{self, Deadline, Slept, WaitQueue, Waiter, Waits, Wakeups};
 use descriptor::Description;
 use queue::{MqQueue, Names, CREATING, NAMED, UNLINKED};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU32};
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
 const TAG: u32 = crate::region::TableSpec::tag(b"MQU1");
@@ -573,6 +573,7 @@ pub fn send(ns: &Namespace, t: &Target, text: &[u8], prio: u32, deadline: Option
     let mut locked = t.lock(ns)?;
     let q = t.q;
     let (mut waiter, mut spun, mut waited) = (None, false, false);
+    let (mut glanced, mut checked) = (false, false);
     loop {
         if q.list.count() < q.maxmsg() {
             q.list.reserve(&locked.st, text.len())?;
@@ -593,10 +594,16 @@ pub fn send(ns: &Namespace, t: &Target, text: &[u8], prio: u32, deadline: Option
             }
             return Ok(());
         }
-        if t.nonblocking() {
+        waited = true;
+        if !glanced {
+            glanced = true;
+            locked = glance(ns, t, locked, &q.waiting.freed)?;
+            continue;
+        }
+        if !checked && t.nonblocking() {
             return Err(Errno::EAGAIN);
         }
-        waited = true;
+        checked = true;
         locked = wait_on(ns, t, locked, SENDER, deadline, &mut waiter, &mut spun)?;
     }
 }
@@ -627,6 +634,7 @@ pub fn receive(
     let mut locked = t.lock(ns)?;
     let q = t.q;
     let (mut waiter, mut spun) = (None, false);
+    let (mut glanced, mut checked) = (false, false);
     loop {
         if let Some(found) = with_repair(&locked, || q.list.find(&locked.st, |_| Visit::Take))? {
             match q.list.copy_out(&locked.st, &found, buffer, 0, found.size) {
@@ -649,9 +657,15 @@ pub fn receive(
             wakeups.wake();
             return Ok(found.size);
         }
-        if t.nonblocking() {
+        if !glanced {
+            glanced = true;
+            locked = glance(ns, t, locked, &q.waiting.sent)?;
+            continue;
+        }
+        if !checked && t.nonblocking() {
             return Err(Errno::EAGAIN);
         }
+        checked = true;
         locked = wait_on(ns, t, locked, RECEIVER, deadline, &mut waiter, &mut spun)?;
     }
 }
@@ -665,6 +679,26 @@ fn settle_all<'r>(locked: &Locked<'r>, queue: &WaitQueue, wakeups: &mut Wakeups<
     for (index, _) in waits.queued(queue, locked.st.owner) {
         waits.settle(queue, locked.st.owner, index, wait::RECHECK, wakeups);
     }
+}
+
+/// How long a call that would wait looks again before it asks whether its
+/// descriptor is non-blocking (a system call): in a stream, the peer makes
+/// room or sends within a fraction of this.
+const GLANCE: std::time::Duration = std::time::Duration::from_micros(2);
+
+/// The first time a send or receive finds it would have to wait: unlocks,
+/// watches `word` (the queue's `freed` or `sent`) for a moment when the
+/// peer can run meanwhile, and locks again for another try. A
+/// non-blocking descriptor may so succeed where a moment earlier it would
+/// have failed with EAGAIN, as if the call had come a moment later.
+fn glance<'r>(ns: &'r Namespace, t: &Target<'r>, locked: Locked<'r>, word: &AtomicU32) -> Result<Locked<'r>> {
+    if !platform::spinning_pays() {
+        return Ok(locked);
+    }
+    let seen = word.load(Relaxed);
+    drop(locked);
+    platform::spin_while_equal(word, seen, GLANCE);
+    t.lock(ns)
 }
 
 /// Waits as a receiver or a sender until settled, the deadline (ETIMEDOUT)

@@ -47,21 +47,26 @@ pub struct Names {
 // SAFETY: repr(C), atomics only.
 unsafe impl Shared for Names {}
 
-/// One slot of the queue table.
+/// One slot of the queue table. Laid out by who writes what: the slot,
+/// attributes, name and registration change only at creation and on
+/// mq_notify, and every call reads them; the lock and the messages change
+/// at every send and receive; waiters watch `waiting`. Each group has
+/// cache lines of its own, so a sender and a receiver on two CPUs do not
+/// steal each other's read-only lines while they trade the lock.
 #[repr(C, align(64))]
 pub struct MqQueue {
     pub slot: Slot,
-    pub lock: RobustLock,
     /// Set at creation, constant after (see the module docs).
     pub attr: Attributes,
+    name: [AtomicU64; 32],
     pub notify: Registration,
+    pub lock: RobustLock,
     /// The messages, highest priority first, FIFO within one (`tag` is
     /// the priority).
     pub list: MessageList,
     /// Last sender and receiver (for `ipcshim` tools; Linux keeps none).
     pub last_pids: [AtomicI32; 2],
     pub waiting: Waiting,
-    name: [AtomicU64; 32],
 }
 
 /// What mq_open fixed.
@@ -81,7 +86,7 @@ pub struct Attributes {
 }
 
 /// A process's request to hear when the queue stops being empty.
-#[repr(C)]
+#[repr(C, align(64))]
 pub struct Registration {
     /// The registered process (a `ProcRef`), 0 when nobody: the commit
     /// point of registering and of dropping a registration.

@@ -47,9 +47,14 @@ pub fn spin_hint() {
 pub const SPIN_TIME: Duration = Duration::from_micros(50);
 
 /// Spins while `*word == seen`, for at most `limit`; true if the word
-/// changed. The clock is the vDSO's: no system call.
+/// changed. The clock is the vDSO's: no system call. Every
+/// [`YIELD_EVERY`] it yields the CPU: if the peer that will change the
+/// word is waiting for this very CPU (both pinned to one, or more runnable
+/// threads than CPUs), it runs now instead of after our time slice; if
+/// nothing else wants the CPU, the yield returns at once.
 pub fn spin_while_equal(word: &AtomicU32, seen: u32, limit: Duration) -> bool {
-    let deadline = monotonic_now() + limit;
+    let start = monotonic_now();
+    let (deadline, mut next_yield) = (start + limit, start + YIELD_EVERY);
     loop {
         for _ in 0..32 {
             if word.load(Ordering::Relaxed) != seen {
@@ -57,10 +62,24 @@ pub fn spin_while_equal(word: &AtomicU32, seen: u32, limit: Duration) -> bool {
             }
             spin_hint();
         }
-        if monotonic_now() >= deadline {
+        let now = monotonic_now();
+        if now >= deadline {
             return false;
         }
+        if now >= next_yield {
+            yield_cpu();
+            next_yield = monotonic_now() + YIELD_EVERY;
+        }
     }
+}
+
+/// How long a spinner runs between yields (see [`spin_while_equal`]).
+pub const YIELD_EVERY: Duration = Duration::from_micros(5);
+
+/// sched_yield(2).
+pub fn yield_cpu() {
+    // SAFETY: sched_yield takes no arguments.
+    let _ = unsafe { sys::sys!(libc::SYS_sched_yield) };
 }
 
 /// Spinning only helps when the peer can run at the same time.
