@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# demo/run.sh -- the course's System V IPC programs (message queues, shared memory, semaphores) under ipcshim.
+# demo/run.sh -- the course's IPC programs (System V message queues, shared memory, semaphores; POSIX queues) under ipcshim.
 #
 #   demo/run.sh                 build libipcshim.so (cargo build --release) and
 #                               run every program with
@@ -23,7 +23,7 @@ DEMO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$DEMO_DIR/.." && pwd)"
 
 # The course programs, in the order they are presented, with a one-line title.
-PROGRAMAS=(claves tipos almacen buzon cliente_servidor productor_consumidor memoria_compartida)
+PROGRAMAS=(claves tipos almacen buzon cliente_servidor productor_consumidor memoria_compartida cola_posix)
 declare -A TITULO=(
   [claves]="ftok(), IPC_PRIVATE, IPC_CREAT/IPC_EXCL, IPC_STAT/IPC_SET/IPC_RMID"
   [tipos]="msgrcv: msgtyp 0, > 0, < 0; mensajes incompletos (E2BIG, MSG_NOERROR)"
@@ -32,6 +32,7 @@ declare -A TITULO=(
   [cliente_servidor]="petición/respuesta: mtype 1 al servidor, mtype = pid al cliente"
   [productor_consumidor]="productor/consumidor acotado con mensajes VACIO, con sumas de comprobación"
   [memoria_compartida]="servidor/cliente: entrada estándar -> memoria compartida -> salida estándar, con dos semáforos"
+  [cola_posix]="colas POSIX: mq_open/mq_send/mq_receive/mq_close, el mensaje más viejo de mayor prioridad primero"
 )
 
 # The comment block at the top of this file is the help text.
