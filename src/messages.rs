@@ -29,7 +29,9 @@
 use crate::error::Errno;
 use crate::region::{Owner, Region, Shared, CHUNK_SIZE};
 use crate::user::OutBuf;
-use crate::wait::WaitQueue;
+use crate::platform;
+use crate::process::{Look, Namespace};
+use crate::wait::{self, Deadline, Slept, WaitQueue, Waiter, Waits, Wakeups};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed};
 
@@ -80,10 +82,109 @@ pub struct Waiting {
 // SAFETY: repr(C), atomics only.
 unsafe impl Shared for Waiting {}
 
+/// `WaitRecord::queue` of a waiting receiver and of a waiting sender.
+pub const RECEIVER: u32 = 0;
+pub const SENDER: u32 = 1;
+
 impl Waiting {
     pub fn clear(&self) {
         self.receivers.clear();
         self.senders.clear();
+    }
+
+    /// The receivers' or the senders' queue.
+    pub fn queue(&self, which: u32) -> &WaitQueue {
+        if which == SENDER {
+            &self.senders
+        } else {
+            &self.receivers
+        }
+    }
+
+    /// After the owner's lock was taken over from a dead holder: it may
+    /// have sent or received without settling the waiters its change
+    /// concerned, so everyone tries again.
+    pub fn recover(&self, region: &Region, owner: Owner) -> crate::error::Result<()> {
+        let waits = Waits::of(region)?;
+        let mut wakeups = Wakeups::default();
+        for queue in [&self.receivers, &self.senders] {
+            waits.repair(queue, owner, &mut wakeups);
+            for (index, _) in waits.queued(queue, owner) {
+                waits.settle(queue, owner, index, wait::RECHECK, &mut wakeups);
+            }
+        }
+        wakeups.wake();
+        Ok(())
+    }
+
+    /// Settles every waiter of queue `which` with `state`, to be woken
+    /// once the lock is released; no lookup at all when nobody waits.
+    pub fn settle_all<'r>(&self, region: &'r Region, owner: Owner, which: u32, state: u32, wakeups: &mut Wakeups<'r>) {
+        let queue = self.queue(which);
+        if queue.is_empty() {
+            return;
+        }
+        let Ok(waits) = Waits::of(region) else { return };
+        for (index, _) in waits.queued(queue, owner) {
+            waits.settle(queue, owner, index, state, wakeups);
+        }
+    }
+}
+
+/// A send or receive that must wait for its queue, across its tries.
+#[derive(Default)]
+pub struct Wait<'r> {
+    waiter: Option<Waiter<'r>>,
+    spun: bool,
+}
+
+impl<'r> Wait<'r> {
+    /// Waits as `which` (RECEIVER or SENDER) on `waiting`, owned by
+    /// `owner`, whose lock `locked` holds: until settled, the deadline, a
+    /// signal or a look. `describe` writes what the waiter waits for into
+    /// its record; `relock` takes the lock again (and checks the queue
+    /// still exists). Returns the lock, for the caller to try once more,
+    /// with how the sleep ended and the record's state, or the relock's
+    /// error.
+    ///
+    /// The first time, it only spins (when the peer can run meanwhile) on
+    /// the queue's `sent` (or `freed`) word, unregistered: in a ping-pong
+    /// the answer usually comes within microseconds, and then nobody had
+    /// to queue or be settled.
+    #[allow(clippy::too_many_arguments)] // the state of one wait, threaded through the caller's loop
+    pub fn step<G>(
+        &mut self,
+        ns: &'r Namespace,
+        waiting: &'r Waiting,
+        owner: Owner,
+        which: u32,
+        locked: G,
+        deadline: Option<Deadline>,
+        describe: impl FnOnce(&Waiter),
+        relock: impl Fn() -> crate::error::Result<G>,
+    ) -> crate::error::Result<(G, Slept, u32)> {
+        if !self.spun && platform::spinning_pays() {
+            self.spun = true;
+            let word = if which == SENDER { &waiting.freed } else { &waiting.sent };
+            let seen = word.load(Relaxed);
+            drop(locked);
+            platform::spin_while_equal(word, seen, platform::SPIN_TIME);
+            return relock().map(|g| (g, Slept::Settled(wait::RECHECK), wait::RECHECK));
+        }
+        if self.waiter.is_none() {
+            self.waiter = Some(Waits::of(ns)?.claim(ns, owner)?);
+        }
+        let w = self.waiter.as_mut().expect("claimed above");
+        describe(w);
+        w.enqueue(waiting.queue(which), which);
+        drop(locked);
+        let slept = w.sleep(deadline, false);
+        if slept == Slept::Look {
+            ns.reap_dead(Look::Thorough, false);
+        }
+        let relocked = relock();
+        let state = w.dequeue(relocked.as_ref().ok().map(|_| waiting.queue(which)));
+        Ok((relocked?, slept, state))
     }
 }
 

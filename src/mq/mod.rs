@@ -21,12 +21,12 @@ pub use notify::{Request, ThreadRequest};
 pub use queue::NAME_MAX;
 
 use crate::error::{Errno, Result};
-use crate::messages::{Corrupt, Fault, Store, Visit, MAX_TEXT};
+use crate::messages::{Corrupt, Fault, Store, Visit, Wait, MAX_TEXT, RECEIVER, SENDER};
 use crate::platform::{self, descriptors as fd, LocalMutex};
-use crate::process::{Family, Look, Namespace, ProcRef, Scope};
+use crate::process::{Family, Namespace, ProcRef, Scope};
 use crate::region::{Guard, Table, TableSpec, FREE};
 use crate::user::OutBuf;
-use crate::wait::{self, Deadline, Slept, WaitQueue, Waiter, Waits, Wakeups};
+use crate::wait::{self, Deadline, Slept, Waits, Wakeups};
 use descriptor::Description;
 use queue::{MqQueue, Names, CREATING, NAMED, UNLINKED};
 use std::sync::atomic::{AtomicBool, AtomicU32};
@@ -36,9 +36,6 @@ const TAG: u32 = crate::region::TableSpec::tag(b"MQU1");
 /// Queue slots in a namespace (Linux's HARD_QUEUESMAX is 1024; only
 /// CAP_SYS_RESOURCE goes past queues_max).
 const SLOTS: u32 = 1024;
-/// `WaitRecord::queue` of a waiting receiver / sender.
-const RECEIVER: u32 = 0;
-const SENDER: u32 = 1;
 
 pub const MQ_PRIO_MAX: u32 = 32768;
 const HARD_MSGMAX: i64 = 65536;
@@ -105,7 +102,7 @@ impl Family for MqFamily {
             let Some(slot) = queues.entry_of(object) else { continue };
             let Some(q) = queues.get(slot) else { continue };
             if let Ok(locked) = lock(ns, &queues, slot, q, object.generation()) {
-                waits.release_dead(ns, Some(q.wait_queue(record.queue())), object, index, who);
+                waits.release_dead(ns, Some(q.waiting.queue(record.queue())), object, index, who);
                 drop(locked);
             }
         }
@@ -143,16 +140,6 @@ impl Family for MqFamily {
 
 fn queues(ns: &Namespace) -> Result<Queues<'_>> {
     ns.table(TAG)
-}
-
-impl MqQueue {
-    fn wait_queue(&self, which: u32) -> &WaitQueue {
-        if which == SENDER {
-            &self.waiting.senders
-        } else {
-            &self.waiting.receivers
-        }
-    }
 }
 
 /// Closes the caller's descriptors of unlinked queues (at exit).
@@ -226,8 +213,9 @@ struct Locked<'r> {
 }
 
 impl<'r> Locked<'r> {
-    fn waits(&self) -> Waits<'r> {
-        Waits::of(self.ns).expect("checked when the namespace was opened")
+    /// Settles every waiter of `which` to try again (woken afterwards).
+    fn settle_all(&self, which: u32, wakeups: &mut Wakeups<'r>) {
+        self.q.waiting.settle_all(self.ns, self.st.owner, which, wait::RECHECK, wakeups);
     }
 }
 
@@ -243,15 +231,7 @@ fn lock<'r>(ns: &'r Namespace, queues: &Queues<'r>, slot: u32, q: &'r MqQueue, g
     if guard.recovered {
         crate::log::diag(|| format!("mq slot {slot}: lock holder died; repairing"));
         q.list.repair(&st);
-        let waits = Waits::of(ns)?;
-        let mut wakeups = Wakeups::default();
-        for queue in [&q.waiting.receivers, &q.waiting.senders] {
-            waits.repair(queue, st.owner, &mut wakeups);
-            for (index, _) in waits.queued(queue, st.owner) {
-                waits.settle(queue, st.owner, index, wait::RECHECK, &mut wakeups);
-            }
-        }
-        wakeups.wake();
+        q.waiting.recover(ns, st.owner)?;
     }
     Ok(Locked { ns, q, st, _guard: guard })
 }
@@ -572,7 +552,7 @@ pub fn check_send(ns: &Namespace, fd: i32, len: usize) -> Result<Target<'_>> {
 pub fn send(ns: &Namespace, t: &Target, text: &[u8], prio: u32, deadline: Option<Deadline>) -> Result<()> {
     let mut locked = t.lock(ns)?;
     let q = t.q;
-    let (mut waiter, mut spun, mut waited) = (None, false, false);
+    let (mut pending, mut waited) = (Wait::default(), false);
     let (mut glanced, mut checked) = (false, false);
     loop {
         if q.list.count() < q.maxmsg() {
@@ -583,7 +563,7 @@ pub fn send(ns: &Namespace, t: &Target, text: &[u8], prio: u32, deadline: Option
             q.waiting.sent.fetch_add(1, Relaxed);
             let nobody_waits = q.waiting.receivers.is_empty();
             let mut wakeups = Wakeups::default();
-            settle_all(&locked, &q.waiting.receivers, &mut wakeups);
+            locked.settle_all(RECEIVER, &mut wakeups);
             // Linux hands a waiting sender's message over inside the
             // receive that made room, and never notifies for it.
             let relay = if q.list.count() == 1 && nobody_waits && !waited { notify::fire(q) } else { None };
@@ -604,7 +584,7 @@ pub fn send(ns: &Namespace, t: &Target, text: &[u8], prio: u32, deadline: Option
             return Err(Errno::EAGAIN);
         }
         checked = true;
-        locked = wait_on(ns, t, locked, SENDER, deadline, &mut waiter, &mut spun)?;
+        locked = after_wait(pending.step(ns, &q.waiting, locked.st.owner, SENDER, locked, deadline, |_| {}, || t.lock(ns))?)?;
     }
 }
 
@@ -633,7 +613,7 @@ pub fn receive(
 ) -> Result<usize> {
     let mut locked = t.lock(ns)?;
     let q = t.q;
-    let (mut waiter, mut spun) = (None, false);
+    let mut pending = Wait::default();
     let (mut glanced, mut checked) = (false, false);
     loop {
         if let Some(found) = with_repair(&locked, || q.list.find(&locked.st, |_| Visit::Take))? {
@@ -652,7 +632,7 @@ pub fn receive(
             q.last_pids[1].store(platform::pid(), Relaxed);
             q.waiting.freed.fetch_add(1, Relaxed);
             let mut wakeups = Wakeups::default();
-            settle_all(&locked, &q.waiting.senders, &mut wakeups);
+            locked.settle_all(SENDER, &mut wakeups);
             drop(locked);
             wakeups.wake();
             return Ok(found.size);
@@ -666,18 +646,7 @@ pub fn receive(
             return Err(Errno::EAGAIN);
         }
         checked = true;
-        locked = wait_on(ns, t, locked, RECEIVER, deadline, &mut waiter, &mut spun)?;
-    }
-}
-
-/// Settles every record of `queue` to try again (woken after unlocking).
-fn settle_all<'r>(locked: &Locked<'r>, queue: &WaitQueue, wakeups: &mut Wakeups<'r>) {
-    if queue.is_empty() {
-        return;
-    }
-    let waits = locked.waits();
-    for (index, _) in waits.queued(queue, locked.st.owner) {
-        waits.settle(queue, locked.st.owner, index, wait::RECHECK, wakeups);
+        locked = after_wait(pending.step(ns, &q.waiting, locked.st.owner, RECEIVER, locked, deadline, |_| {}, || t.lock(ns))?)?;
     }
 }
 
@@ -701,48 +670,16 @@ fn glance<'r>(ns: &'r Namespace, t: &Target<'r>, locked: Locked<'r>, word: &Atom
     t.lock(ns)
 }
 
-/// Waits as a receiver or a sender until settled, the deadline (ETIMEDOUT)
-/// or a signal: EINTR, unless the handlers ask for restarts (SA_RESTART
-/// restarts mq calls on Linux), in which case it waits on. Returns with the
-/// queue locked again, for the caller to try once more. First it only
-/// spins, unregistered, on the queue's `sent` or `freed` word (see
-/// `msg::wait_on`, which does the same).
-fn wait_on<'r>(
-    ns: &'r Namespace,
-    t: &Target<'r>,
-    locked: Locked<'r>,
-    which: u32,
-    deadline: Option<Deadline>,
-    waiter: &mut Option<Waiter<'r>>,
-    spun: &mut bool,
-) -> Result<Locked<'r>> {
-    let q = t.q;
-    if !*spun && platform::spinning_pays() {
-        *spun = true;
-        let word = if which == SENDER { &q.waiting.freed } else { &q.waiting.sent };
-        let seen = word.load(Relaxed);
-        drop(locked);
-        platform::spin_while_equal(word, seen, platform::SPIN_TIME);
-        return t.lock(ns);
-    }
-    if waiter.is_none() {
-        *waiter = Some(locked.waits().claim(ns, locked.st.owner)?);
-    }
-    let w = waiter.as_mut().expect("claimed above");
-    w.enqueue(q.wait_queue(which), which);
-    drop(locked);
-    let slept = w.sleep(deadline, false);
-    if slept == Slept::Look {
-        ns.reap_dead(Look::Thorough, false);
-    }
-    let relocked = t.lock(ns);
-    let state = w.dequeue(relocked.as_ref().ok().map(|_| q.wait_queue(which)));
-    let relocked = relocked?;
+/// What a wait's end means for mq_send and mq_receive: the queue is gone
+/// (EBADF: only a concurrent close of the descriptor allows it), the
+/// deadline passed (ETIMEDOUT), a signal interrupted it (EINTR, unless
+/// the handlers ask for restarts: SA_RESTART restarts these calls on
+/// Linux), or try again.
+fn after_wait((locked, slept, state): (Locked, Slept, u32)) -> Result<Locked> {
     match (slept, state) {
         (_, wait::REMOVED) => Err(Errno::EBADF),
         (Slept::Interrupted, _) if !platform::handlers_restart() => Err(Errno::EINTR),
         (Slept::TimedOut, _) => Err(Errno::ETIMEDOUT),
-        _ => Ok(relocked),
+        _ => Ok(locked),
     }
 }
-

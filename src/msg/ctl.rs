@@ -1,11 +1,12 @@
 //! msgctl(2).
 
-use super::{find, limits, lock, queues, settle_all, MsgQueue};
+use super::{find, limits, lock, queues, MsgQueue};
+use crate::messages::{RECEIVER, SENDER};
 use crate::error::{Errno, Result};
 use crate::ipc::{self, registry};
 use crate::platform::{self, CAP_SYS_RESOURCE};
 use crate::process::Namespace;
-use crate::wait::{self, Waits, Wakeups};
+use crate::wait::{Waits, Wakeups};
 use std::sync::atomic::Ordering::Relaxed;
 
 /// A msgctl command, as read from the C call.
@@ -125,8 +126,8 @@ fn set_attributes(ns: &Namespace, id: i32, new: &libc::msqid_ds) -> Result<()> {
     // A larger queue may let senders in; a stricter mode must turn sleepers
     // away: everyone tries again.
     let mut wakeups = Wakeups::default();
-    settle_all(&locked, &q.waiting.receivers, wait::RECHECK, &mut wakeups);
-    settle_all(&locked, &q.waiting.senders, wait::RECHECK, &mut wakeups);
+    locked.settle_all(RECEIVER, &mut wakeups);
+    locked.settle_all(SENDER, &mut wakeups);
     drop(locked);
     wakeups.wake();
     Ok(())

@@ -20,11 +20,11 @@ pub use queue::MsgQueue;
 use crate::error::{Errno, Result};
 use crate::ipc::{self, registry, Objects};
 use crate::platform::{self, Once};
-use crate::process::{Family, Look, Namespace, ProcRef, Scope};
+use crate::process::{Family, Namespace, ProcRef, Scope};
 use crate::region::{Guard, TableSpec};
 use crate::user::OutBuf;
-use crate::wait::{self, Slept, WaitQueue, Waiter, Waits, Wakeups};
-use crate::messages::{Corrupt, Fault, Store, MAX_TEXT};
+use crate::wait::{self, Slept, Waiter, Waits, Wakeups};
+use crate::messages::{Corrupt, Fault, Store, Wait, MAX_TEXT, RECEIVER, SENDER};
 use queue::Select;
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -34,9 +34,6 @@ pub const MSG_STAT_ANY: i32 = 13;
 pub const MSG_COPY: i32 = 0o40000;
 
 const TAG: u32 = TableSpec::tag(b"MSQ1");
-/// `WaitRecord::queue` of a waiting receiver / sender.
-const RECEIVER: u32 = 0;
-const SENDER: u32 = 1;
 
 /// The system's limits, read once per process from /proc/sys/kernel (Linux's
 /// defaults where it is absent).
@@ -78,7 +75,7 @@ impl Family for MsgFamily {
             let Some(q) = queues.get(slot) else { continue };
             let id = object.generation() as i32;
             if let Ok(locked) = lock(ns, &queues, q, id) {
-                waits.release_dead(ns, Some(q.wait_queue(record.queue())), object, index, who);
+                waits.release_dead(ns, Some(q.waiting.queue(record.queue())), object, index, who);
                 drop(locked);
             }
         }
@@ -87,16 +84,6 @@ impl Family for MsgFamily {
 
 fn queues(ns: &Namespace) -> Result<Objects<'_, MsgQueue>> {
     ns.table(TAG)
-}
-
-impl MsgQueue {
-    fn wait_queue(&self, which: u32) -> &WaitQueue {
-        if which == SENDER {
-            &self.waiting.senders
-        } else {
-            &self.waiting.receivers
-        }
-    }
 }
 
 /// A queue locked, with what its operations need.
@@ -112,6 +99,11 @@ impl<'r> Locked<'r> {
     fn waits(&self) -> Waits<'r> {
         Waits::of(self.ns).expect("checked when the namespace was opened")
     }
+
+    /// Settles every waiter of `which` to try again (woken afterwards).
+    fn settle_all(&self, which: u32, wakeups: &mut Wakeups<'r>) {
+        self.q.waiting.settle_all(self.ns, self.st.owner, which, wait::RECHECK, wakeups);
+    }
 }
 
 /// Locks queue `id`, repairing it if the previous holder died, and checks
@@ -123,19 +115,9 @@ fn lock<'r>(ns: &'r Namespace, queues: &Objects<'r, MsgQueue>, q: &'r MsgQueue, 
     }
     let st = Store { region: ns, owner: ipc::owner_of(queues, id) };
     if guard.recovered {
-        let waits = Waits::of(ns)?;
         crate::log::diag(|| format!("msg queue {id}: lock holder died; repairing"));
         q.list.repair(&st);
-        // It may have sent or received without settling the waiters that
-        // its change concerned: everyone tries again.
-        let mut wakeups = Wakeups::default();
-        for queue in [&q.waiting.receivers, &q.waiting.senders] {
-            waits.repair(queue, st.owner, &mut wakeups);
-            for (index, _) in waits.queued(queue, st.owner) {
-                waits.settle(queue, st.owner, index, wait::RECHECK, &mut wakeups);
-            }
-        }
-        wakeups.wake();
+        q.waiting.recover(ns, st.owner)?;
     }
     Ok(Locked { ns, q, st, _guard: guard })
 }
@@ -183,7 +165,7 @@ pub fn check_send(id: i32, size: usize, mtype: i64) -> Result<()> {
 pub fn send(ns: &Namespace, id: i32, mtype: i64, text: &[u8], flags: i32) -> Result<()> {
     let (queues, q) = find(ns, id)?;
     let mut locked = lock(ns, &queues, q, id)?;
-    let (mut waiter, mut spun): (Option<Waiter>, bool) = (None, false);
+    let mut pending = Wait::default();
     loop {
         platform::with_credentials(|c| q.header.perm.check(c, 0o222))?;
         let qbytes = q.qbytes.load(Relaxed);
@@ -210,7 +192,9 @@ pub fn send(ns: &Namespace, id: i32, mtype: i64, text: &[u8], flags: i32) -> Res
         if flags & libc::IPC_NOWAIT != 0 {
             return Err(Errno::EAGAIN);
         }
-        locked = wait_on(ns, &queues, locked, id, SENDER, &mut waiter, &mut spun, |_| {})?;
+        let owner = locked.st.owner;
+        let woken = pending.step(ns, &q.waiting, owner, SENDER, locked, None, |_| {}, || lock(ns, &queues, q, id))?;
+        locked = after_wait(woken)?;
     }
 }
 
@@ -243,7 +227,7 @@ pub fn receive(ns: &Namespace, id: i32, buffer: &mut OutBuf, select: Select, fla
     let (queues, q) = find(ns, id)?;
     let capacity = buffer.len().saturating_sub(MTYPE);
     let mut locked = lock(ns, &queues, q, id)?;
-    let (mut waiter, mut spun): (Option<Waiter>, bool) = (None, false);
+    let mut pending = Wait::default();
     loop {
         platform::with_credentials(|c| q.header.perm.check(c, 0o444))?;
         if let Some(found) = with_repair(&locked, || q.find(&locked.st, select))? {
@@ -276,7 +260,7 @@ pub fn receive(ns: &Namespace, id: i32, buffer: &mut OutBuf, select: Select, fla
                 q.rtime.store(platform::now_secs(), Relaxed);
                 q.waiting.freed.fetch_add(1, Relaxed);
                 let mut wakeups = Wakeups::default();
-                settle_all(&locked, &q.waiting.senders, wait::RECHECK, &mut wakeups);
+                locked.settle_all(SENDER, &mut wakeups);
                 drop(locked);
                 wakeups.wake();
             }
@@ -285,71 +269,24 @@ pub fn receive(ns: &Namespace, id: i32, buffer: &mut OutBuf, select: Select, fla
         if flags & libc::IPC_NOWAIT != 0 {
             return Err(Errno::ENOMSG);
         }
-        locked = wait_on(ns, &queues, locked, id, RECEIVER, &mut waiter, &mut spun, |waiter| {
+        let owner = locked.st.owner;
+        let describe = |waiter: &Waiter| {
             let [kind, value] = select.encode();
             waiter.record().payload[0].store(kind, Relaxed);
             waiter.record().payload[1].store(value, Relaxed);
-        })?;
+        };
+        let woken = pending.step(ns, &q.waiting, owner, RECEIVER, locked, None, describe, || lock(ns, &queues, q, id))?;
+        locked = after_wait(woken)?;
     }
 }
 
-/// Settles every record of `queue` with `state` (to be woken afterwards).
-fn settle_all<'r>(locked: &Locked<'r>, queue: &WaitQueue, state: u32, wakeups: &mut Wakeups<'r>) {
-    if queue.is_empty() {
-        return;
-    }
-    let waits = locked.waits();
-    for (index, _) in waits.queued(queue, locked.st.owner) {
-        waits.settle(queue, locked.st.owner, index, state, wakeups);
-    }
-}
-
-/// Waits on queue `which` of the locked queue until someone settles us, a
-/// signal (EINTR) or a look; returns with the queue locked again, for the
-/// caller to try once more. EIDRM if the queue went away meanwhile.
-///
-/// The first time, it only spins (when the peer can run meanwhile) on the
-/// queue's `sent` (or `freed`) word, unregistered: in a ping-pong the
-/// answer usually comes within microseconds, and then nobody had to queue
-/// or be settled.
-#[allow(clippy::too_many_arguments)] // the call's state, threaded through its loop
-fn wait_on<'r>(
-    ns: &'r Namespace,
-    queues: &Objects<'r, MsgQueue>,
-    locked: Locked<'r>,
-    id: i32,
-    which: u32,
-    waiter: &mut Option<Waiter<'r>>,
-    spun: &mut bool,
-    describe: impl FnOnce(&Waiter),
-) -> Result<Locked<'r>> {
-    let q = locked.q;
-    if !*spun && platform::spinning_pays() {
-        *spun = true;
-        let word = if which == SENDER { &q.waiting.freed } else { &q.waiting.sent };
-        let seen = word.load(Relaxed);
-        drop(locked);
-        platform::spin_while_equal(word, seen, platform::SPIN_TIME);
-        return lock(ns, queues, q, id);
-    }
-    if waiter.is_none() {
-        *waiter = Some(locked.waits().claim(ns, locked.st.owner)?);
-    }
-    let w = waiter.as_mut().expect("claimed above");
-    describe(w);
-    w.enqueue(q.wait_queue(which), which);
-    drop(locked);
-    let slept = w.sleep(None, false);
-    if slept == Slept::Look {
-        ns.reap_dead(Look::Thorough, false);
-    }
-    let relocked = lock(ns, queues, q, id);
-    let state = w.dequeue(relocked.as_ref().ok().map(|_| q.wait_queue(which)));
-    let relocked = relocked?;
+/// What a wait's end means for msgsnd and msgrcv: the queue is gone
+/// (EIDRM), a signal interrupted it (EINTR, even a wake-up that came with
+/// it: Linux does not restart these calls), or try again.
+fn after_wait((locked, slept, state): (Locked, Slept, u32)) -> Result<Locked> {
     match (slept, state) {
         (_, wait::REMOVED) => Err(Errno::EIDRM),
-        // A signal interrupts even a wake-up that came with it.
         (Slept::Interrupted, _) => Err(Errno::EINTR),
-        _ => Ok(relocked),
+        _ => Ok(locked),
     }
 }
