@@ -485,7 +485,10 @@ pub fn close(ns: &Namespace, fd: i32) -> Result<()> {
 pub fn attributes(ns: &Namespace, fd: i32) -> Result<[i64; 4]> {
     let (t, _) = target(ns, fd)?;
     let flags = fd::status_flags(fd).map_err(|_| Errno::EBADF)? & libc::O_NONBLOCK;
-    Ok([flags as i64, t.q.maxmsg() as i64, t.q.msgsize() as i64, t.q.list.count() as i64])
+    // The count is derived state: read under the lock, so that a holder
+    // that died halfway through a send or a receive has been repaired.
+    let count = t.lock(ns)?.q.list.count();
+    Ok([flags as i64, t.q.maxmsg() as i64, t.q.msgsize() as i64, count as i64])
 }
 
 /// mq_setattr(3), after the caller checked `flags` (EINVAL for anything
