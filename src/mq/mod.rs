@@ -439,6 +439,12 @@ fn create(
 /// directory is sticky) or CAP_FOWNER: EPERM, which glibc reports as EACCES.
 pub fn unlink(ns: &Namespace, name: &[u8]) -> Result<()> {
     let queues = queues(ns)?;
+    // An unlinker that dies after its commit leaves the queue to be freed
+    // by its reaper, which must know to look. (Without a process entry,
+    // the next sweep frees it: an mq_open(O_CREAT), a close, an exit.)
+    if let Ok(me) = ns.me() {
+        ns.note_holding(me, queues.directory_index());
+    }
     let names = names_lock(ns, &queues);
     let (slot, q) = find_named(&queues, name).ok_or(Errno::ENOENT)?;
     platform::with_credentials(|c| {
