@@ -22,7 +22,11 @@
 //! `owner` is cleared and `serial` bumped after it. A process that dies
 //! after clearing `owner` but before bumping `serial` leaves the helper
 //! asleep until its next look, when it sees `owner` gone and leaves (it
-//! runs the function only if `fired` names its registration).
+//! runs the function only if `fired` names its registration). Each
+//! registration takes a serial of its own (bumping it, which also wakes
+//! the helper such a death left asleep) and leaves `fired` alone: `fired`
+//! names the registration that fired until one fires again, however soon
+//! another process registers.
 
 use super::descriptor::{self, Description};
 use super::queue::{MqQueue, Registration};
@@ -113,11 +117,13 @@ pub fn register(q: &'static MqQueue, me: ProcRef, descriptor: i32, request: Requ
     n.signo.store(request.signo, Relaxed);
     n.value.store(request.value, Relaxed);
     n.fd.store(descriptor, Relaxed);
-    let serial = n.serial.load(Relaxed);
-    // Names no registration whose helper may still be awake: not this one
-    // (a slot's first registration has serial 0, as `fired` has), and no
-    // earlier one.
-    n.fired.store(serial.wrapping_add(1), Relaxed);
+    // A serial no earlier registration had, so `fired`, which only ever
+    // names a serial that was current when it fired, does not name this
+    // one; and a firing that died before bumping the serial (after
+    // ending its registration) is finished.
+    let serial = n.serial.load(Relaxed).wrapping_add(1);
+    n.serial.store(serial, Release);
+    platform::futex_wake(&n.serial, i32::MAX);
     if request.kind != libc::SIGEV_NONE {
         spawn_helper(Helper { q, me, serial, request })?;
     }
@@ -215,11 +221,13 @@ extern "C" fn helper_main(arg: *mut libc::c_void) -> *mut libc::c_void {
     block_all_signals();
     let n = &helper.q.notify;
     loop {
-        if n.fired.load(Acquire) == helper.serial && n.serial.load(Acquire) != helper.serial {
-            act(&helper);
-            break;
-        }
+        // Ended: `owner` cleared (the commit point; `serial` is bumped
+        // after it, by an ender that may die first) or the serial moved on.
         if n.serial.load(Acquire) != helper.serial || n.owner.load(Acquire) != helper.me.0 {
+            // `fired` is written before `owner` is cleared.
+            if n.fired.load(Acquire) == helper.serial {
+                act(&helper);
+            }
             break;
         }
         platform::futex_wait(&n.serial, helper.serial, Until::After(crate::wait::LOOK_INTERVAL));

@@ -99,7 +99,7 @@ pub struct Registration {
     /// The descriptor the owner registered through (it ends the
     /// registration when it is closed), and its file position.
     pub fd: AtomicI32,
-    /// Bumped whenever a registration ends; a SIGEV_THREAD helper of the
+    /// Bumped whenever a registration is made or ends; a helper of the
     /// owner sleeps on it (see `notify`).
     pub serial: AtomicU32,
     /// The serial of the registration whose helper must act: run the
