@@ -17,8 +17,9 @@
 //!   attributes that runs the function (as glibc's helper does with the
 //!   kernel's netlink message).
 //!
-//! Crash consistency: `owner` is written last when registering and first
-//! when a registration ends (the commit points); `fired` is written before
+//! Crash consistency: `owner` is written when registering (before the
+//! helper starts, which leaves as soon as `owner` does not name its
+//! process) and first when a registration ends (the commit points); `fired` is written before
 //! `owner` is cleared and `serial` bumped after it. A process that dies
 //! after clearing `owner` but before bumping `serial` leaves the helper
 //! asleep until its next look, when it sees `owner` gone and leaves (it
@@ -124,10 +125,15 @@ pub fn register(q: &'static MqQueue, me: ProcRef, descriptor: i32, request: Requ
     let serial = n.serial.load(Relaxed).wrapping_add(1);
     n.serial.store(serial, Release);
     platform::futex_wake(&n.serial, i32::MAX);
-    if request.kind != libc::SIGEV_NONE {
-        spawn_helper(Helper { q, me, serial, request })?;
-    }
+    // Before the helper starts: it leaves as soon as `owner` does not name
+    // its process. Nobody else looks before we unlock.
     n.owner.store(me.0, Release);
+    if request.kind != libc::SIGEV_NONE {
+        if let Err(e) = spawn_helper(Helper { q, me, serial, request }) {
+            n.owner.store(0, Release);
+            return Err(e);
+        }
+    }
     Ok(())
 }
 
