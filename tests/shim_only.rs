@@ -207,6 +207,143 @@ fn a_call_that_panics_holding_a_lock_leaves_it_to_be_repaired() {
     assert!(err.contains("lock holder died; repairing"), "the next holder did not repair:\n{err}");
 }
 
+/// Runs one scenario of `mq_windows` (a process is killed inside an mq
+/// call at a named point); everything it checks must hold, and afterwards
+/// (it unlinks and closes every queue, and reaps the dead) no record may be
+/// left to any process and no queue left in the namespace. Returns its
+/// stderr.
+fn mq_window(scenario: &str) -> String {
+    let build = TempDir::new("mqwindow");
+    let ns = TempDir::new("ns");
+    let out = under_shim(&program("mq_windows", &build), &[scenario], ns.path(), &[]);
+    assert_success(scenario, &out);
+    assert!(text(&out.stdout).contains("all checks held"), "{}\n{}", text(&out.stdout), text(&out.stderr));
+    assert_nothing_held(ns.path());
+    assert_no_queue_left(ns.path());
+    text(&out.stderr)
+}
+
+/// The victim died holding the queue's lock, and the next holder repaired.
+fn assert_queue_repaired(stderr: &str) {
+    assert!(
+        stderr.lines().any(|l| l.contains("mq slot") && l.contains("lock holder died; repairing")),
+        "the queue's lock was not taken over from the dead holder:\n{stderr}"
+    );
+}
+
+#[test]
+fn an_mq_send_killed_before_linking_its_message_loses_only_that_message() {
+    assert_queue_repaired(&mq_window("send-before-link"));
+}
+
+#[test]
+fn an_mq_send_killed_after_linking_its_message_keeps_it_and_counts_it() {
+    assert_queue_repaired(&mq_window("send-after-link"));
+}
+
+#[test]
+fn an_mq_send_killed_with_a_chunk_claimed_leaks_nothing() {
+    assert_queue_repaired(&mq_window("send-chunk"));
+}
+
+#[test]
+fn an_mq_receive_killed_after_copying_its_message_leaves_it_queued() {
+    assert_queue_repaired(&mq_window("receive-after-copy"));
+}
+
+#[test]
+fn an_mq_receive_killed_after_unlinking_its_message_has_consumed_it() {
+    assert_queue_repaired(&mq_window("receive-after-unlink"));
+}
+
+#[test]
+fn an_mq_sender_killed_holding_the_lock_is_repaired_by_the_next_holder() {
+    assert_queue_repaired(&mq_window("lock-send"));
+}
+
+#[test]
+fn an_mq_open_killed_with_the_slot_claimed_creates_nothing() {
+    mq_window("create-claimed");
+}
+
+#[test]
+fn an_mq_open_killed_before_publishing_the_queue_creates_nothing() {
+    mq_window("create-before-publish");
+}
+
+#[test]
+fn an_mq_unlink_killed_after_its_commit_leaves_the_queue_to_its_holder() {
+    mq_window("unlink-held");
+}
+
+#[test]
+fn an_mq_unlink_killed_after_its_commit_with_no_holder_left_is_finished_by_the_reaper() {
+    mq_window("unlink-unheld");
+}
+
+#[test]
+fn an_unlinked_queue_whose_last_holder_is_killed_is_freed_by_the_reaper() {
+    mq_window("holder-killed");
+}
+
+#[test]
+fn a_last_mq_close_killed_while_freeing_the_queue_is_finished_by_the_reaper() {
+    mq_window("free-at-close");
+}
+
+#[test]
+fn an_mq_unlink_killed_while_freeing_the_queue_is_finished_by_the_reaper() {
+    mq_window("free-at-unlink");
+}
+
+#[test]
+fn an_mq_send_killed_firing_a_thread_notification_still_notifies_and_ends_it() {
+    assert_queue_repaired(&mq_window("notify-thread"));
+}
+
+#[test]
+fn an_mq_send_killed_firing_a_thread_notification_notifies_even_if_another_registers_at_once() {
+    assert_queue_repaired(&mq_window("notify-thread-reregistered"));
+}
+
+#[test]
+fn an_mq_send_killed_firing_a_signal_notification_still_notifies_and_ends_it() {
+    assert_queue_repaired(&mq_window("notify-signal"));
+}
+
+/// No POSIX queue is left in the namespace in `ns`: no anchor file beside
+/// the region file, no slot of the queue table in use (named, unlinked or
+/// being created), no chunk owned by a queue.
+fn assert_no_queue_left(ns: &Path) {
+    use std::os::unix::fs::FileExt;
+    let anchors: Vec<String> = std::fs::read_dir(ns)
+        .expect("ns")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| name.contains(".region.mq-"))
+        .collect();
+    assert!(anchors.is_empty(), "anchor files left: {anchors:?}");
+    let (region, layout) = layout_of(ns);
+    let file = std::fs::File::open(&region).expect("region file");
+    let (index, table) = layout.table(ipcshim::region::TableSpec::tag(b"MQU1")).expect("a queue table");
+    let stride = table.spec.stride as usize;
+    let mut entries = vec![0u8; table.spec.count as usize * stride];
+    file.read_exact_at(&mut entries, table.entries).expect("read the queue table");
+    // Every entry starts with its slot's state (0: free).
+    let in_use: Vec<usize> =
+        entries.chunks(stride).enumerate().filter(|(_, e)| e[..4] != [0; 4]).map(|(i, _)| i).collect();
+    assert!(in_use.is_empty(), "queue slots still in use: {in_use:?}");
+    let mut owners = vec![0u8; layout.chunk_count as usize * 8];
+    file.read_exact_at(&mut owners, layout.chunk_owners).expect("read the chunk owners");
+    // An owner word names its table (directory index + 1) in its top byte.
+    let queue_owned: Vec<usize> = owners
+        .chunks(8)
+        .enumerate()
+        .filter(|(_, w)| u64::from_le_bytes((*w).try_into().expect("8 bytes")) >> 56 == index as u64 + 1)
+        .map(|(i, _)| i)
+        .collect();
+    assert!(queue_owned.is_empty(), "chunks still owned by queues: {queue_owned:?}");
+}
+
 /// The records a process can hold (the process table, wait records, undo
 /// records, attachments): tag, and where in an entry its holder's key is.
 const HOLDERS: [(&[u8; 4], u64); 4] = [(b"PRC1", 0), (b"WAI1", 0), (b"UND1", 8), (b"ATT1", 0)];
