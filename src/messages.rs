@@ -12,7 +12,7 @@
 //! fully written, so whatever instruction a lock holder dies at, the next
 //! holder finds every message either wholly on the list or not on it:
 //!
-//! - enqueue: pop blocks from the free list (derived), fill them
+//! - enqueue: take blocks off the free list (derived), fill them
 //!   (unreachable so far), point the new message at its successor, then
 //!   link it with one store to `head` or to its predecessor's `next_msg`,
 //!   then update the derived totals. Dying before the link leaves blocks
@@ -343,12 +343,35 @@ impl MessageList {
         Ok(())
     }
 
-    fn pop_free(&self, st: &Store) -> Result<u32, Corrupt> {
-        let block = self.free.load(Relaxed);
-        let next = st.block(block).ok_or(Corrupt)?.next.load(Relaxed);
-        self.free.store(next, Relaxed);
-        self.free_count.fetch_sub(1, Relaxed);
-        Ok(block)
+    /// Takes the first `count` blocks off the free list. They are chained
+    /// through `next` already, in list order, so a message's blocks need no
+    /// linking of their own: only the last one's link is cut. The first.
+    fn take_free(&self, st: &Store, count: usize) -> Result<u32, Corrupt> {
+        let first = self.free.load(Relaxed);
+        let mut last = first;
+        for _ in 1..count {
+            last = st.block(last).ok_or(Corrupt)?.next.load(Relaxed);
+        }
+        let last = st.block(last).ok_or(Corrupt)?;
+        self.free.store(last.next.load(Relaxed), Relaxed);
+        last.next.store(NIL, Relaxed);
+        self.free_count.fetch_sub(count as u32, Relaxed);
+        Ok(first)
+    }
+
+    /// Gives back the `count` blocks chained from `first` (a message's) in
+    /// one go: their own links are kept, the last one's joins the free
+    /// list. (Each link rewritten would be a cache line taken from the CPU
+    /// of the process that wrote the message, under the lock.)
+    fn give_free(&self, st: &Store, first: u32, count: usize) -> Result<(), Corrupt> {
+        let mut last = first;
+        for _ in 1..count {
+            last = st.block(last).ok_or(Corrupt)?.next.load(Relaxed);
+        }
+        st.block(last).ok_or(Corrupt)?.next.store(self.free.load(Relaxed), Relaxed);
+        self.free.store(first, Relaxed);
+        self.free_count.fetch_add(count as u32, Relaxed);
+        Ok(())
     }
 
     /// Makes sure a message of `size` bytes will find free blocks, claiming
@@ -373,18 +396,15 @@ impl MessageList {
     /// it may stay ahead (always, for a FIFO), the new one is appended at
     /// no cost.
     pub fn enqueue(&self, st: &Store, tag: i64, text: &[u8], goes_before: impl Fn(i64) -> bool) -> Result<(), Corrupt> {
-        let first = self.pop_free(st)?;
+        let first = self.take_free(st, blocks_for(text.len()))?;
         let mut block = first;
         let mut done = 0;
-        let mut pieces = text_pieces(text.len()).peekable();
-        while let Some((at, len)) = pieces.next() {
+        for (at, len) in text_pieces(text.len()) {
             if !st.store_bytes(block, at, &text[done..done + len]) {
                 return Err(Corrupt);
             }
             done += len;
-            let next = if pieces.peek().is_some() { self.pop_free(st)? } else { NIL };
-            st.block(block).ok_or(Corrupt)?.next.store(next, Relaxed);
-            block = next;
+            block = st.block(block).ok_or(Corrupt)?.next.load(Relaxed);
         }
         let (prev, next) = self.place_for(st, &goes_before)?;
         let head = st.msg_head(first).ok_or(Corrupt)?;
@@ -502,13 +522,7 @@ impl MessageList {
         }
         self.count.fetch_sub(1, Relaxed);
         self.bytes.fetch_sub(found.size as u64, Relaxed);
-        let mut block = found.block;
-        for _ in 0..blocks_for(found.size) {
-            let next = st.block(block).ok_or(Corrupt)?.next.load(Relaxed);
-            self.push_free(st, block)?;
-            block = next;
-        }
-        Ok(())
+        self.give_free(st, found.block, blocks_for(found.size))
     }
 
     /// Rebuilds all derived state from the message list and the chunks the
