@@ -17,7 +17,8 @@
 //! published, so it always covers every live slot; `cursor`, `last_index`
 //! and `seq` may have been advanced by a creator that died, which only skips
 //! an index or a sequence number. `in_use` is derived: whoever takes the
-//! registry lock over from a dead holder recounts it.
+//! registry lock over from a dead holder recounts it; `units` likewise, when
+//! next needed.
 
 use super::{make_id, Object, ObjectHeader, Objects, CREATING, LIVE, SEQ_MAX};
 use crate::error::{Errno, Result};
@@ -38,8 +39,14 @@ pub struct Registry {
     high_water: AtomicU32,
     /// Live objects. Derived (recounted on recovery).
     in_use: AtomicU32,
-    _reserved: AtomicU32,
+    /// What the live objects hold of the family's other limit (semaphores,
+    /// for SEMMNS). Derived: UNKNOWN once a holder of the registry lock
+    /// died, until [`units_in_use`] recounts it.
+    units: AtomicU32,
 }
+
+/// `Registry::units` when it must be recounted.
+const UNKNOWN: u32 = u32::MAX;
 
 // SAFETY: repr(C), atomics only.
 unsafe impl Shared for Registry {}
@@ -101,6 +108,7 @@ pub fn lock<'r, T: Object>(table: &Objects<'r, T>) -> Guard<'r> {
             }
         }
         registry.in_use.store(live, Ordering::Relaxed);
+        registry.units.store(UNKNOWN, Ordering::Relaxed);
     }
     guard
 }
@@ -127,6 +135,31 @@ pub struct GetRequest {
     pub flags: i32,
     /// The family's current object limit (MSGMNI, SEMMNI, SHMMNI).
     pub limit: u32,
+    /// What a new object would hold of the family's other limit (see
+    /// [`units_in_use`]; 0 for families without one).
+    pub units: u32,
+}
+
+/// What the live objects hold of the family's other limit, with the
+/// registry locked: kept up to date by creation and removal, recounted
+/// with `units_of` (once) after a holder of the lock died.
+pub fn units_in_use<T: Object>(table: &Objects<'_, T>, units_of: impl Fn(&T) -> u32) -> u32 {
+    let units = &table.prefix().units;
+    match units.load(Ordering::Relaxed) {
+        UNKNOWN => {
+            let total = live_objects(table).map(|o| units_of(o) as u64).sum::<u64>().min(UNKNOWN as u64 - 1) as u32;
+            units.store(total, Ordering::Relaxed);
+            total
+        }
+        known => known,
+    }
+}
+
+/// Adds `delta` to the units in use, unless they are to be recounted.
+fn add_units<T: Object>(table: &Objects<'_, T>, delta: i64) {
+    let _ = table.prefix().units.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+        (n != UNKNOWN).then(|| (n as i64 + delta).clamp(0, UNKNOWN as i64 - 1) as u32)
+    });
 }
 
 /// msgget/semget/shmget: find or create the object for `req.key`.
@@ -193,6 +226,7 @@ fn create<T: Object>(
     // Publish: everything above becomes visible with the state.
     header.slot.state.store(LIVE, Ordering::Release);
     registry.in_use.fetch_add(1, Ordering::Relaxed);
+    add_units(table, req.units as i64);
     Ok(id)
 }
 
@@ -202,13 +236,15 @@ fn next_index(cursor: u32, window: u32, free: impl Fn(u32) -> bool) -> Option<u3
     (cursor..window).find(|&i| free(i)).or_else(|| (0..window).find(|&i| free(i)))
 }
 
-/// Marks `object` removed: its id stops resolving at once and its key is
-/// free for a new object. The commit point of every removal. The caller
-/// holds the registry lock (`_registry`) and the object lock.
-pub fn remove<T: Object>(table: &Objects<'_, T>, _registry: &Guard, object: &T) {
+/// Marks `object` (holding `units`, see [`units_in_use`]) removed: its id
+/// stops resolving at once and its key is free for a new object. The
+/// commit point of every removal. The caller holds the registry lock
+/// (`_registry`) and the object lock.
+pub fn remove<T: Object>(table: &Objects<'_, T>, _registry: &Guard, object: &T, units: u32) {
     object.header().slot.state.store(FREE, Ordering::Release);
     let in_use = &table.prefix().in_use;
     let _ = in_use.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    add_units(table, -(units as i64));
 }
 
 #[cfg(test)]

@@ -143,7 +143,7 @@ fn remove(ns: &Namespace, id: i32) -> Result<()> {
     let q = registry::lookup(&queues, id)?;
     let locked = lock(ns, &queues, q, id)?;
     platform::with_credentials(|c| q.header.perm.check_owner(c))?;
-    registry::remove(&queues, &registry_guard, q);
+    registry::remove(&queues, &registry_guard, q, 0);
     crate::crash_point::here("msg-remove-after-commit");
     let owner = ipc::owner_of(&queues, id);
     let mut wakeups = Wakeups::default();

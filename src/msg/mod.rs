@@ -139,7 +139,7 @@ fn with_repair<T>(locked: &Locked, mut op: impl FnMut() -> std::result::Result<T
 
 /// msgget(2).
 pub fn get(ns: &Namespace, key: i32, flags: i32) -> Result<i32> {
-    let request = registry::GetRequest { key, flags, limit: limits().msgmni };
+    let request = registry::GetRequest { key, flags, limit: limits().msgmni, units: 0 };
     let queues = queues(ns)?;
     platform::with_credentials(|creds| registry::get(&queues, &request, creds, &NewQueue))
 }

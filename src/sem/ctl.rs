@@ -204,7 +204,7 @@ fn remove(ns: &Namespace, id: i32) -> Result<i32> {
     let set = registry::lookup(&sets, id)?;
     let locked = lock(ns, &sets, set, id)?;
     platform::with_credentials(|c| set.header.perm.check_owner(c))?;
-    registry::remove(&sets, &registry_guard, set);
+    registry::remove(&sets, &registry_guard, set, set.nsems.load(Relaxed));
     crate::crash_point::here("sem-remove-after-commit");
     let storage = &locked.storage;
     let mut wakeups = Wakeups::default();

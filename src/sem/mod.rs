@@ -235,7 +235,7 @@ pub fn get(ns: &Namespace, key: i32, nsems: i32, flags: i32) -> Result<i32> {
         return Err(Errno::EINVAL);
     }
     let sets = sets(ns)?;
-    let request = registry::GetRequest { key, flags, limit: l.semmni };
+    let request = registry::GetRequest { key, flags, limit: l.semmni, units: nsems as u32 };
     let family = NewSet { ns, sets, nsems: nsems as u32 };
     platform::with_credentials(|creds| registry::get(&sets, &request, creds, &family))
 }
@@ -258,7 +258,7 @@ impl registry::Family<SemSet> for NewSet<'_> {
         if self.nsems == 0 {
             return Err(Errno::EINVAL);
         }
-        let used: u64 = registry::live_objects(&self.sets).map(|s| s.nsems.load(Relaxed) as u64).sum();
+        let used = registry::units_in_use(&self.sets, |s| s.nsems.load(Relaxed)) as u64;
         if used + self.nsems as u64 > limits().semmns {
             return Err(Errno::ENOSPC);
         }

@@ -156,7 +156,7 @@ impl ShmSegment {
 /// shmget(2).
 pub fn get(ns: &Namespace, key: i32, size: usize, flags: i32) -> Result<i32> {
     let segments = segments(ns)?;
-    let request = registry::GetRequest { key, flags, limit: limits().shmmni };
+    let request = registry::GetRequest { key, flags, limit: limits().shmmni, units: 0 };
     let family = NewSegment { ns, segments, size: size as u64, flags };
     sweep(ns, &segments);
     platform::with_credentials(|creds| registry::get(&segments, &request, creds, &family))
@@ -439,7 +439,7 @@ fn destroy_if_unused(ns: &Namespace, segments: &Objects<ShmSegment>, id: i32) {
 /// memory goes back. Dying in between leaves chunks owned by a segment that
 /// no longer exists, which the next claimer takes over.
 fn destroy(ns: &Namespace, segments: &Objects<ShmSegment>, registry_guard: &Guard, seg: &ShmSegment, id: i32) {
-    registry::remove(segments, registry_guard, seg);
+    registry::remove(segments, registry_guard, seg, 0);
     let owner = ipc::owner_of(segments, id);
     ns.release_extent(owner, seg.extent_first.load(Relaxed), seg.extent_chunks.load(Relaxed));
 }
