@@ -41,14 +41,14 @@ fn main() -> ExitCode {
 
 fn run() -> Result<(), String> {
     let bench = harness::Bench::new("mqbench", SOURCE)?;
-    let cpus = usable_cpus()?;
+    let cpus = harness::usable_cpus()?;
     for (mode, size, placement, count) in CASES {
         let name = format!("{mode} {size}B {placement}");
         if !bench.selected(&name) {
             continue;
         }
         if placement == "2cpu" && cpus < 2 {
-            println!("{:<20} skipped: this process may run on only {cpus} CPU", format!("{name}:"));
+            println!("{}", harness::skipped(&name, cpus));
             continue;
         }
         // pingpong: time per round trip; stream: messages per second.
@@ -66,19 +66,5 @@ fn show(mode: &str, value: f64) -> String {
         format!("{:.2} µs/rt", value / 1e3)
     } else {
         format!("{:.3} Mmsg/s", value / 1e6)
-    }
-}
-
-/// How many CPUs this process's affinity mask holds: the program, which
-/// inherits the mask, pins to the first two of them.
-fn usable_cpus() -> Result<u32, String> {
-    // SAFETY: `set` is a plain bit mask that sched_getaffinity fills in; an
-    // all-zero cpu_set_t is a valid (empty) value.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
-            return Err(format!("sched_getaffinity: {}", std::io::Error::last_os_error()));
-        }
-        Ok(libc::CPU_COUNT(&set) as u32)
     }
 }

@@ -6,6 +6,12 @@
 //! (env `BENCH_ROUNDS`, `IPCSHIM_LIB`, filters).
 //!
 //!     cargo build --release && cargo bench --bench sem [-- FILTER...]
+//!
+//! The ping-pong runs in three placements: `2cpu` (the two processes pinned
+//! to two different CPUs, the first two this process may use: CPU 0 and 1 on
+//! an unrestricted machine), `1cpu` (both pinned to the first) and `free`
+//! (left to the scheduler); with a single CPU `2cpu` is skipped.  The
+//! one-process cases run `pinned` (to the first CPU) and `free`.
 
 use std::process::ExitCode;
 
@@ -13,16 +19,34 @@ mod harness;
 
 const SOURCE: &str = include_str!("c/sembench.c");
 
-/// (mode, count, how to show the printed ns per operation, project target
-/// for the median shim/kernel ratio).  The counts aim at 0.2–1 s per kernel
-/// run on a 2-core VM.
-type Case = (&'static str, u64, fn(f64) -> String, Option<f64>);
-const CASES: [Case; 4] = [
-    ("uncontended", 500_000, |ns| format!("{ns:.0} ns/pair"), Some(0.2)),
-    ("undo", 400_000, |ns| format!("{ns:.0} ns/pair"), None),
-    ("pingpong", 60_000, |ns| format!("{:.2} µs/rt", ns / 1e3), None),
-    ("shm", 20_000, |ns| format!("{:.2} µs/cycle", ns / 1e3), None),
+/// (mode, placement, count, how to show the printed ns per operation,
+/// project target for the median shim/kernel ratio).  The counts aim at
+/// 0.2–1 s per kernel run on a 2-core VM, where a round trip between two
+/// CPUs costs about eight times one on a single CPU.
+type Case = (&'static str, &'static str, u64, fn(f64) -> String, Option<f64>);
+const CASES: [Case; 9] = [
+    ("uncontended", "pinned", 500_000, pair, Some(0.2)),
+    ("uncontended", "free", 500_000, pair, Some(0.2)),
+    ("undo", "pinned", 400_000, pair, None),
+    ("undo", "free", 400_000, pair, None),
+    ("pingpong", "2cpu", 20_000, round_trip, None),
+    ("pingpong", "1cpu", 100_000, round_trip, None),
+    ("pingpong", "free", 20_000, round_trip, None),
+    ("shm", "pinned", 20_000, cycle, None),
+    ("shm", "free", 20_000, cycle, None),
 ];
+
+fn pair(ns: f64) -> String {
+    format!("{ns:.0} ns/pair")
+}
+
+fn round_trip(ns: f64) -> String {
+    format!("{:.2} µs/rt", ns / 1e3)
+}
+
+fn cycle(ns: f64) -> String {
+    format!("{:.2} µs/cycle", ns / 1e3)
+}
 
 fn main() -> ExitCode {
     harness::main("sem bench", run)
@@ -30,12 +54,18 @@ fn main() -> ExitCode {
 
 fn run() -> Result<(), String> {
     let bench = harness::Bench::new("sembench", SOURCE)?;
-    for (mode, count, show, target) in CASES {
-        if !bench.selected(mode) {
+    let cpus = harness::usable_cpus()?;
+    for (mode, placement, count, show, target) in CASES {
+        let name = format!("{mode} {placement}");
+        if !bench.selected(&name) {
             continue;
         }
-        let c = bench.compare(&[mode.to_string(), count.to_string()])?;
-        let mut line = c.row(mode, show, "time", "lower");
+        if placement == "2cpu" && cpus < 2 {
+            println!("{}", harness::skipped(&name, cpus));
+            continue;
+        }
+        let c = bench.compare(&[mode.to_string(), count.to_string(), placement.to_string()])?;
+        let mut line = c.row(&name, show, "time", "lower");
         if let Some(t) = target {
             let met = harness::median(&c.ratio) <= t;
             line += &format!(" [target ≤ {t:.2}: {}]", if met { "met" } else { "MISSED" });

@@ -28,6 +28,21 @@
  *   parse_u64(s, min, max, &v)  strict decimal parse; 0 if invalid
  *   warmup_count(count)   untimed iterations before the timed ones
  *   now_ns()              CLOCK_MONOTONIC in ns
+ *   parse_placement(s)    "free", "1cpu", "2cpu" or "pinned" as PLACE_*; -1
+ *                         if none
+ *   place_self(p)         the parent (or only) process: pins itself to the
+ *                         first CPU of its starting affinity mask unless p
+ *                         is PLACE_FREE; die()s for PLACE_2CPU if the mask
+ *                         holds a single CPU
+ *   place_child(p)        the child (after place_self in the parent): pins
+ *                         itself to the second CPU for PLACE_2CPU, to the
+ *                         first for PLACE_1CPU and PLACE_PINNED
+ *
+ * Placements: "2cpu" puts the two processes of a two-process case on two
+ * different CPUs, "1cpu" both on one CPU, "free" leaves them to the
+ * scheduler; "pinned" is a one-process case on one CPU.  The CPUs are the
+ * first two of the affinity mask the program starts with (CPU 0 and CPU 1 on
+ * an unrestricted machine).
  */
 #ifndef IPCSHIM_BENCH_H
 #define IPCSHIM_BENCH_H
@@ -37,6 +52,7 @@
 #endif
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -157,6 +173,59 @@ static inline uint64_t now_ns(void)
     if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
         die("clock_gettime");
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+enum { PLACE_FREE, PLACE_1CPU, PLACE_2CPU, PLACE_PINNED };
+
+static inline int parse_placement(const char *s)
+{
+    static const char *const names[] = { "free", "1cpu", "2cpu", "pinned" };
+    for (int i = 0; i < 4; i++)
+        if (strcmp(s, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+/* The CPUs placements use: the first two of the starting mask (set by
+ * place_self, -1 if absent). */
+static int cpu_first = -1, cpu_second = -1;
+
+/* Pins the calling process to `cpu`; returns 0 or -1 with errno set. */
+static inline int pin_to(int cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return sched_setaffinity(0, sizeof set, &set);
+}
+
+static inline void place_self(int placement)
+{
+    if (placement == PLACE_FREE)
+        return;
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0)
+        die("sched_getaffinity");
+    for (int c = 0; c < CPU_SETSIZE && cpu_second < 0; c++)
+        if (CPU_ISSET(c, &set)) {
+            if (cpu_first < 0)
+                cpu_first = c;
+            else
+                cpu_second = c;
+        }
+    errno = 0;
+    if (placement == PLACE_2CPU && cpu_second < 0)
+        die("2cpu needs two CPUs in the affinity mask, there is one");
+    /* The parent's CPU; a child starts there too and moves itself. */
+    if (pin_to(cpu_first) != 0)
+        die("sched_setaffinity");
+}
+
+static inline void place_child(int placement)
+{
+    if (placement != PLACE_FREE
+        && pin_to(placement == PLACE_2CPU ? cpu_second : cpu_first) != 0)
+        child_die("sched_setaffinity");
 }
 
 #endif /* IPCSHIM_BENCH_H */

@@ -36,7 +36,6 @@
 
 #include <fcntl.h>
 #include <mqueue.h>
-#include <sched.h>
 
 #define QUEUE_DEPTH 10  /* fs.mqueue.msg_max's default: no privilege needed */
 #define PRIO_DATA 1u    /* parent -> child: pingpong request, stream data */
@@ -140,38 +139,10 @@ static ssize_t crecv(mqd_t q, char *buf, size_t size, unsigned *prio)
     return n;
 }
 
-/* The two CPUs a placement uses: the first two of the starting mask. */
-static int cpu_first = -1, cpu_second = -1;
-
-static void find_cpus(void)
-{
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) != 0)
-        die("sched_getaffinity");
-    for (int c = 0; c < CPU_SETSIZE && cpu_second < 0; c++)
-        if (CPU_ISSET(c, &set)) {
-            if (cpu_first < 0)
-                cpu_first = c;
-            else
-                cpu_second = c;
-        }
-}
-
-/* Pins the calling process to `cpu`; returns 0 or -1 with errno set. */
-static int pin_to(int cpu)
-{
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    return sched_setaffinity(0, sizeof set, &set);
-}
-
 static void child_main(int pingpong, int placement, char *buf, size_t size,
                        uint64_t warm, uint64_t count, int ack_fd)
 {
-    /* placement: 0 free, 1 one CPU (the parent's), 2 two CPUs. */
-    if (placement && pin_to(placement == 2 ? cpu_second : cpu_first) != 0)
-        child_die("sched_setaffinity");
+    place_child(placement);
 
     /* Open the queues by name, as an unrelated process would; the
      * descriptors inherited over fork are not used. */
@@ -256,13 +227,9 @@ static uint64_t parse_num(const char *s, const char *what, uint64_t min,
 
 int main(int argc, char **argv)
 {
-    static const char *const placements[] = { "free", "1cpu", "2cpu" };
-    int placement = -1;
-    for (int i = 0; argc == 5 && i < 3; i++)
-        if (strcmp(argv[4], placements[i]) == 0)
-            placement = i;
+    int placement = argc == 5 ? parse_placement(argv[4]) : -1;
     if (argc != 5 || (strcmp(argv[1], "pingpong") && strcmp(argv[1], "stream"))
-        || placement < 0) {
+        || placement < 0 || placement == PLACE_PINNED) {
         fprintf(stderr, "usage: %s pingpong|stream <size> <count> free|1cpu|2cpu\n",
                 argv[0]);
         return 2;
@@ -278,15 +245,7 @@ int main(int argc, char **argv)
 
     install_signals();
 
-    if (placement) {
-        find_cpus();
-        errno = 0;
-        if (placement == 2 && cpu_second < 0)
-            die("2cpu needs two CPUs in the affinity mask, there is one");
-        /* The sender's CPU; the child starts there too and moves itself. */
-        if (pin_to(cpu_first) != 0)
-            die("sched_setaffinity");
-    }
+    place_self(placement);
 
     mqd_t out = create_queue(Q_DATA, "data", O_WRONLY, size), in = (mqd_t)-1;
     if (pingpong)

@@ -1,8 +1,12 @@
 /*
  * msgbench: System V message queue micro-benchmark.
  *
- *   msgbench pingpong <size> <count>   prints mean round-trip time in ns
- *   msgbench stream   <size> <count>   prints messages per second
+ *   msgbench pingpong <size> <count> <cpus>   prints mean round-trip time in ns
+ *   msgbench stream   <size> <count> <cpus>   prints messages per second
+ *
+ * <cpus> places the two processes (see bench.h): "2cpu" pins the sender
+ * (parent) to one CPU and the receiver (child) to another, "1cpu" pins both
+ * to the same CPU, "free" leaves them to the scheduler.
  *
  * Uses only the plain msgget/msgsnd/msgrcv/msgctl API, so the same binary
  * measures the kernel implementation when run directly and ipcshim when run
@@ -114,9 +118,10 @@ static ssize_t crecv(struct msg *m, size_t size, long type)
     return n;
 }
 
-static void child_main(int pingpong, struct msg *m, size_t size,
-                       uint64_t warm, uint64_t count)
+static void child_main(int pingpong, int placement, struct msg *m,
+                       size_t size, uint64_t warm, uint64_t count)
 {
+    place_child(placement);
     if (pingpong) {
         for (uint64_t i = 0; i < warm + count; i++) {
             ssize_t n = crecv(m, size, TYPE_REQ);
@@ -160,8 +165,11 @@ static uint64_t parse_num(const char *s, const char *what, uint64_t min,
 
 int main(int argc, char **argv)
 {
-    if (argc != 4 || (strcmp(argv[1], "pingpong") && strcmp(argv[1], "stream"))) {
-        fprintf(stderr, "usage: %s pingpong|stream <size> <count>\n", argv[0]);
+    int placement = argc == 5 ? parse_placement(argv[4]) : -1;
+    if (argc != 5 || (strcmp(argv[1], "pingpong") && strcmp(argv[1], "stream"))
+        || placement < 0 || placement == PLACE_PINNED) {
+        fprintf(stderr, "usage: %s pingpong|stream <size> <count> free|1cpu|2cpu\n",
+                argv[0]);
         return 2;
     }
     int pingpong = strcmp(argv[1], "pingpong") == 0;
@@ -174,13 +182,14 @@ int main(int argc, char **argv)
         die("calloc");
 
     install_signals();
+    place_self(placement);
 
     qid = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
     if (qid < 0)
         die("msgget");
 
     if (fork_child() == 0)
-        child_main(pingpong, m, size, warm, count);
+        child_main(pingpong, placement, m, size, warm, count);
 
     uint64_t t0 = 0;
     if (pingpong) {

@@ -1,12 +1,17 @@
 /*
  * sembench: System V semaphore and shared memory micro-benchmark.
  *
- *   sembench uncontended <count>  ns per semop P (-1) + V (+1) pair
- *   sembench undo        <count>  the same with SEM_UNDO on both
- *   sembench pingpong    <count>  ns per round trip between two processes
- *                                 (A posts S1, waits S2; B waits S1, posts S2)
- *   sembench shm         <count>  ns per shmget + shmat + write one byte
- *                                 + shmdt + shmctl(IPC_RMID) cycle
+ *   sembench uncontended <count> <cpus>  ns per semop P (-1) + V (+1) pair
+ *   sembench undo        <count> <cpus>  the same with SEM_UNDO on both
+ *   sembench pingpong    <count> <cpus>  ns per round trip between two
+ *                                        processes (A posts S1, waits S2;
+ *                                        B waits S1, posts S2)
+ *   sembench shm         <count> <cpus>  ns per shmget + shmat + write one
+ *                                        byte + shmdt + shmctl(IPC_RMID)
+ *
+ * <cpus> (see bench.h): for pingpong "2cpu" (A and B on two CPUs), "1cpu"
+ * (both on one CPU) or "free" (left to the scheduler); for the one-process
+ * modes "pinned" (on one CPU) or "free".
  *
  * Uses only the plain System V API, so the same binary measures the kernel
  * when run directly and ipcshim when run with LD_PRELOAD=libipcshim.so.
@@ -31,6 +36,7 @@ union semun {
 };
 
 static int semid = -1;
+static int placement = PLACE_FREE;
 
 /* For die() and child_die(); removing the set wakes a waiting peer with
  * EIDRM. */
@@ -90,6 +96,7 @@ static void undo_child(uint64_t n)
 /* Pingpong's B: waits on S1, posts S2. */
 static void pong_child(uint64_t n)
 {
+    place_child(placement);
     for (uint64_t i = 0; i < n; i++) {
         while (sem1(0, -1, 0) != 0)
             if (errno != EINTR)
@@ -176,17 +183,23 @@ static uint64_t parse_count(const char *s)
 
 int main(int argc, char **argv)
 {
-    const char *mode = argc == 3 ? argv[1] : "";
+    const char *mode = argc == 4 ? argv[1] : "";
     int uncontended = !strcmp(mode, "uncontended"), undo = !strcmp(mode, "undo");
     int pp = !strcmp(mode, "pingpong"), shm = !strcmp(mode, "shm");
-    if (!(uncontended || undo || pp || shm)) {
-        fprintf(stderr, "usage: %s uncontended|undo|pingpong|shm <count>\n", argv[0]);
+    placement = argc == 4 ? parse_placement(argv[3]) : -1;
+    int two_process = placement == PLACE_1CPU || placement == PLACE_2CPU;
+    if (!(uncontended || undo || pp || shm) || placement < 0
+        || (placement != PLACE_FREE && two_process != pp)) {
+        fprintf(stderr, "usage: %s pingpong <count> free|1cpu|2cpu\n"
+                        "       %s uncontended|undo|shm <count> free|pinned\n",
+                argv[0], argv[0]);
         return 2;
     }
     uint64_t count = parse_count(argv[2]);
     uint64_t warm = warmup_count(count);
 
     install_signals();
+    place_self(placement);
 
     uint64_t elapsed;
     if (shm) {

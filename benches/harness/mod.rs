@@ -11,11 +11,19 @@
 //! The library is `target/release/libipcshim.so` (found next to the bench
 //! binary's `deps/` directory) unless `IPCSHIM_LIB` names another one.
 //! Arguments that do not start with `-` select cases by substring.
+//!
+//! With env `BENCH_LOAD=1` every measured run, kernel and shim alike, has
+//! competing load: one busy-looping `sh` per online CPU, unpinned, started
+//! just before the run and killed and reaped right after it (also when the
+//! run fails or the bench panics; each hog also gets SIGKILL should the
+//! bench itself die).  The header on stderr says whether load was on.
 
 use std::env;
 use std::fs;
+use std::io;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Runs a bench's body; prints its error, prefixed with `tag`, on failure.
@@ -35,6 +43,8 @@ pub struct Bench {
     bin: PathBuf,
     lib: PathBuf,
     rounds: usize,
+    /// Busy-looping hogs to run beside each measured run (0: no load).
+    hogs: usize,
     filters: Vec<String>,
     _build: TempDir,
 }
@@ -52,12 +62,22 @@ impl Bench {
                 .ok_or_else(|| format!("BENCH_ROUNDS={s:?} is not a positive integer"))?,
             Err(_) => 7,
         };
+        let hogs = match env::var("BENCH_LOAD").as_deref() {
+            Ok("1") => online_cpus(),
+            Ok("0") | Ok("") | Err(env::VarError::NotPresent) => 0,
+            Ok(s) => return Err(format!("BENCH_LOAD={s:?} is neither 0 nor 1")),
+            Err(e) => return Err(format!("BENCH_LOAD: {e}")),
+        };
         // `cargo bench` passes `--bench`; other arguments select cases by name.
         let filters = env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
         let build = TempDir::new("build")?;
         let bin = compile(name, source, &build.0)?;
-        eprintln!("shim library: {}; {rounds} rounds per case", lib.display());
-        Ok(Bench { name, bin, lib, rounds, filters, _build: build })
+        let load = match hogs {
+            0 => "off".to_string(),
+            n => format!("on ({n} busy-looping hog{}, one per online CPU)", if n == 1 { "" } else { "s" }),
+        };
+        eprintln!("shim library: {}; {rounds} rounds per case; load {load}", lib.display());
+        Ok(Bench { name, bin, lib, rounds, hogs, filters, _build: build })
     }
 
     /// Whether case `name` passes the command-line filters.
@@ -93,7 +113,10 @@ impl Bench {
         if let Some(state) = &state {
             cmd.env("LD_PRELOAD", &self.lib).env("IPCSHIM_DIR", &state.0);
         }
-        let out = cmd.output().map_err(|e| format!("running {}: {e}", self.bin.display()))?;
+        let load = Load::start(self.hogs)?;
+        let out = cmd.output().map_err(|e| format!("running {}: {e}", self.bin.display()));
+        drop(load);
+        let out = out?;
         drop(state);
         let variant = if shim { "shim" } else { "kernel" };
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -106,6 +129,48 @@ impl Bench {
                 out.status,
                 stdout.trim()
             )),
+        }
+    }
+}
+
+/// Competing load: busy-looping processes, killed and reaped when dropped.
+struct Load(Vec<Child>);
+
+impl Load {
+    /// Starts `n` hogs (none for 0).
+    fn start(n: usize) -> Result<Load, String> {
+        let mut load = Load(Vec::with_capacity(n));
+        let parent = std::process::id();
+        for _ in 0..n {
+            let mut cmd = Command::new("sh");
+            cmd.args(["-c", "while :; do :; done"]);
+            cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+            // SAFETY: the closure runs in the forked child before exec and
+            // calls only async-signal-safe functions (prctl, getppid, _exit).
+            unsafe {
+                cmd.pre_exec(move || {
+                    // Die with the bench, even if it is killed outright.
+                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                    if libc::getppid() as u32 != parent {
+                        libc::_exit(1);
+                    }
+                    Ok(())
+                });
+            }
+            // On failure `load` is dropped, which stops the hogs started so far.
+            load.0.push(cmd.spawn().map_err(|e| format!("starting a load process: {e}"))?);
+        }
+        Ok(load)
+    }
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        for hog in &mut self.0 {
+            let _ = hog.kill();
+            let _ = hog.wait();
         }
     }
 }
@@ -143,6 +208,36 @@ pub fn median(values: &[f64]) -> f64 {
     } else {
         (v[n / 2 - 1] + v[n / 2]) / 2.0
     }
+}
+
+/// How many CPUs are online (the number of load processes).
+fn online_cpus() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    if n >= 1 {
+        n as usize
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+}
+
+/// How many CPUs this process's affinity mask holds: the programs, which
+/// inherit the mask, pin to the first two of them.
+pub fn usable_cpus() -> Result<u32, String> {
+    // SAFETY: `set` is a plain bit mask that sched_getaffinity fills in; an
+    // all-zero cpu_set_t is a valid (empty) value.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return Err(format!("sched_getaffinity: {}", io::Error::last_os_error()));
+        }
+        Ok(libc::CPU_COUNT(&set) as u32)
+    }
+}
+
+/// The table row for a `2cpu` case skipped for want of a second CPU.
+pub fn skipped(name: &str, cpus: u32) -> String {
+    format!("{:<20} skipped: this process may run on only {cpus} CPU", format!("{name}:"))
 }
 
 /// A fresh directory, removed when dropped.
