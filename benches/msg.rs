@@ -20,7 +20,7 @@ const SOURCE: &str = include_str!("c/msgbench.c");
 /// (mode, message size in bytes, placement, message count).  The counts aim
 /// at 0.2–1 s per kernel run on a 2-core VM, where a round trip between two
 /// CPUs costs about eight times one on a single CPU.
-const CASES: [(&str, usize, &str, u64); 12] = [
+const CASES: [harness::QueueCase; 12] = [
     ("pingpong", 64, "2cpu", 15_000),
     ("pingpong", 64, "1cpu", 80_000),
     ("pingpong", 64, "free", 15_000),
@@ -40,31 +40,5 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<(), String> {
-    let bench = harness::Bench::new("msgbench", SOURCE)?;
-    let cpus = harness::usable_cpus()?;
-    for (mode, size, placement, count) in CASES {
-        let name = format!("{mode} {size}B {placement}");
-        if !bench.selected(&name) {
-            continue;
-        }
-        if placement == "2cpu" && cpus < 2 {
-            println!("{}", harness::skipped(&name, cpus));
-            continue;
-        }
-        // pingpong: time per round trip; stream: messages per second.
-        // Either way the ratio is shim/kernel of what was measured.
-        let args = [mode.to_string(), size.to_string(), count.to_string(), placement.to_string()];
-        let c = bench.compare(&args)?;
-        let (what, better) = if mode == "pingpong" { ("time", "lower") } else { ("rate", "higher") };
-        println!("{}", c.row(&name, |v| show(mode, v), what, better));
-    }
-    Ok(())
-}
-
-fn show(mode: &str, value: f64) -> String {
-    if mode == "pingpong" {
-        format!("{:.2} µs/rt", value / 1e3)
-    } else {
-        format!("{:.3} Mmsg/s", value / 1e6)
-    }
+    harness::queue_cases("msgbench", SOURCE, &CASES)
 }

@@ -311,3 +311,41 @@ fn compile(name: &str, source: &str, dir: &Path) -> Result<PathBuf, String> {
     }
     Ok(bin)
 }
+
+/// A queue bench's case: (mode, message size in bytes, placement, count).
+#[allow(dead_code)] // the queue benches (msg, mq) use it, the sem bench does not
+pub type QueueCase = (&'static str, usize, &'static str, u64);
+
+/// Runs the ping-pong and stream cases of a queue bench program (msg, mq):
+/// time per round trip, or messages per second; either way the ratio is
+/// shim/kernel of what was measured. Two-CPU cases are skipped on a
+/// machine that has one.
+#[allow(dead_code)] // as QueueCase
+pub fn queue_cases(program: &'static str, source: &str, cases: &[QueueCase]) -> Result<(), String> {
+    let bench = Bench::new(program, source)?;
+    let cpus = usable_cpus()?;
+    for &(mode, size, placement, count) in cases {
+        let name = format!("{mode} {size}B {placement}");
+        if !bench.selected(&name) {
+            continue;
+        }
+        if placement == "2cpu" && cpus < 2 {
+            println!("{}", skipped(&name, cpus));
+            continue;
+        }
+        let args = [mode.to_string(), size.to_string(), count.to_string(), placement.to_string()];
+        let c = bench.compare(&args)?;
+        let (what, better) = if mode == "pingpong" { ("time", "lower") } else { ("rate", "higher") };
+        println!("{}", c.row(&name, |v| show_queue(mode, v), what, better));
+    }
+    Ok(())
+}
+
+#[allow(dead_code)] // as QueueCase
+fn show_queue(mode: &str, value: f64) -> String {
+    if mode == "pingpong" {
+        format!("{:.2} µs/rt", value / 1e3)
+    } else {
+        format!("{:.3} Mmsg/s", value / 1e6)
+    }
+}
