@@ -16,13 +16,15 @@ type ClockGettime = unsafe extern "C" fn(libc::clockid_t, *mut libc::timespec) -
 /// The vDSO function's address; 0 before the lookup, 1 if there is none.
 static VDSO_CLOCK_GETTIME: AtomicUsize = AtomicUsize::new(0);
 const NO_VDSO: usize = 1;
+const CLOCK_GETTIME: &str =
+    if cfg!(target_arch = "aarch64") { "__kernel_clock_gettime" } else { "__vdso_clock_gettime" };
 
 fn read(clock: libc::clockid_t) -> Duration {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     let mut entry = VDSO_CLOCK_GETTIME.load(Ordering::Relaxed);
     if entry == 0 {
         // Racing threads find the same address: storing it twice is harmless.
-        entry = vdso::find_clock_gettime().unwrap_or(NO_VDSO);
+        entry = super::vdso::find(CLOCK_GETTIME).unwrap_or(NO_VDSO);
         VDSO_CLOCK_GETTIME.store(entry, Ordering::Relaxed);
     }
     let ok = if entry != NO_VDSO {
@@ -55,64 +57,4 @@ pub fn realtime_now() -> Duration {
 /// coarse clock: the kernel's IPC timestamps are at second resolution).
 pub fn now_secs() -> i64 {
     read(libc::CLOCK_REALTIME_COARSE).as_secs() as i64
-}
-
-mod vdso {
-    //! Finding a symbol in the vDSO image (an ELF shared object the kernel
-    //! maps into every process).
-
-    /// The address of the vDSO's clock_gettime, if there is a vDSO that has one.
-    pub fn find_clock_gettime() -> Option<usize> {
-        // SAFETY: getauxval only reads the auxiliary vector.
-        let base = unsafe { libc::getauxval(libc::AT_SYSINFO_EHDR) } as usize;
-        if base == 0 {
-            return None;
-        }
-        let name: &[u8] =
-            if cfg!(target_arch = "aarch64") { b"__kernel_clock_gettime" } else { b"__vdso_clock_gettime" };
-        // SAFETY: AT_SYSINFO_EHDR is the address of the mapped vDSO image,
-        // a complete ELF file (headers, sections, symbols) that stays
-        // mapped for the life of the process.
-        unsafe { lookup(base, name) }
-    }
-
-    /// # Safety
-    /// `base` must be the start of a mapped, well-formed ELF64 image.
-    unsafe fn lookup(base: usize, name: &[u8]) -> Option<usize> {
-        use libc::{Elf64_Ehdr, Elf64_Phdr, Elf64_Shdr, Elf64_Sym};
-        const SHT_DYNSYM: u32 = 11;
-        /// `count` `T`s at `offset` in the image.
-        ///
-        /// # Safety
-        /// They must lie inside the image (the ELF header says where).
-        unsafe fn table<'a, T>(base: usize, offset: u64, count: usize) -> &'a [T] {
-            // SAFETY: per the contract.
-            unsafe { std::slice::from_raw_parts((base + offset as usize) as *const T, count) }
-        }
-        // SAFETY: the image starts with its ELF header (the contract).
-        let header = unsafe { &*(base as *const Elf64_Ehdr) };
-        if header.e_ident[..4] != *b"\x7fELF" || header.e_ident[4] != 2 {
-            return None;
-        }
-        // SAFETY: the program headers the ELF header locates.
-        let phdrs: &[Elf64_Phdr] = unsafe { table(base, header.e_phoff, header.e_phnum as usize) };
-        // Symbol values are link-time addresses; the image sits at `base`.
-        let load = phdrs.iter().find(|p| p.p_type == libc::PT_LOAD)?;
-        let bias = base.wrapping_sub((load.p_vaddr - load.p_offset) as usize);
-        // SAFETY: the section headers the ELF header locates.
-        let sections: &[Elf64_Shdr] = unsafe { table(base, header.e_shoff, header.e_shnum as usize) };
-        let dynsym = sections.iter().find(|s| s.sh_type == SHT_DYNSYM)?;
-        let strtab = sections.get(dynsym.sh_link as usize)?;
-        let count = (dynsym.sh_size / dynsym.sh_entsize.max(1)) as usize;
-        // SAFETY: the dynamic symbol table its section header locates.
-        let symbols: &[Elf64_Sym] = unsafe { table(base, dynsym.sh_offset, count) };
-        let strings = base + strtab.sh_offset as usize;
-        symbols.iter().find_map(|sym| {
-            // SAFETY: a NUL-terminated name in the string table the symbol
-            // table's section links to.
-            let symbol_name = unsafe { std::ffi::CStr::from_ptr((strings + sym.st_name as usize) as *const _) };
-            let defined = sym.st_shndx != 0 && sym.st_value != 0;
-            (defined && symbol_name.to_bytes() == name).then(|| bias.wrapping_add(sym.st_value as usize))
-        })
-    }
 }
