@@ -29,7 +29,7 @@
 use crate::error::Errno;
 use crate::region::{Owner, Region, Shared, CHUNK_SIZE};
 use crate::user::OutBuf;
-use crate::platform;
+use crate::platform::spin::{self, Whereabouts};
 use crate::process::{Look, Namespace};
 use crate::wait::{self, Deadline, Slept, WaitQueue, Waiter, Waits, Wakeups};
 use std::collections::HashSet;
@@ -73,6 +73,11 @@ pub struct Waiting {
     /// lock: a would-be receiver (sender) spins on it before it registers.
     pub sent: AtomicU32,
     pub freed: AtomicU32,
+    /// Where the last sender and the last receiver ran: a would-be receiver
+    /// (sender) watches `sent` (`freed`) in the way that suits (see
+    /// `platform::spin`).
+    pub sender: Whereabouts,
+    pub receiver: Whereabouts,
     /// Receivers waiting for a message and senders waiting for room (see
     /// `wait`; repaired with the queue).
     pub receivers: WaitQueue,
@@ -90,6 +95,18 @@ impl Waiting {
     pub fn clear(&self) {
         self.receivers.clear();
         self.senders.clear();
+    }
+
+    /// A message was sent (under the lock): for would-be receivers.
+    pub fn note_sent(&self) {
+        self.sent.fetch_add(1, Relaxed);
+        self.sender.note();
+    }
+
+    /// A message was received (under the lock): for would-be senders.
+    pub fn note_freed(&self) {
+        self.freed.fetch_add(1, Relaxed);
+        self.receiver.note();
     }
 
     /// The receivers' or the senders' queue.
@@ -163,12 +180,13 @@ impl<'r> Wait<'r> {
         describe: impl FnOnce(&Waiter),
         relock: impl Fn() -> crate::error::Result<G>,
     ) -> crate::error::Result<(G, Slept, u32)> {
-        if !self.spun && platform::spinning_pays() {
+        if !self.spun && !spin::quiet() {
             self.spun = true;
-            let word = if which == SENDER { &waiting.freed } else { &waiting.sent };
+            let (word, peer) =
+                if which == SENDER { (&waiting.freed, &waiting.receiver) } else { (&waiting.sent, &waiting.sender) };
             let seen = word.load(Relaxed);
             drop(locked);
-            platform::spin_while_equal(word, seen, platform::SPIN_TIME);
+            spin::watch(word, seen, Some(peer), spin::SPIN_TIME);
             return relock().map(|g| (g, Slept::Settled(wait::RECHECK), wait::RECHECK));
         }
         if self.waiter.is_none() {
@@ -178,7 +196,7 @@ impl<'r> Wait<'r> {
         describe(w);
         w.enqueue(waiting.queue(which), which);
         drop(locked);
-        let slept = w.sleep(deadline, false);
+        let slept = w.sleep(deadline, None);
         if slept == Slept::Look {
             ns.reap_dead(Look::Thorough, false);
         }

@@ -343,7 +343,7 @@ fn assert_no_queue_left(ns: &Path) {
     assert!(anchors.is_empty(), "anchor files left: {anchors:?}");
     let (region, layout) = layout_of(ns);
     let file = std::fs::File::open(&region).expect("region file");
-    let (index, table) = layout.table(ipcshim::region::TableSpec::tag(b"MQU1")).expect("a queue table");
+    let (index, table) = layout.table(ipcshim::region::TableSpec::tag(b"MQU2")).expect("a queue table");
     let stride = table.spec.stride as usize;
     let mut entries = vec![0u8; table.spec.count as usize * stride];
     file.read_exact_at(&mut entries, table.entries).expect("read the queue table");
@@ -517,7 +517,7 @@ fn a_lock_word_naming_an_unrelated_live_process_is_taken_over() {
 
 /// Where the message queue table's entries start.
 fn msg_table(layout: &ipcshim::region::Layout) -> u64 {
-    let tag = ipcshim::region::TableSpec::tag(b"MSQ1");
+    let tag = ipcshim::region::TableSpec::tag(b"MSQ2");
     layout.table(tag).expect("a message queue table").1.entries
 }
 

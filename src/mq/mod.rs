@@ -22,6 +22,7 @@ pub use queue::NAME_MAX;
 
 use crate::error::{Errno, Result};
 use crate::messages::{Corrupt, Fault, Store, Visit, Wait, MAX_TEXT, RECEIVER, SENDER};
+use crate::platform::spin::{self, Whereabouts};
 use crate::platform::{self, descriptors as fd, LocalMutex};
 use crate::process::{Family, Namespace, ProcRef, Scope};
 use crate::region::{Guard, Table, TableSpec, FREE};
@@ -32,7 +33,7 @@ use queue::{MqQueue, Names, CREATING, NAMED, UNLINKED};
 use std::sync::atomic::{AtomicBool, AtomicU32};
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
-const TAG: u32 = crate::region::TableSpec::tag(b"MQU1");
+const TAG: u32 = crate::region::TableSpec::tag(b"MQU2");
 /// Queue slots in a namespace (Linux's HARD_QUEUESMAX is 1024; only
 /// CAP_SYS_RESOURCE goes past queues_max).
 const SLOTS: u32 = 1024;
@@ -569,7 +570,7 @@ pub fn send(ns: &Namespace, t: &Target, text: &[u8], prio: u32, deadline: Option
             // Highest priority first, FIFO within one.
             with_repair(&locked, || q.list.enqueue(&locked.st, prio as i64, text, |p| p < prio as i64))?;
             q.last_pids[0].store(platform::pid(), Relaxed);
-            q.waiting.sent.fetch_add(1, Relaxed);
+            q.waiting.note_sent();
             let nobody_waits = q.waiting.receivers.is_empty();
             let mut wakeups = Wakeups::default();
             locked.settle_all(RECEIVER, &mut wakeups);
@@ -586,7 +587,7 @@ pub fn send(ns: &Namespace, t: &Target, text: &[u8], prio: u32, deadline: Option
         waited = true;
         if !glanced {
             glanced = true;
-            locked = glance(ns, t, locked, &q.waiting.freed)?;
+            locked = glance(ns, t, locked, &q.waiting.freed, &q.waiting.receiver)?;
             continue;
         }
         if !checked && t.nonblocking() {
@@ -639,7 +640,7 @@ pub fn receive(
             }
             with_repair(&locked, || q.list.unlink(&locked.st, &found))?;
             q.last_pids[1].store(platform::pid(), Relaxed);
-            q.waiting.freed.fetch_add(1, Relaxed);
+            q.waiting.note_freed();
             let mut wakeups = Wakeups::default();
             locked.settle_all(SENDER, &mut wakeups);
             drop(locked);
@@ -648,7 +649,7 @@ pub fn receive(
         }
         if !glanced {
             glanced = true;
-            locked = glance(ns, t, locked, &q.waiting.sent)?;
+            locked = glance(ns, t, locked, &q.waiting.sent, &q.waiting.sender)?;
             continue;
         }
         if !checked && t.nonblocking() {
@@ -669,13 +670,19 @@ const GLANCE: std::time::Duration = std::time::Duration::from_micros(2);
 /// peer can run meanwhile, and locks again for another try. A
 /// non-blocking descriptor may so succeed where a moment earlier it would
 /// have failed with EAGAIN, as if the call had come a moment later.
-fn glance<'r>(ns: &'r Namespace, t: &Target<'r>, locked: Locked<'r>, word: &AtomicU32) -> Result<Locked<'r>> {
-    if !platform::spinning_pays() {
+fn glance<'r>(
+    ns: &'r Namespace,
+    t: &Target<'r>,
+    locked: Locked<'r>,
+    word: &AtomicU32,
+    peer: &Whereabouts,
+) -> Result<Locked<'r>> {
+    if spin::quiet() {
         return Ok(locked);
     }
     let seen = word.load(Relaxed);
     drop(locked);
-    platform::spin_while_equal(word, seen, GLANCE);
+    spin::watch(word, seen, Some(peer), GLANCE);
     t.lock(ns)
 }
 

@@ -33,7 +33,7 @@ pub const MSG_INFO: i32 = 12;
 pub const MSG_STAT_ANY: i32 = 13;
 pub const MSG_COPY: i32 = 0o40000;
 
-const TAG: u32 = TableSpec::tag(b"MSQ1");
+const TAG: u32 = TableSpec::tag(b"MSQ2");
 
 /// The system's limits, read once per process from /proc/sys/kernel (Linux's
 /// defaults where it is absent).
@@ -174,7 +174,7 @@ pub fn send(ns: &Namespace, id: i32, mtype: i64, text: &[u8], flags: i32) -> Res
             with_repair(&locked, || q.enqueue(&locked.st, mtype, text))?;
             q.lspid.store(platform::pid(), Relaxed);
             q.stime.store(platform::now_secs(), Relaxed);
-            q.waiting.sent.fetch_add(1, Relaxed);
+            q.waiting.note_sent();
             let mut wakeups = Wakeups::default();
             if !q.waiting.receivers.is_empty() {
                 let waits = locked.waits();
@@ -258,7 +258,7 @@ pub fn receive(ns: &Namespace, id: i32, buffer: &mut OutBuf, select: Select, fla
                 with_repair(&locked, || q.list.unlink(&locked.st, &found))?;
                 q.lrpid.store(platform::pid(), Relaxed);
                 q.rtime.store(platform::now_secs(), Relaxed);
-                q.waiting.freed.fetch_add(1, Relaxed);
+                q.waiting.note_freed();
                 let mut wakeups = Wakeups::default();
                 locked.settle_all(SENDER, &mut wakeups);
                 drop(locked);

@@ -11,6 +11,7 @@ pub use linux::*;
 
 mod local;
 mod once;
+pub mod spin;
 pub use local::{LocalGuard, LocalMutex};
 pub use once::Once;
 

@@ -87,7 +87,7 @@ impl RobustLock {
         // (a little while, by the clock, where another CPU can run it;
         // briefly where it cannot), since sleeping costs both sides a
         // system call and the sleeper a wake-up of tens of microseconds.
-        let spin_until = platform::spinning_pays().then(|| platform::monotonic_now() + SPIN_TIME);
+        let spin_until = platform::spin::pays().then(|| platform::monotonic_now() + SPIN_TIME);
         let mut spins = 0u32;
         loop {
             if self.word.load(Ordering::Relaxed) == 0

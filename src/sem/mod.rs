@@ -345,6 +345,7 @@ pub fn op(ns: &Namespace, id: i32, sops: &[Sop], timeout: Option<Duration>) -> R
                 let mut wakeups = Wakeups::default();
                 storage.commit(&changes, &mut wakeups)?;
                 set.otime.store(platform::now_secs(), Relaxed);
+                set.operated.note();
                 let dead = if alter { wait::update_queue(storage, &mut wakeups) } else { SmallVec::new() };
                 drop(locked);
                 wakeups.wake();
@@ -382,7 +383,7 @@ fn sleep(
     deadline: Option<Deadline>,
 ) -> Result<Option<Result<()>>> {
     loop {
-        let slept = w.sleep(deadline, true);
+        let slept = w.sleep(deadline, Some(&set.operated));
         let relocked = lock(ns, sets, set, id);
         let look = match (&relocked, slept) {
             (Ok(locked), Slept::Look) if w.record().settled().is_none() => {

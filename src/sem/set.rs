@@ -23,6 +23,7 @@
 use super::undo::{UndoList, Undos};
 use crate::error::{Errno, Result};
 use crate::ipc::{Object, ObjectHeader};
+use crate::platform::spin::Whereabouts;
 use crate::process::Namespace;
 use crate::region::{Extent, Owner, Region, Shared, CHUNK_SIZE};
 use crate::wait::{self, WaitQueue, Waits, Wakeups};
@@ -47,7 +48,9 @@ pub struct SemSet {
     /// The undo records of this set (undo table index + 1; 0: none),
     /// linked through `UndoRecord::next`. Primary.
     pub undo_head: AtomicU32,
-    _reserved: AtomicU32,
+    /// Where the last operation ran: waiters watch for the next one in the
+    /// way that suits (see `platform::spin`).
+    pub operated: Whereabouts,
     /// Last semop time (`sem_otime`).
     pub otime: AtomicI64,
 }

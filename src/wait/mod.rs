@@ -47,6 +47,7 @@ mod record;
 
 pub use record::{WaitFamily, WaitQueue, WaitRecord, Waiter, Waits, Wakeups, PAYLOAD_WORDS};
 
+use crate::platform::spin::{self, Whereabouts};
 use crate::platform::{self, Until, Wake};
 use std::time::Duration;
 
@@ -110,14 +111,15 @@ impl Deadline {
 }
 
 impl Waiter<'_> {
-    /// Sleeps (after spinning for a while if `spin`) until the record is
-    /// settled, the deadline passes, a signal arrives, or a look is due.
-    /// Called without the object's lock.
-    pub fn sleep(&self, deadline: Option<Deadline>, spin: bool) -> Slept {
+    /// Sleeps until the record is settled, the deadline passes, a signal
+    /// arrives, or a look is due; first watches the record for a while
+    /// (see `platform::spin`) if `watch` says where the peer that will
+    /// settle it acts. Called without the object's lock.
+    pub fn sleep(&self, deadline: Option<Deadline>, watch: Option<&Whereabouts>) -> Slept {
         let record = self.record();
-        if spin && platform::spinning_pays() {
-            record.spinning_for(platform::SPIN_TIME);
-            platform::spin_while_equal(&record.state, WAITING, platform::SPIN_TIME);
+        if let Some(peer) = watch {
+            record.spinning_for(spin::SPIN_TIME);
+            spin::watch(&record.state, WAITING, Some(peer), spin::SPIN_TIME);
         }
         loop {
             if let Some(state) = record.settled() {

@@ -2,6 +2,7 @@
 //! credentials, files and mappings, one file each.
 
 mod clock;
+mod cpu;
 mod creds;
 pub mod descriptors;
 mod files;
@@ -10,8 +11,10 @@ mod identity;
 mod memory;
 mod signals;
 pub mod sys;
+mod vdso;
 
 pub use clock::{monotonic_now, now_secs, realtime_now};
+pub use cpu::{current_cpu, runnable_threads};
 pub use creds::{
     credentials_changed, euid, with_credentials, Credentials, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER,
     CAP_IPC_LOCK, CAP_IPC_OWNER, CAP_SYS_ADMIN,
@@ -30,8 +33,7 @@ pub use memory::{
     duplicate, map_shared, memlock_limit, page_size, populate, protect, readable, remove_pages, unmap, write_checked,
 };
 
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Tells the CPU we are spinning (PAUSE / YIELD).
 #[inline]
@@ -39,53 +41,15 @@ pub fn spin_hint() {
     std::hint::spin_loop();
 }
 
-/// How long a would-be sleeper spins before sleeping. Long enough to cover
-/// a peer's answer from the other CPU, including the peer's own wake-up from
-/// a futex sleep (tens of microseconds on an idle virtual CPU), so that a
-/// ping-pong that once fell asleep gets back to spinning; short against a
-/// scheduler time slice, so a loaded machine loses little to it.
-pub const SPIN_TIME: Duration = Duration::from_micros(50);
-
-/// Spins while `*word == seen`, for at most `limit`; true if the word
-/// changed. The clock is the vDSO's: no system call. Every
-/// [`YIELD_EVERY`] it yields the CPU: if the peer that will change the
-/// word is waiting for this very CPU (both pinned to one, or more runnable
-/// threads than CPUs), it runs now instead of after our time slice; if
-/// nothing else wants the CPU, the yield returns at once.
-pub fn spin_while_equal(word: &AtomicU32, seen: u32, limit: Duration) -> bool {
-    let start = monotonic_now();
-    let (deadline, mut next_yield) = (start + limit, start + YIELD_EVERY);
-    loop {
-        for _ in 0..32 {
-            if word.load(Ordering::Relaxed) != seen {
-                return true;
-            }
-            spin_hint();
-        }
-        let now = monotonic_now();
-        if now >= deadline {
-            return false;
-        }
-        if now >= next_yield {
-            yield_cpu();
-            next_yield = monotonic_now() + YIELD_EVERY;
-        }
-    }
-}
-
-/// How long a spinner runs between yields (see [`spin_while_equal`]):
-/// about what a peer on another CPU takes to answer, so that two processes
-/// on one CPU trade it almost as fast as a futex hand-off would.
-pub const YIELD_EVERY: Duration = Duration::from_micros(1);
-
 /// sched_yield(2).
 pub fn yield_cpu() {
     // SAFETY: sched_yield takes no arguments.
     let _ = unsafe { sys::sys!(libc::SYS_sched_yield) };
 }
 
-/// Spinning only helps when the peer can run at the same time.
-pub fn spinning_pays() -> bool {
+/// CPUs online (however few this thread may use: a peer may run on the
+/// others).
+pub fn online_cpus() -> usize {
     static ONLINE: AtomicUsize = AtomicUsize::new(0);
     let mut cpus = ONLINE.load(Ordering::Relaxed);
     if cpus == 0 {
@@ -94,7 +58,7 @@ pub fn spinning_pays() -> bool {
         cpus = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }.max(1) as usize;
         ONLINE.store(cpus, Ordering::Relaxed);
     }
-    cpus > 1
+    cpus
 }
 
 // ---------------------------------------------------------------- dynamic linking
