@@ -142,6 +142,14 @@ impl Region {
         self.at::<Slot>(offset).is_ok_and(|slot| slot.holds(owner.generation()))
     }
 
+    /// The extent made of `field`'s own bytes, where `field` lies in the
+    /// region (a table entry's inline storage); None if it does not.
+    pub fn extent_of<T>(&self, field: &T) -> Option<Extent> {
+        let offset = (field as *const T as usize).checked_sub(self.base as usize)? as u64;
+        let len = size_of::<T>() as u64;
+        (offset.checked_add(len)? <= self.layout.total_size).then_some(Extent { offset, len })
+    }
+
     /// A `T` at byte `at` of `extent` (bounds-checked against the extent).
     #[inline]
     pub fn in_extent<T: Shared>(&self, extent: Extent, at: u64) -> Option<&T> {

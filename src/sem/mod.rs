@@ -39,7 +39,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 use undo::Undos;
 
-const TAG: u32 = TableSpec::tag(b"SEM1");
+const TAG: u32 = TableSpec::tag(b"SEM2");
 
 /// The system's limits, from /proc/sys/kernel/sem (Linux's defaults where
 /// it is absent).
