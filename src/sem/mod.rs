@@ -142,6 +142,8 @@ pub(crate) struct Locked<'r> {
 
 /// Locks `set`, finishing a dead holder's journal if it left one, and
 /// checks that it still is set `id` (EIDRM).
+/// (Inlined: returned by value, the locked storage would be copied.)
+#[inline(always)]
 fn lock<'r>(ns: &'r Namespace, sets: &Objects<'r, SemSet>, set: &'r SemSet, id: i32) -> Result<Locked<'r>> {
     let guard = set.header.lock.lock();
     if !set.header.holds(id) {
@@ -150,16 +152,22 @@ fn lock<'r>(ns: &'r Namespace, sets: &Objects<'r, SemSet>, set: &'r SemSet, id: 
     let owner = ipc::owner_of(sets, id);
     let storage = set.storage(ns, owner).ok_or(Errno::EIO)?;
     if guard.recovered {
-        crate::log::diag(|| format!("sem set {id}: lock holder died; finishing its journal"));
-        // Finish the commit it made, if any, then the hand-offs it may not
-        // have made: whatever it changed may let sleepers proceed.
-        let mut wakeups = Wakeups::default();
-        storage.redo(&mut wakeups);
-        storage.waits().repair(&set.waiters, owner, &mut wakeups);
-        wait::update_queue(&storage, &mut wakeups);
-        wakeups.wake();
+        recover(&storage, id);
     }
     Ok(Locked { storage, _guard: guard })
+}
+
+/// With the lock taken over from a holder that died: finishes the commit
+/// it made, if any, then the hand-offs it may not have made (whatever it
+/// changed may let sleepers proceed).
+#[cold]
+fn recover(storage: &Storage, id: i32) {
+    crate::log::diag(|| format!("sem set {id}: lock holder died; finishing its journal"));
+    let mut wakeups = Wakeups::default();
+    storage.redo(&mut wakeups);
+    storage.waits().repair(&storage.set.waiters, storage.owner, &mut wakeups);
+    wait::update_queue(storage, &mut wakeups);
+    wakeups.wake();
 }
 
 /// The processes that may be in the way on a locked set and are dead by
@@ -306,6 +314,11 @@ pub fn op(ns: &Namespace, id: i32, sops: &[Sop], timeout: Option<Duration>) -> R
     let undos = sops.iter().any(Sop::undo);
     let sets = sets(ns)?;
     let set = registry::lookup(&sets, id)?;
+    if let [sop] = sops {
+        if !sop.undo() && op_at_once(ns, &sets, set, id, *sop)? {
+            return Ok(());
+        }
+    }
     let mut waiter: Option<Waiter> = None;
     let (mut reaped, mut looked) = (false, false);
     let mut changes = Changes::new();
@@ -367,6 +380,41 @@ pub fn op(ns: &Namespace, id: i32, sops: &[Sop], timeout: Option<Duration>) -> R
             }
         }
     }
+}
+
+/// The common semop, one operation without SEM_UNDO, when it can proceed
+/// at once: what the general path does for it, without the scratch copies
+/// and the journal that several operations need. The checks come in the
+/// same order (the semaphore number, the permission, the value). False
+/// when it would fail with EAGAIN or wait: the general path takes over (it
+/// first looks for dead processes in the way).
+#[inline]
+fn op_at_once(ns: &Namespace, sets: &Objects<SemSet>, set: &SemSet, id: i32, sop: Sop) -> Result<bool> {
+    let locked = lock(ns, sets, set, id)?;
+    let sem = locked.storage.sem(sop.num as u32).ok_or(Errno::EFBIG)?;
+    let alter = sop.op != 0;
+    platform::with_credentials(|c| set.header.perm.check(c, if alter { 0o222 } else { 0o444 }))?;
+    let current = sem.value.load(Relaxed);
+    let result = current + sop.op as i32;
+    if (sop.op == 0 && current != 0) || result < 0 {
+        return Ok(false);
+    }
+    if result > SEMVMX {
+        return Err(Errno::ERANGE);
+    }
+    // One value and its sempid (only a record): a single store is all or
+    // nothing, as in `Storage::commit`.
+    sem.value.store(result, Relaxed);
+    sem.pid.store(platform::pid(), Relaxed);
+    set.otime.store(platform::now_secs(), Relaxed);
+    if alter && !set.waiters.is_empty() {
+        let mut wakeups = Wakeups::default();
+        let dead = wait::update_queue(&locked.storage, &mut wakeups);
+        drop(locked);
+        wakeups.wake();
+        reap(ns, &dead);
+    }
+    Ok(true)
 }
 
 /// Sleeps until the queued operations are granted or fail, the set goes
