@@ -5,26 +5,40 @@
 //! timestamps and timeouts follow the real clocks. The vDSO's entry point
 //! is found once by reading the vDSO's ELF symbol table (the kernel maps it
 //! into every process and names it in the auxiliary vector); without one,
-//! the system call is made instead.
+//! the system call is made instead. The seconds that IPC timestamps hold
+//! come from the vDSO's `time` where it has one (x86_64): one load, where
+//! the coarse clock reads a whole timespec under a sequence count.
 
 use super::sys::sys;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 type ClockGettime = unsafe extern "C" fn(libc::clockid_t, *mut libc::timespec) -> libc::c_int;
+type Time = unsafe extern "C" fn(*mut libc::time_t) -> libc::time_t;
 
-/// The vDSO function's address; 0 before the lookup, 1 if there is none.
+/// The vDSO functions' addresses; 0 before the lookup, 1 if there is none.
 static VDSO_CLOCK_GETTIME: AtomicUsize = AtomicUsize::new(0);
+static VDSO_TIME: AtomicUsize = AtomicUsize::new(0);
 const NO_VDSO: usize = 1;
+
+/// The vDSO's function `name`, looked up once into `cache`.
+#[inline]
+fn vdso_entry(cache: &AtomicUsize, name: &[u8]) -> usize {
+    match cache.load(Ordering::Relaxed) {
+        0 => {
+            // Racing threads find the same address: storing it twice is harmless.
+            let entry = vdso::find(name).unwrap_or(NO_VDSO);
+            cache.store(entry, Ordering::Relaxed);
+            entry
+        }
+        entry => entry,
+    }
+}
 
 fn read(clock: libc::clockid_t) -> Duration {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    let mut entry = VDSO_CLOCK_GETTIME.load(Ordering::Relaxed);
-    if entry == 0 {
-        // Racing threads find the same address: storing it twice is harmless.
-        entry = vdso::find_clock_gettime().unwrap_or(NO_VDSO);
-        VDSO_CLOCK_GETTIME.store(entry, Ordering::Relaxed);
-    }
+    let name: &[u8] = if cfg!(target_arch = "aarch64") { b"__kernel_clock_gettime" } else { b"__vdso_clock_gettime" };
+    let entry = vdso_entry(&VDSO_CLOCK_GETTIME, name);
     let ok = if entry != NO_VDSO {
         // SAFETY: `entry` is the vDSO's clock_gettime, found by name in the
         // vDSO's symbol table, which has this signature.
@@ -54,6 +68,18 @@ pub fn realtime_now() -> Duration {
 /// Seconds since the epoch, as stored in `msg_stime` and friends (the
 /// coarse clock: the kernel's IPC timestamps are at second resolution).
 pub fn now_secs() -> i64 {
+    // The vDSO's time() returns the seconds of the same kernel clock
+    // (xtime) that the coarse clock and the kernel's own IPC timestamps
+    // read. aarch64's vDSO has none.
+    if cfg!(target_arch = "x86_64") {
+        let entry = vdso_entry(&VDSO_TIME, b"__vdso_time");
+        if entry != NO_VDSO {
+            // SAFETY: `entry` is the vDSO's time, found by name in the
+            // vDSO's symbol table, which has this signature; a null
+            // argument asks for the return value only.
+            return unsafe { std::mem::transmute::<usize, Time>(entry)(std::ptr::null_mut()) };
+        }
+    }
     read(libc::CLOCK_REALTIME_COARSE).as_secs() as i64
 }
 
@@ -61,15 +87,14 @@ mod vdso {
     //! Finding a symbol in the vDSO image (an ELF shared object the kernel
     //! maps into every process).
 
-    /// The address of the vDSO's clock_gettime, if there is a vDSO that has one.
-    pub fn find_clock_gettime() -> Option<usize> {
+    /// The address of the vDSO's function `name`, if there is a vDSO that
+    /// has one.
+    pub fn find(name: &[u8]) -> Option<usize> {
         // SAFETY: getauxval only reads the auxiliary vector.
         let base = unsafe { libc::getauxval(libc::AT_SYSINFO_EHDR) } as usize;
         if base == 0 {
             return None;
         }
-        let name: &[u8] =
-            if cfg!(target_arch = "aarch64") { b"__kernel_clock_gettime" } else { b"__vdso_clock_gettime" };
         // SAFETY: AT_SYSINFO_EHDR is the address of the mapped vDSO image,
         // a complete ELF file (headers, sections, symbols) that stays
         // mapped for the life of the process.
