@@ -145,7 +145,19 @@ pub(crate) struct Locked<'r> {
 /// (Inlined: returned by value, the locked storage would be copied.)
 #[inline(always)]
 fn lock<'r>(ns: &'r Namespace, sets: &Objects<'r, SemSet>, set: &'r SemSet, id: i32) -> Result<Locked<'r>> {
-    let guard = set.header.lock.lock();
+    lock_as(ns, sets, set, id, platform::thread())
+}
+
+/// [`lock`], by the calling thread `me`.
+#[inline(always)]
+fn lock_as<'r>(
+    ns: &'r Namespace,
+    sets: &Objects<'r, SemSet>,
+    set: &'r SemSet,
+    id: i32,
+    me: platform::Identity,
+) -> Result<Locked<'r>> {
+    let guard = set.header.lock.lock_as(me);
     if !set.header.holds(id) {
         return Err(Errno::EIDRM);
     }
@@ -384,16 +396,24 @@ pub fn op(ns: &Namespace, id: i32, sops: &[Sop], timeout: Option<Duration>) -> R
 
 /// The common semop, one operation without SEM_UNDO, when it can proceed
 /// at once: what the general path does for it, without the scratch copies
-/// and the journal that several operations need. The checks come in the
-/// same order (the semaphore number, the permission, the value). False
-/// when it would fail with EAGAIN or wait: the general path takes over (it
-/// first looks for dead processes in the way).
+/// and the journal that several operations need. The semaphore number and
+/// the permission are checked before the set is locked, as Linux does
+/// (the general path's undo record, which comes first there, is not
+/// needed); a set removed meanwhile is EIDRM once locked. False when it
+/// would fail with EAGAIN or wait: the general path takes over (it first
+/// looks for dead processes in the way).
 #[inline]
 fn op_at_once(ns: &Namespace, sets: &Objects<SemSet>, set: &SemSet, id: i32, sop: Sop) -> Result<bool> {
-    let locked = lock(ns, sets, set, id)?;
-    let sem = locked.storage.sem(sop.num as u32).ok_or(Errno::EFBIG)?;
+    if sop.num as u32 >= set.nsems.load(Relaxed) {
+        return Err(Errno::EFBIG);
+    }
     let alter = sop.op != 0;
-    platform::with_credentials(|c| set.header.perm.check(c, if alter { 0o222 } else { 0o444 }))?;
+    let flag = if alter { 0o222 } else { 0o444 };
+    // The thread's identity comes with its credentials: one look into
+    // thread storage for both.
+    let me = platform::with_caller(|me, creds| set.header.perm.check(creds, flag).map(|()| me))?;
+    let locked = lock_as(ns, sets, set, id, me)?;
+    let sem = locked.storage.sem(sop.num as u32).ok_or(Errno::EFBIG)?;
     let current = sem.value.load(Relaxed);
     let result = current + sop.op as i32;
     if (sop.op == 0 && current != 0) || result < 0 {
