@@ -146,8 +146,6 @@ pub struct Storage<'r> {
     pub set: &'r SemSet,
     /// The set's [`Owner`] (its chunks, and the object its waiters wait on).
     pub owner: Owner,
-    undos: std::cell::Cell<Option<Undos<'r>>>,
-    waits: std::cell::Cell<Option<Waits<'r>>>,
 }
 
 impl SemSet {
@@ -202,8 +200,6 @@ impl SemSet {
             shape,
             set: self,
             owner,
-            undos: Default::default(),
-            waits: Default::default(),
         })
     }
 }
@@ -217,23 +213,15 @@ impl<'r> Storage<'r> {
         self.ns
     }
 
-    /// The undo table (looked up only when needed: most semops touch no
-    /// undo record).
+    /// The undo table (looked up when needed, one probe: most semops touch
+    /// no undo record, and a small `Storage` is cheap to pass around).
     pub fn undos(&self) -> Undos<'r> {
-        self.undos.get().unwrap_or_else(|| {
-            let undos = Undos::of(self.ns).expect("checked when the namespace was opened");
-            self.undos.set(Some(undos));
-            undos
-        })
+        Undos::of(self.ns).expect("checked when the namespace was opened")
     }
 
     /// The wait table (looked up only when someone waits).
     pub fn waits(&self) -> Waits<'r> {
-        self.waits.get().unwrap_or_else(|| {
-            let waits = Waits::of(self.ns).expect("checked when the namespace was opened");
-            self.waits.set(Some(waits));
-            waits
-        })
+        Waits::of(self.ns).expect("checked when the namespace was opened")
     }
 
     fn journal_len(&self) -> Option<&'r AtomicU32> {
