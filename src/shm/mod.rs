@@ -357,8 +357,8 @@ pub fn attach(ns: &Namespace, id: i32, at: Option<usize>, flags: i32) -> Result<
     Ok(addr)
 }
 
-/// shmdt(2).
-pub fn detach(ns: &Namespace, addr: usize) -> Result<()> {
+/// shmdt(2); how many bytes it unmapped.
+pub fn detach(ns: &Namespace, addr: usize) -> Result<usize> {
     let local = {
         let mut list = LOCAL.lock();
         // The latest attachment at that address is the one whose pages are
@@ -368,7 +368,7 @@ pub fn detach(ns: &Namespace, addr: usize) -> Result<()> {
     };
     platform::unmap(local.addr, local.len);
     end_attachment(ns, local.shm_id, ns.me()?, true);
-    Ok(())
+    Ok(local.len)
 }
 
 /// The program unmapped `[addr, addr + len)` itself: attachments wholly
