@@ -320,17 +320,29 @@ pub fn check_id_and_timeout(id: i32, timeout: Option<&libc::timespec>) -> Result
 
 /// semop(2)/semtimedop(2), after [`check_nsops`] and [`check_id_and_timeout`].
 pub fn op(ns: &Namespace, id: i32, sops: &[Sop], timeout: Option<Duration>) -> Result<()> {
+    if let [sop] = sops {
+        if !sop.undo() {
+            let sets = sets(ns)?;
+            let set = registry::lookup(&sets, id)?;
+            if op_at_once(ns, &sets, set, id, *sop)? {
+                return Ok(());
+            }
+        }
+    }
+    op_in_full(ns, id, sops, timeout)
+}
+
+/// semop for any operations: evaluated on scratch copies, committed
+/// through the journal, or queued to wait. (Kept out of line: its large
+/// frame would otherwise be set up for every call.)
+#[inline(never)]
+fn op_in_full(ns: &Namespace, id: i32, sops: &[Sop], timeout: Option<Duration>) -> Result<()> {
     let deadline = timeout.map(Deadline::after);
     let max = sops.iter().map(|s| s.num as u32).max().unwrap_or(0);
     let alter = sops.iter().any(|s| s.op != 0);
     let undos = sops.iter().any(Sop::undo);
     let sets = sets(ns)?;
     let set = registry::lookup(&sets, id)?;
-    if let [sop] = sops {
-        if !sop.undo() && op_at_once(ns, &sets, set, id, *sop)? {
-            return Ok(());
-        }
-    }
     let mut waiter: Option<Waiter> = None;
     let (mut reaped, mut looked) = (false, false);
     let mut changes = Changes::new();

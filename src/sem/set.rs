@@ -235,6 +235,7 @@ impl<'r> Storage<'r> {
         self.ns.in_extent(self.extent, 8 + i as u64 * size_of::<JournalEntry>() as u64)
     }
 
+    #[inline]
     pub fn sem(&self, sem: u32) -> Option<&'r Sem> {
         if sem >= self.shape.nsems {
             return None;

@@ -67,6 +67,7 @@ pub fn realtime_now() -> Duration {
 
 /// Seconds since the epoch, as stored in `msg_stime` and friends (the
 /// coarse clock: the kernel's IPC timestamps are at second resolution).
+#[inline]
 pub fn now_secs() -> i64 {
     // The vDSO's time() returns the seconds of the same kernel clock
     // (xtime) that the coarse clock and the kernel's own IPC timestamps

@@ -62,11 +62,16 @@ impl Identity {
 /// one word, so no lock is involved (a race computes it twice).
 static PROCESS: AtomicU64 = AtomicU64::new(0);
 
+#[inline]
 pub fn process() -> Identity {
-    let key = PROCESS.load(Ordering::Relaxed);
-    if key != 0 {
-        return Identity::from_key(key);
+    match PROCESS.load(Ordering::Relaxed) {
+        0 => read_process(),
+        key => Identity::from_key(key),
     }
+}
+
+#[cold]
+fn read_process() -> Identity {
     // SAFETY: getpid has no arguments.
     let id = unsafe { sys!(libc::SYS_getpid) }.map_or(0, |p| p as u32);
     let me = Identity { id, start: stat_of(id).map_or(0, |s| s.start) };
@@ -75,6 +80,7 @@ pub fn process() -> Identity {
 }
 
 /// The calling process's pid.
+#[inline]
 pub fn pid() -> i32 {
     process().id as i32
 }
