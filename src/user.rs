@@ -13,7 +13,7 @@
 
 use crate::error::{Errno, Result};
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 /// Page ranges recently found accessible. Mappings belong to the process,
 /// so this does too (any thread's probe serves every thread, and munmap can
@@ -24,6 +24,9 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 /// writable`, 0 when empty (page 0 is never accessible).
 static GOOD: [AtomicU64; SLOTS] = [const { AtomicU64::new(0) }; SLOTS];
 const SLOTS: usize = 1024;
+/// The most pages any remembered range has held: a range that overlaps a
+/// given page starts at most this many pages before it.
+static MOST_PAGES: AtomicUsize = AtomicUsize::new(0);
 const PAGE_SHIFT: u32 = 20;
 const MAX_PAGES: usize = (1 << (PAGE_SHIFT - 1)) - 1;
 
@@ -86,18 +89,29 @@ fn remember(addr: usize, len: usize, write: bool) {
         _ if one.load(Relaxed) == 0 => one,
         _ => other,
     };
+    // Raised first: a range is never in the table longer than the bound
+    // `forget` relies on.
+    MOST_PAGES.fetch_max((end - first).min(MAX_PAGES), Relaxed);
     slot.store(word, Relaxed);
 }
 
 /// The program unmapped `[addr, addr + len)`: ranges that overlap it are
 /// no longer known to be accessible.
+/// Only the slots of ranges that may start close enough to overlap are
+/// looked at, unless that is more than the whole table.
 pub fn forget(addr: usize, len: usize) {
     let Some((first, end)) = pages(addr, len) else { return };
-    for slot in &GOOD {
+    let forget_in = |slot: &AtomicU64| {
         let word = slot.load(Relaxed);
         if Range::decode(word).is_some_and(|r| r.0 < end && first < r.1) {
             let _ = slot.compare_exchange(word, 0, Relaxed, Relaxed);
         }
+    };
+    let lowest = first.saturating_sub(MOST_PAGES.load(Relaxed).saturating_sub(1));
+    if end - lowest <= SLOTS / 2 {
+        (lowest..end).flat_map(Range::slots).for_each(forget_in);
+    } else {
+        GOOD.iter().for_each(forget_in);
     }
 }
 
