@@ -39,7 +39,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 use undo::Undos;
 
-const TAG: u32 = TableSpec::tag(b"SEM2");
+const TAG: u32 = TableSpec::tag(b"SEM3");
 
 /// The system's limits, from /proc/sys/kernel/sem (Linux's defaults where
 /// it is absent).
@@ -72,7 +72,7 @@ impl Family for SemFamily {
     fn tables(&self) -> Vec<TableSpec> {
         let sets = TableSpec {
             tag: TAG,
-            prefix: std::mem::size_of::<ipc::Registry>() as u32,
+            prefix: ipc::registry::PREFIX_BYTES,
             stride: std::mem::size_of::<SemSet>() as u32,
             count: limits().semmni.max(1),
         };

@@ -194,13 +194,7 @@ impl SemSet {
             0 => ns.extent_of(&self.inline)?,
             chunks => ns.extent(owner, self.extent_first.load(Relaxed), chunks)?,
         };
-        (shape.bytes() <= extent.len).then_some(Storage {
-            ns,
-            extent,
-            shape,
-            set: self,
-            owner,
-        })
+        (shape.bytes() <= extent.len).then_some(Storage { ns, extent, shape, set: self, owner })
     }
 }
 

@@ -35,7 +35,7 @@ pub const SHM_NORESERVE: i32 = 0o10000;
 pub const SHM_DEST: u32 = 0o1000;
 pub const SHM_LOCKED: u32 = 0o2000;
 
-const TAG: u32 = TableSpec::tag(b"SHM1");
+const TAG: u32 = TableSpec::tag(b"SHM2");
 
 /// One slot of the segment table. Locking and crash consistency: see
 /// `ipc::ObjectHeader`; attachments are counted in [`attach`].
@@ -105,7 +105,7 @@ impl Family for ShmFamily {
     fn tables(&self) -> Vec<TableSpec> {
         let segments = TableSpec {
             tag: TAG,
-            prefix: std::mem::size_of::<ipc::Registry>() as u32,
+            prefix: ipc::registry::PREFIX_BYTES,
             stride: std::mem::size_of::<ShmSegment>() as u32,
             count: limits().shmmni.max(1),
         };
