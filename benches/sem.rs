@@ -1,5 +1,5 @@
-//! System V semaphores (and a shared memory segment's life cycle): kernel
-//! vs. ipcshim.
+//! System V semaphores (operations, set creation, and a shared memory
+//! segment's life cycle): kernel vs. ipcshim.
 //!
 //! Builds `benches/c/sembench.c` and runs every case on the kernel and under
 //! the shim, interleaved over rounds; see `harness/mod.rs` for the method
@@ -24,16 +24,18 @@ const SOURCE: &str = include_str!("c/sembench.c");
 /// 0.2–1 s per kernel run on a 2-core VM, where a round trip between two
 /// CPUs costs about eight times one on a single CPU.
 type Case = (&'static str, &'static str, u64, fn(f64) -> String, Option<f64>);
-const CASES: [Case; 9] = [
-    ("uncontended", "pinned", 500_000, pair, Some(0.2)),
-    ("uncontended", "free", 500_000, pair, Some(0.2)),
+const CASES: [Case; 11] = [
+    ("uncontended", "pinned", 500_000, pair, Some(0.1)),
+    ("uncontended", "free", 500_000, pair, Some(0.1)),
     ("undo", "pinned", 400_000, pair, None),
     ("undo", "free", 400_000, pair, None),
     ("pingpong", "2cpu", 20_000, round_trip, None),
     ("pingpong", "1cpu", 100_000, round_trip, None),
     ("pingpong", "free", 20_000, round_trip, None),
-    ("shm", "pinned", 20_000, cycle, None),
-    ("shm", "free", 20_000, cycle, None),
+    ("shm", "pinned", 20_000, cycle, Some(0.3)),
+    ("shm", "free", 20_000, cycle, Some(0.3)),
+    ("create", "pinned", 100_000, create, Some(1.0)),
+    ("create", "free", 100_000, create, Some(1.0)),
 ];
 
 fn pair(ns: f64) -> String {
@@ -46,6 +48,10 @@ fn round_trip(ns: f64) -> String {
 
 fn cycle(ns: f64) -> String {
     format!("{:.2} µs/cycle", ns / 1e3)
+}
+
+fn create(ns: f64) -> String {
+    format!("{ns:.0} ns/create")
 }
 
 fn main() -> ExitCode {

@@ -7,20 +7,50 @@
 //! written by the kernel (`process_vm_writev` on ourselves), which reports
 //! EFAULT instead of faulting. Only the output itself is ever written: a
 //! check that wrote anything else (even a byte back unchanged) could undo
-//! another thread's store to it. Page ranges found good are remembered per
-//! thread, so a program that keeps using the same buffers pays nothing
-//! after the first call.
+//! another thread's store to it. Page ranges found good are remembered, so
+//! a program that keeps using the same buffers pays nothing after the first
+//! call; the program's munmap (and shmdt) forgets what they unmap.
 
 use crate::error::{Errno, Result};
-use std::cell::Cell;
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
-/// Page ranges of the calling thread recently found accessible:
-/// (first page, end page, writable too).
-const REMEMBERED: usize = 4;
+/// Page ranges recently found accessible. Mappings belong to the process,
+/// so this does too (any thread's probe serves every thread, and munmap can
+/// forget a range for all of them), and it needs no thread storage, whose
+/// every access is a call in a shared library. Two-way set-associative by
+/// the range's first page; one word per range, so a racing update can
+/// lose a range but never tear one: `first page << 20 | pages << 1 |
+/// writable`, 0 when empty (page 0 is never accessible).
+static GOOD: [AtomicU64; SLOTS] = [const { AtomicU64::new(0) }; SLOTS];
+const SLOTS: usize = 1024;
+/// The most pages any remembered range has held: a range that overlaps a
+/// given page starts at most this many pages before it.
+static MOST_PAGES: AtomicUsize = AtomicUsize::new(0);
+const PAGE_SHIFT: u32 = 20;
+const MAX_PAGES: usize = (1 << (PAGE_SHIFT - 1)) - 1;
 
-thread_local! {
-    static GOOD: Cell<[(usize, usize, bool); REMEMBERED]> = const { Cell::new([(0, 0, false); REMEMBERED]) };
+/// A remembered range: first page, end page, writable too.
+#[derive(Clone, Copy)]
+struct Range(usize, usize, bool);
+
+impl Range {
+    fn encode(self) -> Option<u64> {
+        let count = (self.1 - self.0).min(MAX_PAGES);
+        (self.0 < 1 << (64 - PAGE_SHIFT)).then(|| (self.0 as u64) << PAGE_SHIFT | (count as u64) << 1 | self.2 as u64)
+    }
+
+    fn decode(word: u64) -> Option<Range> {
+        let first = (word >> PAGE_SHIFT) as usize;
+        let count = (word >> 1) as usize & MAX_PAGES;
+        (word != 0).then_some(Range(first, first + count, word & 1 != 0))
+    }
+
+    /// The two slots a range starting at page `first` may take.
+    fn slots(first: usize) -> [&'static AtomicU64; 2] {
+        let i = ((first as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 54) as usize & (SLOTS - 1);
+        [&GOOD[i], &GOOD[i ^ 1]]
+    }
 }
 
 fn pages(addr: usize, len: usize) -> Option<(usize, usize)> {
@@ -35,21 +65,54 @@ fn remembered(addr: usize, len: usize, write: bool) -> bool {
 }
 
 /// If `len` bytes at `addr` lie in a remembered range, where that range ends.
+#[inline]
 fn remembered_until(addr: usize, len: usize, write: bool) -> Option<usize> {
     let (first, end) = pages(addr, len)?;
-    let ranges = GOOD.try_with(|g| g.get()).unwrap_or_default();
     let shift = crate::platform::page_size().trailing_zeros();
-    ranges.iter().find(|&&(a, b, w)| a <= first && end <= b && (w || !write)).map(|&(_, b, _)| b << shift)
+    Range::slots(first).into_iter().find_map(|slot| {
+        let Range(a, b, w) = Range::decode(slot.load(Relaxed))?;
+        (a == first && end <= b && (w || !write)).then_some(b << shift)
+    })
 }
 
 fn remember(addr: usize, len: usize, write: bool) {
     let Some((first, end)) = pages(addr, len) else { return };
-    let _ = GOOD.try_with(|g| {
-        let mut ranges = g.get();
-        ranges.rotate_right(1);
-        ranges[0] = (first, end, write);
-        g.set(ranges);
-    });
+    let Some(word) = Range(first, end, write).encode() else { return };
+    let [one, other] = Range::slots(first);
+    // Replace the range of the same start, else an empty slot, else the
+    // second slot (the first keeps what has been there longer).
+    let same = |slot: &AtomicU64| Range::decode(slot.load(Relaxed)).filter(|r| r.0 == first);
+    let slot = match (same(one), same(other)) {
+        (Some(Range(_, b, w)), _) | (_, Some(Range(_, b, w))) if end <= b && (w || !write) => return,
+        (Some(_), _) => one,
+        (_, Some(_)) => other,
+        _ if one.load(Relaxed) == 0 => one,
+        _ => other,
+    };
+    // Raised first: a range is never in the table longer than the bound
+    // `forget` relies on.
+    MOST_PAGES.fetch_max((end - first).min(MAX_PAGES), Relaxed);
+    slot.store(word, Relaxed);
+}
+
+/// The program unmapped `[addr, addr + len)`: ranges that overlap it are
+/// no longer known to be accessible.
+/// Only the slots of ranges that may start close enough to overlap are
+/// looked at, unless that is more than the whole table.
+pub fn forget(addr: usize, len: usize) {
+    let Some((first, end)) = pages(addr, len) else { return };
+    let forget_in = |slot: &AtomicU64| {
+        let word = slot.load(Relaxed);
+        if Range::decode(word).is_some_and(|r| r.0 < end && first < r.1) {
+            let _ = slot.compare_exchange(word, 0, Relaxed, Relaxed);
+        }
+    };
+    let lowest = first.saturating_sub(MOST_PAGES.load(Relaxed).saturating_sub(1));
+    if end - lowest <= SLOTS / 2 {
+        (lowest..end).flat_map(Range::slots).for_each(forget_in);
+    } else {
+        GOOD.iter().for_each(forget_in);
+    }
 }
 
 /// Whether `len` bytes at `addr` can be read. Addresses in the first page

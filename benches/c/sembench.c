@@ -8,6 +8,10 @@
  *                                        B waits S1, posts S2)
  *   sembench shm         <count> <cpus>  ns per shmget + shmat + write one
  *                                        byte + shmdt + shmctl(IPC_RMID)
+ *   sembench create      <count> <cpus>  ns per semget(IPC_PRIVATE) of a
+ *                                        one-semaphore set, made in batches
+ *                                        of up to CREATE_BATCH sets that
+ *                                        exist at once (removed untimed)
  *
  * <cpus> (see bench.h): for pingpong "2cpu" (A and B on two CPUs), "1cpu"
  * (both on one CPU) or "free" (left to the scheduler); for the one-process
@@ -171,6 +175,49 @@ static uint64_t shm_cycles(uint64_t warm, uint64_t count)
     return now_ns() - t0;
 }
 
+/* Sets that exist at once in `create`: well under SEMMNI (32000 by
+ * default), so that a table filling up is measured, not refused. */
+#define CREATE_BATCH 10000
+
+static int created[CREATE_BATCH];
+
+static void remove_created(int n)
+{
+    for (int i = 0; i < n; i++)
+        if (semctl(created[i], 0, IPC_RMID) != 0)
+            die("semctl(IPC_RMID)");
+}
+
+/* Creation only is timed; the warm-up batch is not. */
+static uint64_t create_sets(uint64_t warm, uint64_t count)
+{
+    uint64_t elapsed = 0, done = 0, todo = warm + count;
+    while (done < todo) {
+        int n = todo - done < CREATE_BATCH ? (int)(todo - done) : CREATE_BATCH;
+        int timed = done >= warm;
+        uint64_t t0 = now_ns();
+        for (int i = 0; i < n; i++) {
+            created[i] = semget(IPC_PRIVATE, 1, IPC_CREAT | 0600);
+            if (created[i] < 0) {
+                remove_created(i);
+                die("semget");
+            }
+        }
+        if (timed)
+            elapsed += now_ns() - t0;
+        /* A new set's value is 0. */
+        int v = semctl(created[n - 1], 0, GETVAL);
+        if (v != 0) {
+            remove_created(n);
+            errno = 0;
+            die(v < 0 ? "semctl(GETVAL)" : "new semaphore is not 0");
+        }
+        remove_created(n);
+        done += (uint64_t)n;
+    }
+    return elapsed;
+}
+
 static uint64_t parse_count(const char *s)
 {
     uint64_t v;
@@ -185,18 +232,19 @@ int main(int argc, char **argv)
 {
     const char *mode = argc == 4 ? argv[1] : "";
     int uncontended = !strcmp(mode, "uncontended"), undo = !strcmp(mode, "undo");
-    int pp = !strcmp(mode, "pingpong"), shm = !strcmp(mode, "shm");
+    int pp = !strcmp(mode, "pingpong"), shm = !strcmp(mode, "shm"), create = !strcmp(mode, "create");
     placement = argc == 4 ? parse_placement(argv[3]) : -1;
     int two_process = placement == PLACE_1CPU || placement == PLACE_2CPU;
-    if (!(uncontended || undo || pp || shm) || placement < 0
+    if (!(uncontended || undo || pp || shm || create) || placement < 0
         || (placement != PLACE_FREE && two_process != pp)) {
         fprintf(stderr, "usage: %s pingpong <count> free|1cpu|2cpu\n"
-                        "       %s uncontended|undo|shm <count> free|pinned\n",
+                        "       %s uncontended|undo|shm|create <count> free|pinned\n",
                 argv[0], argv[0]);
         return 2;
     }
     uint64_t count = parse_count(argv[2]);
-    uint64_t warm = warmup_count(count);
+    /* create's warm-up is one batch at most (it is timed per batch). */
+    uint64_t warm = create ? (count < CREATE_BATCH ? count : CREATE_BATCH) : warmup_count(count);
 
     install_signals();
     place_self(placement);
@@ -204,6 +252,8 @@ int main(int argc, char **argv)
     uint64_t elapsed;
     if (shm) {
         elapsed = shm_cycles(warm, count);
+    } else if (create) {
+        elapsed = create_sets(warm, count);
     } else {
         semid = semget(IPC_PRIVATE, 2, IPC_CREAT | 0600);
         if (semid < 0)

@@ -53,6 +53,7 @@ pub unsafe extern "C" fn munmap(addr: *mut libc::c_void, len: libc::size_t) -> l
     let result = unsafe { std::mem::transmute::<usize, Real>(real)(addr, len) };
     if result == 0 {
         super::quietly(|| {
+            crate::user::forget(addr as usize, len);
             if let Some(ns) = mapped() {
                 crate::shm::unmapped(ns, addr as usize, len);
             }

@@ -37,12 +37,17 @@ pub unsafe extern "C" fn semtimedop(
         let nsops = nsops as u32;
         sem::check_nsops(nsops)?;
         // SAFETY: nsops sembufs (nsops <= SEMOPM), EFAULT if unreadable.
-        let sops: smallvec::SmallVec<[Sop; 8]> = unsafe { user::slice(sops.cast_const(), nsops as usize) }?
-            .iter()
-            .map(|s| Sop { num: s.sem_num, op: s.sem_op, flags: s.sem_flg })
-            .collect();
+        let sembufs = unsafe { user::slice(sops.cast_const(), nsops as usize) }?;
+        let sop = |s: &libc::sembuf| Sop { num: s.sem_num, op: s.sem_op, flags: s.sem_flg };
         let timeout = sem::check_id_and_timeout(semid, timeout.as_ref())?;
-        sem::op(namespace()?, semid, &sops, timeout).map(|()| 0)
+        let ns = namespace()?;
+        // One operation, the usual semop, needs no copy of a list.
+        if let [one] = sembufs {
+            return sem::op(ns, semid, &[sop(one)], timeout).map(|()| 0);
+        }
+        let mut sops: smallvec::SmallVec<[Sop; 8]> = smallvec::SmallVec::new();
+        sops.extend(sembufs.iter().map(sop));
+        sem::op(ns, semid, &sops, timeout).map(|()| 0)
     })
 }
 

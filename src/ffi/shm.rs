@@ -30,7 +30,11 @@ pub extern "C" fn shmat(shmid: c_int, shmaddr: *const c_void, shmflg: c_int) -> 
 
 #[no_mangle]
 pub extern "C" fn shmdt(shmaddr: *const c_void) -> c_int {
-    call(-1, || shm::detach(namespace()?, shmaddr as usize).map(|()| 0))
+    call(-1, || {
+        let len = shm::detach(namespace()?, shmaddr as usize)?;
+        user::forget(shmaddr as usize, len);
+        Ok(0)
+    })
 }
 
 /// # Safety

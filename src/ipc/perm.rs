@@ -32,6 +32,7 @@ impl Perm {
     /// owner/group/other positions (e.g. 0o222 for write, or a get's mode).
     /// The class is owner if euid is the owner or creator, else group if a
     /// group matches, else other; CAP_IPC_OWNER overrides.
+    #[inline]
     pub fn check(&self, creds: &Credentials, flag: i32) -> Result<()> {
         let flag = flag as i16 as i32; // the kernel takes a short
         let requested = (flag >> 6) | (flag >> 3) | flag;

@@ -11,14 +11,24 @@
 //! advances whenever the index wraps around. So a fresh namespace hands out
 //! the same ids as a fresh kernel IPC namespace, and a removed id is not
 //! reused soon. The registry counts the objects in use, so neither the
-//! window nor the limit check scans the table.
+//! window nor the limit check scans the table. Keys are found through an
+//! index after the registry in the table's prefix (open addressing, linear
+//! probing: each entry names a slot, or is empty, or a tombstone left by a
+//! removal), so msgget/semget/shmget of a key does not scan the table
+//! either; an entry is only a pointer, trusted after the slot it names is
+//! seen live with that key.
 //!
 //! Crash consistency: `high_water` only grows and is raised before a slot is
 //! published, so it always covers every live slot; `cursor`, `last_index`
 //! and `seq` may have been advanced by a creator that died, which only skips
 //! an index or a sequence number. `in_use` is derived: whoever takes the
 //! registry lock over from a dead holder recounts it; `units` likewise, when
-//! next needed.
+//! next needed. The key index is derived too: it changes only under the
+//! registry lock (an entry is added before the object is published, made a
+//! tombstone after the object is removed, and the whole index is rebuilt
+//! from the live slots when tombstones fill it), and whoever takes the lock
+//! over from a dead holder rebuilds it, so a holder that died halfway
+//! through any of that leaves nothing wrong behind.
 
 use super::{make_id, Object, ObjectHeader, Objects, CREATING, LIVE, SEQ_MAX};
 use crate::error::{Errno, Result};
@@ -43,7 +53,24 @@ pub struct Registry {
     /// for SEMMNS). Derived: UNKNOWN once a holder of the registry lock
     /// died, until [`units_in_use`] recounts it.
     units: AtomicU32,
+    /// Key index entries that are not empty (live ones and tombstones).
+    /// Derived.
+    index_used: AtomicU32,
+    _reserved: AtomicU32,
 }
+
+/// Key index entries: the slot's index + 1, or these.
+const EMPTY: u32 = 0;
+const TOMBSTONE: u32 = u32::MAX;
+
+/// Entries in the key index: twice as many as a table can have slots (so
+/// probes stay short), whatever its limit was when the namespace was made.
+const INDEX_CAPACITY: u32 = 2 * super::IPCMNI;
+const _: () = assert!(INDEX_CAPACITY.is_power_of_two());
+
+/// The prefix of a System V family's table: the registry, then its key
+/// index.
+pub const PREFIX_BYTES: u32 = (std::mem::size_of::<Registry>() as u32 + INDEX_CAPACITY * 4).next_multiple_of(8);
 
 /// `Registry::units` when it must be recounted.
 const UNKNOWN: u32 = u32::MAX;
@@ -109,8 +136,102 @@ pub fn lock<'r, T: Object>(table: &Objects<'r, T>) -> Guard<'r> {
         }
         registry.in_use.store(live, Ordering::Relaxed);
         registry.units.store(UNKNOWN, Ordering::Relaxed);
+        KeyIndex::of(table).rebuild();
     }
     guard
+}
+
+/// The key index of a locked registry.
+struct KeyIndex<'t, 'r, T> {
+    table: &'t Objects<'r, T>,
+}
+
+impl<'t, 'r, T: Object> KeyIndex<'t, 'r, T> {
+    fn of(table: &'t Objects<'r, T>) -> Self {
+        KeyIndex { table }
+    }
+
+    fn entry(&self, i: u32) -> Option<&'r AtomicU32> {
+        self.table.prefix_item(i as u64)
+    }
+
+    /// Entry positions in probe order for `key`.
+    fn probe(&self, key: i32) -> impl Iterator<Item = u32> {
+        let mask = INDEX_CAPACITY - 1;
+        let start = ((key as u32).wrapping_mul(0x9e37_79b9) >> 16 ^ key as u32).wrapping_mul(0x85eb_ca6b) & mask;
+        (0..INDEX_CAPACITY).map(move |n| (start + n) & mask)
+    }
+
+    /// The live object holding `key`.
+    fn find(&self, key: i32) -> Option<&'r T> {
+        for i in self.probe(key) {
+            match self.entry(i)?.load(Ordering::Relaxed) {
+                EMPTY => return None,
+                TOMBSTONE => {}
+                named => {
+                    let object = self.table.get(named - 1);
+                    if let Some(o) =
+                        object.filter(|o| o.header().live() && o.header().perm.key.load(Ordering::Relaxed) == key)
+                    {
+                        return Some(o);
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Adds slot `index`, which is to hold `key`; rebuilds the index first
+    /// if tombstones would leave it too full.
+    fn insert(&self, key: i32, index: u32) {
+        let used = &self.table.prefix().index_used;
+        if used.load(Ordering::Relaxed) >= INDEX_CAPACITY / 4 * 3 {
+            self.rebuild();
+        }
+        for i in self.probe(key) {
+            let Some(entry) = self.entry(i) else { return };
+            match entry.load(Ordering::Relaxed) {
+                EMPTY => {
+                    used.fetch_add(1, Ordering::Relaxed);
+                    entry.store(index + 1, Ordering::Relaxed);
+                    return;
+                }
+                TOMBSTONE => {
+                    entry.store(index + 1, Ordering::Relaxed);
+                    return;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Slot `index` no longer holds `key`.
+    fn remove(&self, key: i32, index: u32) {
+        for i in self.probe(key) {
+            let Some(entry) = self.entry(i) else { return };
+            match entry.load(Ordering::Relaxed) {
+                EMPTY => return,
+                named if named == index + 1 => entry.store(TOMBSTONE, Ordering::Relaxed),
+                _ => {}
+            }
+        }
+    }
+
+    /// Empties the index and adds every live object that has a key.
+    fn rebuild(&self) {
+        for i in 0..INDEX_CAPACITY {
+            if let Some(entry) = self.entry(i) {
+                entry.store(EMPTY, Ordering::Relaxed);
+            }
+        }
+        self.table.prefix().index_used.store(0, Ordering::Relaxed);
+        for (index, object) in used_slots(self.table) {
+            let key = object.header().perm.key.load(Ordering::Relaxed);
+            if object.header().live() && key != libc::IPC_PRIVATE {
+                self.insert(key, index);
+            }
+        }
+    }
 }
 
 /// What a family checks and does in msgget/semget/shmget.
@@ -171,7 +292,7 @@ pub fn get<T: Object>(
 ) -> Result<i32> {
     let _registry = lock(table);
     if req.key != libc::IPC_PRIVATE {
-        if let Some(object) = live_objects(table).find(|o| o.header().perm.key.load(Ordering::Relaxed) == req.key) {
+        if let Some(object) = KeyIndex::of(table).find(req.key) {
             if req.flags & libc::IPC_CREAT != 0 && req.flags & libc::IPC_EXCL != 0 {
                 return Err(Errno::EEXIST);
             }
@@ -223,6 +344,9 @@ fn create<T: Object>(
         header.slot.state.store(FREE, Ordering::Release);
         return Err(e);
     }
+    if req.key != libc::IPC_PRIVATE {
+        KeyIndex::of(table).insert(req.key, index);
+    }
     // Publish: everything above becomes visible with the state.
     header.slot.state.store(LIVE, Ordering::Release);
     registry.in_use.fetch_add(1, Ordering::Relaxed);
@@ -242,6 +366,10 @@ fn next_index(cursor: u32, window: u32, free: impl Fn(u32) -> bool) -> Option<u3
 /// (`_registry`) and the object lock.
 pub fn remove<T: Object>(table: &Objects<'_, T>, _registry: &Guard, object: &T, units: u32) {
     object.header().slot.state.store(FREE, Ordering::Release);
+    let key = object.header().perm.key.load(Ordering::Relaxed);
+    if key != libc::IPC_PRIVATE {
+        KeyIndex::of(table).remove(key, crate::ipc::index_of(object.header().id()));
+    }
     let in_use = &table.prefix().in_use;
     let _ = in_use.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
     add_units(table, -(units as i64));

@@ -60,7 +60,7 @@ impl Family for MsgFamily {
     fn tables(&self) -> Vec<TableSpec> {
         vec![TableSpec {
             tag: TAG,
-            prefix: std::mem::size_of::<ipc::Registry>() as u32,
+            prefix: ipc::registry::PREFIX_BYTES,
             stride: std::mem::size_of::<MsgQueue>() as u32,
             count: limits().msgmni.max(1),
         }]

@@ -27,11 +27,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// system when released; smaller ones keep it for the next owner.
 const RETURN_MEMORY_FROM: u32 = 16;
 
-/// A run of consecutive chunks owned by one object, checked when made.
+/// A run of consecutive chunks owned by one object (or an entry's inline
+/// storage, see `Region::extent_of`), checked when made.
 #[derive(Clone, Copy, Debug)]
 pub struct Extent {
     pub(super) offset: u64,
-    pub(super) len: u64,
+    pub len: u64,
+}
+
+impl Extent {
+    /// Its first `len` bytes (all of it if it is shorter).
+    pub fn prefix(self, len: u64) -> Extent {
+        Extent { offset: self.offset, len: len.min(self.len) }
+    }
 }
 
 impl Region {
@@ -130,11 +138,21 @@ impl Region {
         free && word.compare_exchange(seen, owner.0, Ordering::AcqRel, Ordering::Relaxed).is_ok()
     }
 
+    /// Frees `owner`'s chunks in the run and moves the search hint back to
+    /// the first one freed: the next claim reuses it, and a small extent's
+    /// pages, still reserved, spare it the system call that reserves new
+    /// ones (and the memory the file would grow by).
     fn release_run(&self, owner: Owner, first: u32, count: u32) {
+        let mut lowest = None;
         for chunk in first..first.saturating_add(count) {
             if let Some(word) = self.owner_word(chunk).filter(|w| w.load(Ordering::Relaxed) == owner.0) {
-                let _ = word.compare_exchange(owner.0, 0, Ordering::AcqRel, Ordering::Relaxed);
+                if word.compare_exchange(owner.0, 0, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
+                    lowest.get_or_insert(chunk);
+                }
             }
+        }
+        if let Some(chunk) = lowest {
+            self.header().chunk_hint.fetch_min(chunk, Ordering::Relaxed);
         }
     }
 

@@ -61,7 +61,14 @@ fn owner_word(me: Identity) -> u64 {
 impl RobustLock {
     #[inline]
     pub fn lock(&self) -> Guard<'_> {
-        let me = owner_word(platform::thread());
+        self.lock_as(platform::thread())
+    }
+
+    /// [`RobustLock::lock`] for a caller that has its thread's identity at
+    /// hand already (`platform::with_caller`).
+    #[inline]
+    pub fn lock_as(&self, thread: Identity) -> Guard<'_> {
+        let me = owner_word(thread);
         // Acquire pairs with the Release in `unlock`: we see everything the
         // previous owner wrote under the lock.
         if self.word.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed).is_ok() {

@@ -110,8 +110,9 @@ impl Region {
     }
 
     /// The table tagged `tag`, with prefix `P` and entries `T`: EIO if the
-    /// namespace has none, or one whose sizes are not those of `P` and `T`
-    /// (made by a library with another layout for it).
+    /// namespace has none, or one whose entries are not `T`-sized or whose
+    /// prefix cannot hold a `P` (made by a library with another layout for
+    /// it). The prefix may be longer: see [`Table::prefix_item`].
     pub fn table<P: Shared, T: Shared>(&self, tag: u32) -> Result<Table<'_, P, T>> {
         let hinted = (self.by_tag[tag_slot(tag)] as usize).checked_sub(1);
         let found = hinted
@@ -120,7 +121,7 @@ impl Region {
             .or_else(|| self.layout.table(tag));
         let (index, layout) = found.ok_or(Errno::EIO)?;
         let spec = layout.spec;
-        if spec.stride as usize != size_of::<T>() || spec.prefix as usize != size_of::<P>() {
+        if spec.stride as usize != size_of::<T>() || (spec.prefix as usize) < size_of::<P>() {
             return Err(Errno::EIO);
         }
         if !layout.offset.is_multiple_of(align_of::<P>() as u64)
@@ -129,7 +130,8 @@ impl Region {
             return Err(Errno::EIO);
         }
         let (prefix, entries, count) = (layout.offset, layout.entries, spec.count);
-        Ok(Table { region: self, index: index as u32, count, prefix, entries, _types: PhantomData })
+        let prefix_len = spec.prefix as u64;
+        Ok(Table { region: self, index: index as u32, count, prefix, prefix_len, entries, _types: PhantomData })
     }
 
     /// Whether `owner` still names the occupant of its table entry.
@@ -140,6 +142,14 @@ impl Region {
         }
         let offset = table.entries + owner.entry() as u64 * table.spec.stride as u64;
         self.at::<Slot>(offset).is_ok_and(|slot| slot.holds(owner.generation()))
+    }
+
+    /// The extent made of `field`'s own bytes, where `field` lies in the
+    /// region (a table entry's inline storage); None if it does not.
+    pub fn extent_of<T>(&self, field: &T) -> Option<Extent> {
+        let offset = (field as *const T as usize).checked_sub(self.base as usize)? as u64;
+        let len = size_of::<T>() as u64;
+        (offset.checked_add(len)? <= self.layout.total_size).then_some(Extent { offset, len })
     }
 
     /// A `T` at byte `at` of `extent` (bounds-checked against the extent).
@@ -231,8 +241,9 @@ pub struct Table<'r, P, T> {
     /// Its place in the directory.
     index: u32,
     count: u32,
-    /// Offsets of the prefix and of the first entry.
+    /// Offsets of the prefix and of the first entry, and the prefix's size.
     prefix: u64,
+    prefix_len: u64,
     entries: u64,
     _types: PhantomData<(&'r P, &'r T)>,
 }
@@ -257,6 +268,18 @@ impl<'r, P: Shared, T: Shared> Table<'r, P, T> {
 
     pub fn len(&self) -> u32 {
         self.count
+    }
+
+    /// The `i`-th `U` after the `P` in the prefix (a table's bookkeeping may
+    /// go on past `P`, as far as its spec's prefix size), if it is inside.
+    #[inline]
+    pub fn prefix_item<U: Shared>(&self, i: u64) -> Option<&'r U> {
+        let start = (size_of::<P>() as u64).next_multiple_of(align_of::<U>() as u64);
+        let at = i.checked_mul(size_of::<U>() as u64)?.checked_add(start)?;
+        if at.checked_add(size_of::<U>() as u64)? > self.prefix_len {
+            return None;
+        }
+        self.region.at(self.prefix + at).ok()
     }
 
     pub fn is_empty(&self) -> bool {

@@ -39,7 +39,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 use undo::Undos;
 
-const TAG: u32 = TableSpec::tag(b"SEM1");
+const TAG: u32 = TableSpec::tag(b"SEM3");
 
 /// The system's limits, from /proc/sys/kernel/sem (Linux's defaults where
 /// it is absent).
@@ -72,7 +72,7 @@ impl Family for SemFamily {
     fn tables(&self) -> Vec<TableSpec> {
         let sets = TableSpec {
             tag: TAG,
-            prefix: std::mem::size_of::<ipc::Registry>() as u32,
+            prefix: ipc::registry::PREFIX_BYTES,
             stride: std::mem::size_of::<SemSet>() as u32,
             count: limits().semmni.max(1),
         };
@@ -142,24 +142,44 @@ pub(crate) struct Locked<'r> {
 
 /// Locks `set`, finishing a dead holder's journal if it left one, and
 /// checks that it still is set `id` (EIDRM).
+/// (Inlined: returned by value, the locked storage would be copied.)
+#[inline(always)]
 fn lock<'r>(ns: &'r Namespace, sets: &Objects<'r, SemSet>, set: &'r SemSet, id: i32) -> Result<Locked<'r>> {
-    let guard = set.header.lock.lock();
+    lock_as(ns, sets, set, id, platform::thread())
+}
+
+/// [`lock`], by the calling thread `me`.
+#[inline(always)]
+fn lock_as<'r>(
+    ns: &'r Namespace,
+    sets: &Objects<'r, SemSet>,
+    set: &'r SemSet,
+    id: i32,
+    me: platform::Identity,
+) -> Result<Locked<'r>> {
+    let guard = set.header.lock.lock_as(me);
     if !set.header.holds(id) {
         return Err(Errno::EIDRM);
     }
     let owner = ipc::owner_of(sets, id);
     let storage = set.storage(ns, owner).ok_or(Errno::EIO)?;
     if guard.recovered {
-        crate::log::diag(|| format!("sem set {id}: lock holder died; finishing its journal"));
-        // Finish the commit it made, if any, then the hand-offs it may not
-        // have made: whatever it changed may let sleepers proceed.
-        let mut wakeups = Wakeups::default();
-        storage.redo(&mut wakeups);
-        storage.waits().repair(&set.waiters, owner, &mut wakeups);
-        wait::update_queue(&storage, &mut wakeups);
-        wakeups.wake();
+        recover(&storage, id);
     }
     Ok(Locked { storage, _guard: guard })
+}
+
+/// With the lock taken over from a holder that died: finishes the commit
+/// it made, if any, then the hand-offs it may not have made (whatever it
+/// changed may let sleepers proceed).
+#[cold]
+fn recover(storage: &Storage, id: i32) {
+    crate::log::diag(|| format!("sem set {id}: lock holder died; finishing its journal"));
+    let mut wakeups = Wakeups::default();
+    storage.redo(&mut wakeups);
+    storage.waits().repair(&storage.set.waiters, storage.owner, &mut wakeups);
+    wait::update_queue(storage, &mut wakeups);
+    wakeups.wake();
 }
 
 /// The processes that may be in the way on a locked set and are dead by
@@ -300,6 +320,23 @@ pub fn check_id_and_timeout(id: i32, timeout: Option<&libc::timespec>) -> Result
 
 /// semop(2)/semtimedop(2), after [`check_nsops`] and [`check_id_and_timeout`].
 pub fn op(ns: &Namespace, id: i32, sops: &[Sop], timeout: Option<Duration>) -> Result<()> {
+    if let [sop] = sops {
+        if !sop.undo() {
+            let sets = sets(ns)?;
+            let set = registry::lookup(&sets, id)?;
+            if op_at_once(ns, &sets, set, id, *sop)? {
+                return Ok(());
+            }
+        }
+    }
+    op_in_full(ns, id, sops, timeout)
+}
+
+/// semop for any operations: evaluated on scratch copies, committed
+/// through the journal, or queued to wait. (Kept out of line: its large
+/// frame would otherwise be set up for every call.)
+#[inline(never)]
+fn op_in_full(ns: &Namespace, id: i32, sops: &[Sop], timeout: Option<Duration>) -> Result<()> {
     let deadline = timeout.map(Deadline::after);
     let max = sops.iter().map(|s| s.num as u32).max().unwrap_or(0);
     let alter = sops.iter().any(|s| s.op != 0);
@@ -368,6 +405,50 @@ pub fn op(ns: &Namespace, id: i32, sops: &[Sop], timeout: Option<Duration>) -> R
             }
         }
     }
+}
+
+/// The common semop, one operation without SEM_UNDO, when it can proceed
+/// at once: what the general path does for it, without the scratch copies
+/// and the journal that several operations need. The semaphore number and
+/// the permission are checked before the set is locked, as Linux does
+/// (the general path's undo record, which comes first there, is not
+/// needed); a set removed meanwhile is EIDRM once locked. False when it
+/// would fail with EAGAIN or wait: the general path takes over (it first
+/// looks for dead processes in the way).
+#[inline]
+fn op_at_once(ns: &Namespace, sets: &Objects<SemSet>, set: &SemSet, id: i32, sop: Sop) -> Result<bool> {
+    if sop.num as u32 >= set.nsems.load(Relaxed) {
+        return Err(Errno::EFBIG);
+    }
+    let alter = sop.op != 0;
+    let flag = if alter { 0o222 } else { 0o444 };
+    // The thread's identity comes with its credentials: one look into
+    // thread storage for both.
+    let me = platform::with_caller(|me, creds| set.header.perm.check(creds, flag).map(|()| me))?;
+    let locked = lock_as(ns, sets, set, id, me)?;
+    let sem = locked.storage.sem(sop.num as u32).ok_or(Errno::EFBIG)?;
+    let current = sem.value.load(Relaxed);
+    let result = current + sop.op as i32;
+    if (sop.op == 0 && current != 0) || result < 0 {
+        return Ok(false);
+    }
+    if result > SEMVMX {
+        return Err(Errno::ERANGE);
+    }
+    // One value and its sempid (only a record): a single store is all or
+    // nothing, as in `Storage::commit`.
+    sem.value.store(result, Relaxed);
+    sem.pid.store(platform::pid(), Relaxed);
+    set.otime.store(platform::now_secs(), Relaxed);
+    set.operated.note();
+    if alter && !set.waiters.is_empty() {
+        let mut wakeups = Wakeups::default();
+        let dead = wait::update_queue(&locked.storage, &mut wakeups);
+        drop(locked);
+        wakeups.wake();
+        reap(ns, &dead);
+    }
+    Ok(true)
 }
 
 /// Sleeps until the queued operations are granted or fail, the set goes

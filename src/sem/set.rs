@@ -1,7 +1,8 @@
 //! One semaphore set: its slot, its storage extent, and the journal through
 //! which every change of its values is made.
 //!
-//! The storage extent (consecutive chunks the set owns) holds, in order:
+//! The storage extent holds, in order (in the slot itself for a set small
+//! enough, [`INLINE_BYTES`]; otherwise in consecutive chunks the set owns):
 //!
 //! ```text
 //! journal      len, then [JournalEntry; journal_capacity]
@@ -28,7 +29,7 @@ use crate::process::Namespace;
 use crate::region::{Extent, Owner, Region, Shared, CHUNK_SIZE};
 use crate::wait::{self, WaitQueue, Waits, Wakeups};
 use std::mem::size_of;
-use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, Ordering::Relaxed, Ordering::Release};
+use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed, Ordering::Release};
 
 /// Largest semaphore value, and largest undo adjustment (Linux's SEMVMX, SEMAEM).
 pub const SEMVMX: i32 = 32767;
@@ -53,7 +54,17 @@ pub struct SemSet {
     pub operated: Whereabouts,
     /// Last semop time (`sem_otime`).
     pub otime: AtomicI64,
+    /// The storage of a set that fits (`extent_chunks` 0): a set of one or
+    /// two semaphores, the common case, takes no chunk, so creating one
+    /// claims and reserves no memory, and a semop stays in this slot.
+    inline: [AtomicU64; INLINE_BYTES / 8],
 }
+
+/// Storage bytes a slot holds itself: what two semaphores need (their
+/// journal included), which also makes a slot four cache lines.
+pub const INLINE_BYTES: usize = 160;
+
+const _: () = assert!(size_of::<SemSet>() == 256);
 
 // SAFETY: repr(C), atomics only.
 unsafe impl Shared for SemSet {}
@@ -138,16 +149,19 @@ pub struct Storage<'r> {
     pub set: &'r SemSet,
     /// The set's [`Owner`] (its chunks, and the object its waiters wait on).
     pub owner: Owner,
-    undos: std::cell::Cell<Option<Undos<'r>>>,
-    waits: std::cell::Cell<Option<Waits<'r>>>,
 }
 
 impl SemSet {
     /// Claims and initialises the storage of a new set (while it is CREATING).
     pub fn create_storage(&self, region: &Region, owner: Owner, nsems: u32) -> Result<()> {
         let shape = Shape::new(nsems);
-        let chunks = shape.bytes().div_ceil(CHUNK_SIZE) as u32;
-        let first = region.claim_extent(owner, chunks)?;
+        let (first, chunks, extent) = if shape.bytes() <= INLINE_BYTES as u64 {
+            (0, 0, region.extent_of(&self.inline).ok_or(Errno::EIO)?)
+        } else {
+            let chunks = shape.bytes().div_ceil(CHUNK_SIZE) as u32;
+            let first = region.claim_extent(owner, chunks)?;
+            (first, chunks, region.extent(owner, first, chunks).ok_or(Errno::EIO)?)
+        };
         self.nsems.store(nsems, Relaxed);
         self.extent_first.store(first, Relaxed);
         self.extent_chunks.store(chunks, Relaxed);
@@ -155,8 +169,9 @@ impl SemSet {
         self.waiters.clear();
         self.undo_head.store(0, Relaxed);
         self.otime.store(0, Relaxed);
-        // Chunks may be reused: start from zero values and an empty journal.
-        region.zero(region.extent(owner, first, chunks).ok_or(Errno::EIO)?);
+        // Storage may be reused: start from zero values and an empty
+        // journal (the bytes past them are never read).
+        region.zero(extent.prefix(shape.bytes()));
         Ok(())
     }
 
@@ -167,23 +182,22 @@ impl SemSet {
 
     /// Gives the set's chunks back (at removal, once its id no longer resolves).
     pub fn release_storage(&self, region: &Region, owner: Owner) {
-        region.release_extent(owner, self.extent_first.load(Relaxed), self.extent_chunks.load(Relaxed));
+        let chunks = self.extent_chunks.load(Relaxed);
+        if chunks > 0 {
+            region.release_extent(owner, self.extent_first.load(Relaxed), chunks);
+        }
     }
 
-    /// The set's storage, if its recorded shape fits the chunks it owns.
+    /// The set's storage, if its recorded shape fits the slot or the
+    /// chunks it owns.
+    #[inline]
     pub fn storage<'r>(&'r self, ns: &'r Namespace, owner: Owner) -> Option<Storage<'r>> {
         let shape = Shape { nsems: self.nsems.load(Relaxed), journal_capacity: self.journal_capacity.load(Relaxed) };
-        let chunks = self.extent_chunks.load(Relaxed);
-        let extent = ns.extent(owner, self.extent_first.load(Relaxed), chunks)?;
-        (shape.bytes() <= chunks as u64 * CHUNK_SIZE).then_some(Storage {
-            ns,
-            extent,
-            shape,
-            set: self,
-            owner,
-            undos: Default::default(),
-            waits: Default::default(),
-        })
+        let extent = match self.extent_chunks.load(Relaxed) {
+            0 => ns.extent_of(&self.inline)?,
+            chunks => ns.extent(owner, self.extent_first.load(Relaxed), chunks)?,
+        };
+        (shape.bytes() <= extent.len).then_some(Storage { ns, extent, shape, set: self, owner })
     }
 }
 
@@ -196,23 +210,15 @@ impl<'r> Storage<'r> {
         self.ns
     }
 
-    /// The undo table (looked up only when needed: most semops touch no
-    /// undo record).
+    /// The undo table (looked up when needed, one probe: most semops touch
+    /// no undo record, and a small `Storage` is cheap to pass around).
     pub fn undos(&self) -> Undos<'r> {
-        self.undos.get().unwrap_or_else(|| {
-            let undos = Undos::of(self.ns).expect("checked when the namespace was opened");
-            self.undos.set(Some(undos));
-            undos
-        })
+        Undos::of(self.ns).expect("checked when the namespace was opened")
     }
 
     /// The wait table (looked up only when someone waits).
     pub fn waits(&self) -> Waits<'r> {
-        self.waits.get().unwrap_or_else(|| {
-            let waits = Waits::of(self.ns).expect("checked when the namespace was opened");
-            self.waits.set(Some(waits));
-            waits
-        })
+        Waits::of(self.ns).expect("checked when the namespace was opened")
     }
 
     fn journal_len(&self) -> Option<&'r AtomicU32> {
@@ -226,6 +232,7 @@ impl<'r> Storage<'r> {
         self.ns.in_extent(self.extent, 8 + i as u64 * size_of::<JournalEntry>() as u64)
     }
 
+    #[inline]
     pub fn sem(&self, sem: u32) -> Option<&'r Sem> {
         if sem >= self.shape.nsems {
             return None;

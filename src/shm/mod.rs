@@ -35,7 +35,7 @@ pub const SHM_NORESERVE: i32 = 0o10000;
 pub const SHM_DEST: u32 = 0o1000;
 pub const SHM_LOCKED: u32 = 0o2000;
 
-const TAG: u32 = TableSpec::tag(b"SHM1");
+const TAG: u32 = TableSpec::tag(b"SHM2");
 
 /// One slot of the segment table. Locking and crash consistency: see
 /// `ipc::ObjectHeader`; attachments are counted in [`attach`].
@@ -105,7 +105,7 @@ impl Family for ShmFamily {
     fn tables(&self) -> Vec<TableSpec> {
         let segments = TableSpec {
             tag: TAG,
-            prefix: std::mem::size_of::<ipc::Registry>() as u32,
+            prefix: ipc::registry::PREFIX_BYTES,
             stride: std::mem::size_of::<ShmSegment>() as u32,
             count: limits().shmmni.max(1),
         };
@@ -345,9 +345,7 @@ pub fn attach(ns: &Namespace, id: i32, at: Option<usize>, flags: i32) -> Result<
     // SHM_REMAP may have mapped over attachments of ours: those are over.
     let replaced: Vec<Local> = {
         let mut list = LOCAL.lock();
-        let (inside, kept): (Vec<_>, Vec<_>) =
-            list.drain(..).partition(|a| a.addr >= addr && a.addr + a.len <= addr + len);
-        *list = kept;
+        let inside = take_inside(&mut list, addr, len);
         list.push(Local { addr, len, shm_id: id });
         inside
     };
@@ -357,8 +355,8 @@ pub fn attach(ns: &Namespace, id: i32, at: Option<usize>, flags: i32) -> Result<
     Ok(addr)
 }
 
-/// shmdt(2).
-pub fn detach(ns: &Namespace, addr: usize) -> Result<()> {
+/// shmdt(2); how many bytes it unmapped.
+pub fn detach(ns: &Namespace, addr: usize) -> Result<usize> {
     let local = {
         let mut list = LOCAL.lock();
         // The latest attachment at that address is the one whose pages are
@@ -368,26 +366,29 @@ pub fn detach(ns: &Namespace, addr: usize) -> Result<()> {
     };
     platform::unmap(local.addr, local.len);
     end_attachment(ns, local.shm_id, ns.me()?, true);
-    Ok(())
+    Ok(local.len)
 }
 
 /// The program unmapped `[addr, addr + len)` itself: attachments wholly
 /// inside it are over, as when Linux closes their mappings.
 pub fn unmapped(ns: &Namespace, addr: usize, len: usize) {
-    let gone: Vec<Local> = {
-        let mut list = LOCAL.lock();
-        if list.is_empty() {
-            return;
-        }
-        let (inside, kept): (Vec<_>, Vec<_>) =
-            list.drain(..).partition(|a| a.addr >= addr && a.addr + a.len <= addr.saturating_add(len));
-        *list = kept;
-        inside
-    };
+    let gone = take_inside(&mut LOCAL.lock(), addr, len);
     let me = ProcRef::from(platform::process());
     for a in gone {
         end_attachment(ns, a.shm_id, me, false);
     }
+}
+
+/// Takes the attachments that lie wholly inside `[addr, addr + len)` out
+/// of `list` (without allocating when there are none, the usual case).
+fn take_inside(list: &mut Vec<Local>, addr: usize, len: usize) -> Vec<Local> {
+    let inside = |a: &Local| a.addr >= addr && a.addr + a.len <= addr.saturating_add(len);
+    if !list.iter().any(inside) {
+        return Vec::new();
+    }
+    let (inside, kept) = list.drain(..).partition(inside);
+    *list = kept;
+    inside
 }
 
 /// One attachment of `id` by `who` is over; destroys the segment if it
@@ -446,11 +447,7 @@ fn destroy(ns: &Namespace, segments: &Objects<ShmSegment>, registry_guard: &Guar
 
 /// Destroys removed segments whose last attached process died.
 fn sweep(ns: &Namespace, segments: &Objects<ShmSegment>) {
-    let doomed: Vec<i32> = live_segments(segments)
-        .filter(|s| s.header.perm.mode.load(Relaxed) & SHM_DEST != 0)
-        .map(|s| s.header.id())
-        .collect();
-    for id in doomed {
-        destroy_if_unused(ns, segments, id);
+    for seg in live_segments(segments).filter(|s| s.header.perm.mode.load(Relaxed) & SHM_DEST != 0) {
+        destroy_if_unused(ns, segments, seg.header.id());
     }
 }

@@ -2,13 +2,12 @@
 //!
 //! Read with raw system calls: fakeroot's `geteuid` says 0 to a program it
 //! fakes root for, but the kernel checks IPC permissions against the real
-//! effective ids, and so does the shim. They are cached so that the fast
-//! path makes no system call; the set*id interposers in [`crate::ffi`] call
-//! [`credentials_changed`] after every identity change, so checks always
-//! use the ids in force at call time.
+//! effective ids, and so does the shim. They are cached per thread (see
+//! `caller`) so that the fast path makes no system call; the set*id
+//! interposers in [`crate::ffi`] call [`credentials_changed`] after every
+//! identity change, so checks always use the ids in force at call time.
 
 use super::sys::sys;
-use std::cell::RefCell;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 #[derive(Clone, Debug)]
@@ -42,36 +41,15 @@ impl Credentials {
 /// is stale.
 static GENERATION: AtomicU32 = AtomicU32::new(1);
 
-thread_local! {
-    /// This thread's copy, with the generation it was read in.
-    static CACHE: RefCell<(u32, Option<Credentials>)> = const { RefCell::new((0, None)) };
-}
-
 /// Forgets the cached credentials; the next check reads them afresh.
 pub fn credentials_changed() {
     GENERATION.fetch_add(1, Ordering::AcqRel);
 }
 
-/// Runs `f` with the caller's current credentials.
-pub fn with_credentials<R>(f: impl FnOnce(&Credentials) -> R) -> R {
-    let generation = GENERATION.load(Ordering::Acquire);
-    let mut f = Some(f);
-    let result = CACHE.try_with(|cell| {
-        let mut cache = cell.try_borrow_mut().ok()?;
-        if cache.0 != generation || cache.1.is_none() {
-            // A set*id call racing with the read bumps the generation again,
-            // so the copy is read anew next time.
-            *cache = (generation, Some(read()));
-        }
-        let creds = cache.1.as_ref()?;
-        Some(f.take()?(creds))
-    });
-    match (result, f) {
-        (Ok(Some(r)), _) => r,
-        // No thread storage (a call from a thread destructor): read them afresh.
-        (_, Some(f)) => f(&read()),
-        (_, None) => unreachable!("f ran, so it returned"),
-    }
+/// The generation of the credentials in force: a copy read in an older one
+/// is stale.
+pub(super) fn generation() -> u32 {
+    GENERATION.load(Ordering::Acquire)
 }
 
 /// The effective uid, without the cache.
@@ -80,7 +58,8 @@ pub fn euid() -> u32 {
     unsafe { sys!(libc::SYS_geteuid) }.map_or(u32::MAX, |v| v as u32)
 }
 
-fn read() -> Credentials {
+/// The credentials in force, read afresh.
+pub(super) fn read() -> Credentials {
     // SAFETY: no arguments.
     let egid = unsafe { sys!(libc::SYS_getegid) }.map_or(u32::MAX, |v| v as u32);
     // SAFETY: size 0 asks for the count only.

@@ -9,7 +9,6 @@
 
 use super::files::read_small;
 use super::sys::sys;
-use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Bumped in the child after every fork (see [`after_fork_in_child`]).
@@ -63,11 +62,16 @@ impl Identity {
 /// one word, so no lock is involved (a race computes it twice).
 static PROCESS: AtomicU64 = AtomicU64::new(0);
 
+#[inline]
 pub fn process() -> Identity {
-    let key = PROCESS.load(Ordering::Relaxed);
-    if key != 0 {
-        return Identity::from_key(key);
+    match PROCESS.load(Ordering::Relaxed) {
+        0 => read_process(),
+        key => Identity::from_key(key),
     }
+}
+
+#[cold]
+fn read_process() -> Identity {
     // SAFETY: getpid has no arguments.
     let id = unsafe { sys!(libc::SYS_getpid) }.map_or(0, |p| p as u32);
     let me = Identity { id, start: stat_of(id).map_or(0, |s| s.start) };
@@ -76,28 +80,17 @@ pub fn process() -> Identity {
 }
 
 /// The calling process's pid.
+#[inline]
 pub fn pid() -> i32 {
     process().id as i32
 }
 
-thread_local! {
-    static THREAD: Cell<(u64, Identity)> = const { Cell::new((0, Identity { id: 0, start: 0 })) };
-}
-
-/// The calling thread (tid and start time), cached per thread and fork
-/// generation.
-pub fn thread() -> Identity {
-    let generation = fork_generation();
-    if let Ok((cached, me)) = THREAD.try_with(Cell::get) {
-        if cached == generation {
-            return me;
-        }
-    }
+/// The calling thread (tid and start time), read afresh: two system calls
+/// (see `caller::thread` for the cached copy).
+pub fn current_thread() -> Identity {
     // SAFETY: gettid has no arguments.
     let id = unsafe { sys!(libc::SYS_gettid) }.map_or(0, |t| t as u32);
-    let me = Identity { id, start: stat_of(id).map_or(0, |s| s.start) };
-    let _ = THREAD.try_with(|c| c.set((generation, me)));
-    me
+    Identity { id, start: stat_of(id).map_or(0, |s| s.start) }
 }
 
 /// What /proc says about a process or thread.

@@ -1,6 +1,7 @@
 //! Linux: raw system calls ([`sys`]), futexes, clocks, identities,
 //! credentials, files and mappings, one file each.
 
+mod caller;
 mod clock;
 mod cpu;
 mod creds;
@@ -13,10 +14,11 @@ mod signals;
 pub mod sys;
 mod vdso;
 
+pub use caller::{thread, with_caller, with_credentials};
 pub use clock::{monotonic_now, now_secs, realtime_now};
 pub use cpu::{current_cpu, runnable_threads};
 pub use creds::{
-    credentials_changed, euid, with_credentials, Credentials, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER,
+    credentials_changed, euid, Credentials, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER,
     CAP_IPC_LOCK, CAP_IPC_OWNER, CAP_SYS_ADMIN,
     CAP_SYS_RESOURCE,
 };
@@ -27,7 +29,7 @@ pub use futex::{
     wake_at as futex_wake_at, wake_private as futex_wake_private, Until, Wake,
 };
 pub use identity::{
-    after_fork_in_child, exited, fork_generation, kill_self, pid, process, start_time_of, stop_self, thread, Identity,
+    after_fork_in_child, exited, fork_generation, kill_self, pid, process, start_time_of, stop_self, Identity,
 };
 pub use memory::{
     duplicate, map_shared, memlock_limit, page_size, populate, protect, readable, remove_pages, unmap, write_checked,
