@@ -179,12 +179,13 @@ impl Bench {
     /// so that the report takes new cases and fields as they come.
     ///
     /// `bench` (the cargo bench target), `case`, `placement`, `load` (`off`
-    /// or `on`), `measure` (`time`, ns per operation, or `rate`, operations
-    /// per second), `better` (`lower` or `higher`), `kernel` and `shim` (the
-    /// medians as the program printed them), `kernel_shown` and `shim_shown`
-    /// (the same with their unit), `ratio`, `min` and `max` (median and
-    /// spread of the per-round shim/kernel ratio), `rounds`, `cpus` (usable
-    /// CPUs) and, for a case with a target, `target` and `met` (`yes`/`no`).
+    /// or `on`), `hogs` (how many load processes), `measure` (`time`, ns per
+    /// operation, or `rate`, operations per second), `better` (`lower` or
+    /// `higher`), `kernel` and `shim` (the medians as the program printed
+    /// them), `kernel_shown` and `shim_shown` (the same with their unit),
+    /// `ratio`, `min` and `max` (median and spread of the per-round
+    /// shim/kernel ratio), `rounds`, `cpus` (usable CPUs) and, for a case
+    /// with a target, `target` and `met` (`yes` or `no`).
     fn result_line(&self, case: &Case, c: &Comparison, met: Option<bool>) -> String {
         let (kernel, shim) = (median(&c.kernel), median(&c.shim));
         let (lo, hi) = c.ratio_spread();
@@ -193,6 +194,7 @@ impl Bench {
             ("case", case.name.clone()),
             ("placement", case.placement.to_string()),
             ("load", if self.hogs > 0 { "on" } else { "off" }.to_string()),
+            ("hogs", self.hogs.to_string()),
             ("measure", case.measure.what().to_string()),
             ("better", case.measure.better().to_string()),
             ("kernel", kernel.to_string()),
