@@ -31,6 +31,14 @@ rm -f "$results"
 
 echo "benches: ${benches[*]}; ${BENCH_ROUNDS:-7} rounds per case" >&2
 cargo build --release
-BENCH_LOAD=0 BENCH_RESULTS=$results cargo bench "${bench_args[@]}" -- "$@"
-BENCH_LOAD=1 BENCH_RESULTS=$results cargo bench "${bench_args[@]}" -- "$@"
+# A bench that fails stops its own remaining cases, not the other benches;
+# the report is made all the same, and then the failure is the exit status.
+failed=0
+for load in 0 1; do
+  BENCH_LOAD=$load BENCH_RESULTS=$results cargo bench --no-fail-fast "${bench_args[@]}" -- "$@" || failed=1
+done
 cargo bench --bench report -- "$results"
+if ((failed)); then
+  echo "regenerate.sh: a bench failed (see above); the report lacks its remaining cases" >&2
+  exit 1
+fi

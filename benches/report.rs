@@ -56,81 +56,89 @@ fn run() -> Result<(), String> {
 }
 
 /// One line of the results file: one case measured with load on or off.
-struct Outcome(HashMap<String, String>);
+struct Outcome {
+    bench: String,
+    case: String,
+    placement: String,
+    loaded: bool,
+    /// Whether the program measured a rate (else a time).
+    higher_is_better: bool,
+    /// The medians with their unit.
+    kernel_shown: String,
+    shim_shown: String,
+    /// Median, lowest and highest per-round shim/kernel ratio.
+    ratio: f64,
+    min: f64,
+    max: f64,
+    rounds: String,
+    /// Usable CPUs and load processes, where the line says.
+    cpus: Option<String>,
+    hogs: Option<String>,
+    /// The target for the median ratio and whether it was met.
+    target: Option<(f64, bool)>,
+}
 
 impl Outcome {
     fn parse(line: &str) -> Result<Outcome, String> {
-        let fields = line
+        let fields: HashMap<&str, &str> = line
             .split('\t')
-            .map(|f| f.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+            .map(|f| f.split_once('='))
             .collect::<Option<_>>()
             .ok_or_else(|| format!("a field is not key=value in {line:?}"))?;
-        let outcome = Outcome(fields);
-        for key in ["bench", "case", "placement", "load", "better", "kernel_shown", "shim_shown", "rounds"] {
-            outcome.get(key)?;
-        }
-        for key in ["ratio", "min", "max"] {
-            outcome.num(key)?;
-        }
-        Ok(outcome)
-    }
-
-    fn get(&self, key: &str) -> Result<&str, String> {
-        self.0.get(key).map(String::as_str).ok_or_else(|| format!("a line has no {key}"))
-    }
-
-    fn num(&self, key: &str) -> Result<f64, String> {
-        let v = self.get(key)?;
-        v.parse::<f64>()
-            .ok()
-            .filter(|x| x.is_finite() && *x > 0.0)
-            .ok_or_else(|| format!("{key}={v} is no positive number"))
-    }
-
-    /// A field known present (checked by `parse`).
-    fn field(&self, key: &str) -> &str {
-        self.get(key).unwrap_or("?")
-    }
-
-    /// A number known valid (checked by `parse`).
-    fn value(&self, key: &str) -> f64 {
-        self.num(key).unwrap_or(f64::NAN)
-    }
-
-    fn loaded(&self) -> bool {
-        self.field("load") == "on"
-    }
-
-    fn higher_is_better(&self) -> bool {
-        self.field("better") == "higher"
+        let text = |key: &str| fields.get(key).map(|v| v.to_string()).ok_or_else(|| format!("no {key}"));
+        let number = |key: &str| {
+            let v = text(key)?;
+            v.parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite() && *x > 0.0)
+                .ok_or_else(|| format!("{key}={v} is no positive number"))
+        };
+        let choice = |key: &str, yes: &str, no: &str| match text(key)? {
+            v if v == yes => Ok(true),
+            v if v == no => Ok(false),
+            v => Err(format!("{key}={v} is neither {yes} nor {no}")),
+        };
+        let target = match fields.contains_key("target") {
+            true => Some((number("target")?, choice("met", "yes", "no")?)),
+            false => None,
+        };
+        Ok(Outcome {
+            bench: text("bench")?,
+            case: text("case")?,
+            placement: text("placement")?,
+            loaded: choice("load", "on", "off")?,
+            higher_is_better: choice("better", "higher", "lower")?,
+            kernel_shown: text("kernel_shown")?,
+            shim_shown: text("shim_shown")?,
+            ratio: number("ratio")?,
+            min: number("min")?,
+            max: number("max")?,
+            rounds: text("rounds")?,
+            cpus: text("cpus").ok(),
+            hogs: text("hogs").ok(),
+            target,
+        })
     }
 
     /// Whether the shim did better than the kernel (median).
     fn shim_ahead(&self) -> bool {
-        (self.value("ratio") > 1.0) == self.higher_is_better()
+        (self.ratio > 1.0) == self.higher_is_better
     }
 
     /// The shim's speed over the kernel's (above 1: shim faster) as median,
     /// lowest and highest over the rounds: the ratio for a rate, its inverse
     /// for a time.
     fn speed(&self) -> (f64, f64, f64) {
-        let (ratio, min, max) = (self.value("ratio"), self.value("min"), self.value("max"));
-        if self.higher_is_better() {
-            (ratio, min, max)
+        if self.higher_is_better {
+            (self.ratio, self.min, self.max)
         } else {
-            (1.0 / ratio, 1.0 / max, 1.0 / min)
+            (1.0 / self.ratio, 1.0 / self.max, 1.0 / self.min)
         }
     }
 
-    /// "0.42 (0.40–0.45)", the median in bold.
-    fn ratio_cell(&self) -> String {
-        format!("**{:.2}** ({:.2}–{:.2})", self.value("ratio"), self.value("min"), self.value("max"))
-    }
-
-    /// "met" or "**missed**" if the case has a target.
-    fn target_verdict(&self) -> Option<&'static str> {
-        let met = self.0.get("met")?;
-        Some(if met == "yes" { "met" } else { "**missed**" })
+    /// "kernel | shim | **0.42** (0.40–0.45)": three table cells.
+    fn cells(&self) -> String {
+        format!("{} | {} | **{:.2}** ({:.2}–{:.2})", self.kernel_shown, self.shim_shown, self.ratio, self.min, self.max)
     }
 }
 
@@ -151,22 +159,22 @@ impl Row {
         let mut rows: Vec<Row> = Vec::new();
         for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
             let o = Outcome::parse(line).map_err(|e| format!("line {}: {e}", n + 1))?;
-            let key = (o.field("bench"), o.field("case"), o.field("placement"));
-            let at = rows.iter().position(|r| (r.bench.as_str(), r.case.as_str(), r.placement.as_str()) == key);
-            let at = at.unwrap_or_else(|| {
-                rows.push(Row {
-                    bench: key.0.to_string(),
-                    case: key.1.to_string(),
-                    placement: key.2.to_string(),
-                    idle: None,
-                    loaded: None,
-                });
-                rows.len() - 1
-            });
-            let slot = if o.loaded() { &mut rows[at].loaded } else { &mut rows[at].idle };
+            let at = match rows.iter().position(|r| r.is_of(&o)) {
+                Some(at) => at,
+                None => {
+                    let (bench, case, placement) = (o.bench.clone(), o.case.clone(), o.placement.clone());
+                    rows.push(Row { bench, case, placement, idle: None, loaded: None });
+                    rows.len() - 1
+                }
+            };
+            let slot = if o.loaded { &mut rows[at].loaded } else { &mut rows[at].idle };
             *slot = Some(o);
         }
         Ok(rows)
+    }
+
+    fn is_of(&self, o: &Outcome) -> bool {
+        self.bench == o.bench && self.case == o.case && self.placement == o.placement
     }
 
     fn outcomes(&self) -> impl Iterator<Item = &Outcome> {
@@ -175,14 +183,17 @@ impl Row {
 
     /// "≤ 0.20: met idle, **missed** loaded", or "" without a target.
     fn target_cell(&self) -> String {
-        let Some(target) = self.outcomes().find_map(|o| o.0.get("target")) else { return String::new() };
-        let bound = if self.outcomes().any(Outcome::higher_is_better) { "≥" } else { "≤" };
+        let Some(first) = self.outcomes().find(|o| o.target.is_some()) else { return String::new() };
+        let (target, _) = first.target.unwrap_or_default();
+        let bound = if first.higher_is_better { "≥" } else { "≤" };
         let verdicts: Vec<String> = [("idle", &self.idle), ("loaded", &self.loaded)]
-            .iter()
-            .filter_map(|(load, o)| Some(format!("{} {load}", o.as_ref()?.target_verdict()?)))
+            .into_iter()
+            .filter_map(|(load, o)| {
+                let (_, met) = o.as_ref()?.target?;
+                Some(format!("{} {load}", if met { "met" } else { "**missed**" }))
+            })
             .collect();
-        let target = target.parse::<f64>().map_or_else(|_| target.clone(), |t| format!("{t:.2}"));
-        format!("{bound} {target}: {}", verdicts.join(", "))
+        format!("{bound} {target:.2}: {}", verdicts.join(", "))
     }
 }
 
@@ -245,11 +256,11 @@ fn utc_now() -> String {
     }
 }
 
-/// The distinct values of `key` over every outcome, in first-seen order.
-fn distinct<'a>(rows: &'a [Row], key: &str) -> Vec<&'a str> {
+/// The distinct values of `field` over every outcome, in first-seen order.
+fn distinct<'a>(rows: &'a [Row], field: impl Fn(&'a Outcome) -> Option<&'a str>) -> Vec<&'a str> {
     let mut seen: Vec<&str> = Vec::new();
-    for v in rows.iter().flat_map(Row::outcomes).filter_map(|o| o.0.get(key)) {
-        if !seen.contains(&v.as_str()) {
+    for v in rows.iter().flat_map(Row::outcomes).filter_map(field) {
+        if !seen.contains(&v) {
             seen.push(v);
         }
     }
@@ -258,11 +269,12 @@ fn distinct<'a>(rows: &'a [Row], key: &str) -> Vec<&'a str> {
 
 fn markdown_page(rows: &[Row], machine: &Machine, plot: &str) -> String {
     let mut md = String::new();
-    let rounds = distinct(rows, "rounds").join(" or ");
-    let usable = distinct(rows, "cpus").join(" or ");
-    let hogs = distinct(rows, "hogs").into_iter().filter(|h| *h != "0").collect::<Vec<_>>().join(" or ");
-    let hogs = if hogs.is_empty() { "one".to_string() } else { hogs };
-    let rounds_setting = distinct(rows, "rounds").first().copied().unwrap_or("7");
+    let rounds = distinct(rows, |o| Some(&o.rounds));
+    let rounds_setting = rounds.first().copied().unwrap_or("7");
+    let rounds = rounds.join(" or ");
+    let usable = distinct(rows, |o| o.cpus.as_deref()).join(" or ");
+    let hogs = distinct(rows, |o| o.hogs.as_deref().filter(|&h| h != "0")).join(" or ");
+    let hogs = if hogs.is_empty() { hogs } else { format!(", {hogs} in all") };
     let _ = write!(
         md,
         "# Benchmarks: ipcshim vs the kernel
@@ -290,7 +302,7 @@ killed after every single run, kernel and shim alike.
 | Kernel | {} |
 | Date | {} |
 | Rounds | {rounds} per case |
-| Load | idle: none added; loaded: {hogs} busy-looping processes, one per online CPU |
+| Load | idle: none added; loaded: a busy-looping process per online CPU{hogs} |
 
 ",
         machine.cpu_model, machine.online_cpus, machine.kernel, machine.date
@@ -318,11 +330,8 @@ killed after every single run, kernel and shim alike.
              | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n"
         );
         for r in rows.iter().filter(|r| r.bench == bench) {
-            let better = r.outcomes().next().map_or("", |o| o.field("better"));
-            let cells = |o: &Option<Outcome>| match o {
-                Some(o) => format!("{} | {} | {}", o.field("kernel_shown"), o.field("shim_shown"), o.ratio_cell()),
-                None => "– | – | –".to_string(),
-            };
+            let better = r.outcomes().next().map_or("", |o| if o.higher_is_better { "higher" } else { "lower" });
+            let cells = |o: &Option<Outcome>| o.as_ref().map_or_else(|| "– | – | –".to_string(), Outcome::cells);
             let _ = writeln!(
                 md,
                 "| {} | {} | {better} | {} | {} | {} |",
@@ -393,11 +402,10 @@ fn draw_plot(rows: &[Row], path: &Path) -> Result<(), Box<dyn std::error::Error>
         }
     }
     chart.draw_series([PathElement::new([(1.0, -0.6), (1.0, top)], BLACK.stroke_width(2))])?;
-    chart.draw_series([
-        Text::new("kernel", (1.0, top + 0.1), label_style(14, HPos::Center, VPos::Bottom)),
-        Text::new("← kernel faster", (0.8, top + 0.1), label_style(12, HPos::Right, VPos::Bottom)),
-        Text::new("shim faster →", (1.25, top + 0.1), label_style(12, HPos::Left, VPos::Bottom)),
-    ])?;
+    let (x, y) = chart.backend_coord(&(1.0, top + 0.1));
+    root.draw(&Text::new("kernel", (x, y), label_style(14, HPos::Center, VPos::Bottom)))?;
+    root.draw(&Text::new("← kernel faster", (x - 32, y), label_style(12, HPos::Right, VPos::Bottom)))?;
+    root.draw(&Text::new("shim faster →", (x + 32, y), label_style(12, HPos::Left, VPos::Bottom)))?;
     for (k, (label, colour)) in [("idle", IDLE), ("loaded (a busy process per CPU)", LOADED)].into_iter().enumerate() {
         let (x, y) = chart.backend_coord(&(lo, top + 0.8));
         let x = x + 20 + 120 * k as i32;
