@@ -29,9 +29,9 @@ const CASES: [Case; 11] = [
     ("uncontended", "free", 500_000, pair, Some(0.1)),
     ("undo", "pinned", 400_000, pair, None),
     ("undo", "free", 400_000, pair, None),
-    ("pingpong", "2cpu", 20_000, round_trip, None),
-    ("pingpong", "1cpu", 100_000, round_trip, None),
-    ("pingpong", "free", 20_000, round_trip, None),
+    ("pingpong", "2cpu", 20_000, harness::show_round_trip, None),
+    ("pingpong", "1cpu", 100_000, harness::show_round_trip, None),
+    ("pingpong", "free", 20_000, harness::show_round_trip, None),
     ("shm", "pinned", 20_000, cycle, Some(0.3)),
     ("shm", "free", 20_000, cycle, Some(0.3)),
     ("create", "pinned", 100_000, create, Some(1.0)),
@@ -40,10 +40,6 @@ const CASES: [Case; 11] = [
 
 fn pair(ns: f64) -> String {
     format!("{ns:.0} ns/pair")
-}
-
-fn round_trip(ns: f64) -> String {
-    format!("{:.2} µs/rt", ns / 1e3)
 }
 
 fn cycle(ns: f64) -> String {
@@ -60,23 +56,15 @@ fn main() -> ExitCode {
 
 fn run() -> Result<(), String> {
     let bench = harness::Bench::new("sembench", SOURCE)?;
-    let cpus = harness::usable_cpus()?;
     for (mode, placement, count, show, target) in CASES {
-        let name = format!("{mode} {placement}");
-        if !bench.selected(&name) {
-            continue;
-        }
-        if placement == "2cpu" && cpus < 2 {
-            println!("{}", harness::skipped(&name, cpus));
-            continue;
-        }
-        let c = bench.compare(&[mode.to_string(), count.to_string(), placement.to_string()])?;
-        let mut line = c.row(&name, show, "time", "lower");
-        if let Some(t) = target {
-            let met = harness::median(&c.ratio) <= t;
-            line += &format!(" [target ≤ {t:.2}: {}]", if met { "met" } else { "MISSED" });
-        }
-        println!("{line}");
+        bench.run(&harness::Case {
+            name: mode.to_string(),
+            placement,
+            args: vec![mode.to_string(), count.to_string(), placement.to_string()],
+            measure: harness::Measure::Time,
+            show,
+            target,
+        })?;
     }
     Ok(())
 }

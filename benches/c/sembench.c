@@ -60,13 +60,18 @@ static int sem1(unsigned short num, short op, short flags)
 
 static void psem(unsigned short num, short op, short flags)
 {
-    /* A SIGCHLD that arrived between two calls interrupts nothing: check. */
-    if (child_exited) {
-        errno = 0;
-        die("child exited early");
+    /* A SIGCHLD that arrived between two calls interrupts nothing, so once
+     * the child is gone the call must not block.  It may still succeed: the
+     * child exits right after its last post, often before the parent's last
+     * wait (at once on one CPU, where the woken child runs first). */
+    while (sem1(num, op, flags | (child_exited ? IPC_NOWAIT : 0)) != 0) {
+        if ((errno == EAGAIN || errno == EINTR) && child_exited) {
+            errno = 0;
+            die("child exited early");
+        }
+        if (errno != EINTR)
+            die("semop");
     }
-    if (sem1(num, op, flags) != 0)
-        die(errno == EINTR ? "semop (child died?)" : "semop");
 }
 
 static void expect_value(unsigned short num, int want, const char *when)

@@ -17,10 +17,14 @@
 //! just before the run and killed and reaped right after it (also when the
 //! run fails or the bench panics; each hog also gets SIGKILL should the
 //! bench itself die).  The header on stderr says whether load was on.
+//!
+//! With env `BENCH_RESULTS=FILE` every case measured also appends one line to
+//! FILE (see [`Bench::run`] for its fields), which `benches/report.rs` turns
+//! into BENCHMARKS.md and its plot.
 
 use std::env;
 use std::fs;
-use std::io;
+use std::io::{self, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
@@ -37,6 +41,56 @@ pub fn main(tag: &str, body: impl FnOnce() -> Result<(), String>) -> ExitCode {
     }
 }
 
+/// What a case's program prints, and so which way is better.
+#[derive(Clone, Copy)]
+pub enum Measure {
+    /// Nanoseconds per operation: lower is better.
+    Time,
+    /// Operations per second: higher is better.
+    Rate,
+}
+
+impl Measure {
+    fn what(self) -> &'static str {
+        match self {
+            Measure::Time => "time",
+            Measure::Rate => "rate",
+        }
+    }
+
+    fn better(self) -> &'static str {
+        match self {
+            Measure::Time => "lower",
+            Measure::Rate => "higher",
+        }
+    }
+
+    /// Whether a median shim/kernel ratio of `ratio` meets `target`: at most
+    /// the target for a time, at least it for a rate.
+    fn meets(self, ratio: f64, target: f64) -> bool {
+        match self {
+            Measure::Time => ratio <= target,
+            Measure::Rate => ratio >= target,
+        }
+    }
+}
+
+/// One case of a bench: what to run and how to report it.
+pub struct Case {
+    /// What is measured, without the placement ("pingpong 64B").
+    pub name: String,
+    /// Where the processes run: "2cpu", "1cpu", "free" or "pinned" (see
+    /// bench.h).  A `2cpu` case is skipped on a machine with one CPU.
+    pub placement: &'static str,
+    /// The program's arguments.
+    pub args: Vec<String>,
+    pub measure: Measure,
+    /// Formats a printed value with its unit ("1.23 µs/rt").
+    pub show: fn(f64) -> String,
+    /// Project target for the median shim/kernel ratio, if any.
+    pub target: Option<f64>,
+}
+
 /// A compiled C benchmark program plus the run settings.
 pub struct Bench {
     name: &'static str,
@@ -45,7 +99,11 @@ pub struct Bench {
     rounds: usize,
     /// Busy-looping hogs to run beside each measured run (0: no load).
     hogs: usize,
+    /// CPUs in this process's affinity mask (the programs inherit it).
+    cpus: u32,
     filters: Vec<String>,
+    /// Where to append a line per case measured (env `BENCH_RESULTS`).
+    results: Option<PathBuf>,
     _build: TempDir,
 }
 
@@ -70,6 +128,8 @@ impl Bench {
         };
         // `cargo bench` passes `--bench`; other arguments select cases by name.
         let filters = env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+        let results = env::var_os("BENCH_RESULTS").filter(|p| !p.is_empty()).map(PathBuf::from);
+        let cpus = usable_cpus()?;
         let build = TempDir::new("build")?;
         let bin = compile(name, source, &build.0)?;
         let load = match hogs {
@@ -77,16 +137,86 @@ impl Bench {
             n => format!("on ({n} busy-looping hog{}, one per online CPU)", if n == 1 { "" } else { "s" }),
         };
         eprintln!("shim library: {}; {rounds} rounds per case; load {load}", lib.display());
-        Ok(Bench { name, bin, lib, rounds, hogs, filters, _build: build })
+        Ok(Bench { name, bin, lib, rounds, hogs, cpus, filters, results, _build: build })
     }
 
-    /// Whether case `name` passes the command-line filters.
-    pub fn selected(&self, name: &str) -> bool {
-        self.filters.is_empty() || self.filters.iter().any(|f| name.contains(f.as_str()))
+    /// Measures `case` unless the command-line filters leave it out: prints
+    /// its table row and, with `BENCH_RESULTS` set, appends its result line
+    /// (see [`Bench::result_line`]).
+    pub fn run(&self, case: &Case) -> Result<(), String> {
+        let full_name = format!("{} {}", case.name, case.placement);
+        if !self.filters.is_empty() && !self.filters.iter().any(|f| full_name.contains(f.as_str())) {
+            return Ok(());
+        }
+        if case.placement == "2cpu" && self.cpus < 2 {
+            println!("{:<20} skipped: this process may run on only {} CPU", format!("{full_name}:"), self.cpus);
+            return Ok(());
+        }
+        let c = self.compare(&case.args)?;
+        let met = case.target.map(|t| case.measure.meets(median(&c.ratio), t));
+        let mut row = c.row(&full_name, case.show, case.measure);
+        if let (Some(t), Some(met)) = (case.target, met) {
+            let bound = match case.measure {
+                Measure::Time => "≤",
+                Measure::Rate => "≥",
+            };
+            row += &format!(" [target {bound} {t:.2}: {}]", if met { "met" } else { "MISSED" });
+        }
+        println!("{row}");
+        let Some(path) = &self.results else { return Ok(()) };
+        let line = self.result_line(case, &c, met);
+        // One write of a whole line to a file opened for appending: lines of
+        // benches run one after another never interleave.
+        fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .and_then(|mut f| f.write_all(line.as_bytes()))
+            .map_err(|e| format!("appending to {}: {e}", path.display()))
+    }
+
+    /// The results file's line for `case`: tab-separated `key=value` fields,
+    /// so that the report takes new cases and fields as they come.
+    ///
+    /// `bench` (the cargo bench target), `case`, `placement`, `load` (`off`
+    /// or `on`), `hogs` (how many load processes), `measure` (`time`, ns per
+    /// operation, or `rate`, operations per second), `better` (`lower` or
+    /// `higher`), `kernel` and `shim` (the medians as the program printed
+    /// them), `kernel_shown` and `shim_shown` (the same with their unit),
+    /// `ratio`, `min` and `max` (median and spread of the per-round
+    /// shim/kernel ratio), `rounds`, `cpus` (usable CPUs) and, for a case
+    /// with a target, `target` and `met` (`yes` or `no`).
+    fn result_line(&self, case: &Case, c: &Comparison, met: Option<bool>) -> String {
+        let (kernel, shim) = (median(&c.kernel), median(&c.shim));
+        let (lo, hi) = c.ratio_spread();
+        let mut fields = vec![
+            ("bench", bench_target()),
+            ("case", case.name.clone()),
+            ("placement", case.placement.to_string()),
+            ("load", if self.hogs > 0 { "on" } else { "off" }.to_string()),
+            ("hogs", self.hogs.to_string()),
+            ("measure", case.measure.what().to_string()),
+            ("better", case.measure.better().to_string()),
+            ("kernel", kernel.to_string()),
+            ("shim", shim.to_string()),
+            ("kernel_shown", (case.show)(kernel)),
+            ("shim_shown", (case.show)(shim)),
+            ("ratio", median(&c.ratio).to_string()),
+            ("min", lo.to_string()),
+            ("max", hi.to_string()),
+            ("rounds", c.ratio.len().to_string()),
+            ("cpus", self.cpus.to_string()),
+        ];
+        if let (Some(t), Some(met)) = (case.target, met) {
+            fields.push(("target", t.to_string()));
+            fields.push(("met", if met { "yes" } else { "no" }.to_string()));
+        }
+        let fields: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={}", v.replace(['\t', '\n'], " "))).collect();
+        fields.join("\t") + "\n"
     }
 
     /// Runs the program with `args` on both sides, interleaved over the rounds.
-    pub fn compare(&self, args: &[String]) -> Result<Comparison, String> {
+    fn compare(&self, args: &[String]) -> Result<Comparison, String> {
         let mut c = Comparison { kernel: Vec::new(), shim: Vec::new(), ratio: Vec::new() };
         for round in 0..self.rounds {
             let (k, s) = if round % 2 == 0 {
@@ -176,30 +306,37 @@ impl Drop for Load {
 }
 
 /// Per-round results of one case.
-pub struct Comparison {
-    pub kernel: Vec<f64>,
-    pub shim: Vec<f64>,
+struct Comparison {
+    kernel: Vec<f64>,
+    shim: Vec<f64>,
     /// shim / kernel, per round.
-    pub ratio: Vec<f64>,
+    ratio: Vec<f64>,
 }
 
 impl Comparison {
+    /// The smallest and the largest per-round ratio.
+    fn ratio_spread(&self) -> (f64, f64) {
+        self.ratio.iter().fold((f64::MAX, f64::MIN), |(lo, hi), &r| (lo.min(r), hi.max(r)))
+    }
+
     /// One table row: `name`, both medians formatted by `show`, and the
-    /// ratio of `what` (time, rate) with its spread.
-    pub fn row(&self, name: &str, show: impl Fn(f64) -> String, what: &str, better: &str) -> String {
-        let (lo, hi) = self.ratio.iter().fold((f64::MAX, f64::MIN), |(lo, hi), &r| (lo.min(r), hi.max(r)));
+    /// ratio of what `measure` says with its spread.
+    fn row(&self, name: &str, show: fn(f64) -> String, measure: Measure) -> String {
+        let (lo, hi) = self.ratio_spread();
         format!(
-            "{:<20} kernel {:>13}   shim {:>13}   shim/kernel {what} ratio median {:.2} ({lo:.2}–{hi:.2}) over {} rounds ({better} is better)",
+            "{:<20} kernel {:>13}   shim {:>13}   shim/kernel {} ratio median {:.2} ({lo:.2}–{hi:.2}) over {} rounds ({} is better)",
             format!("{name}:"),
             show(median(&self.kernel)),
             show(median(&self.shim)),
+            measure.what(),
             median(&self.ratio),
             self.ratio.len(),
+            measure.better(),
         )
     }
 }
 
-pub fn median(values: &[f64]) -> f64 {
+fn median(values: &[f64]) -> f64 {
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
     let n = v.len();
@@ -223,7 +360,7 @@ fn online_cpus() -> usize {
 
 /// How many CPUs this process's affinity mask holds: the programs, which
 /// inherit the mask, pin to the first two of them.
-pub fn usable_cpus() -> Result<u32, String> {
+fn usable_cpus() -> Result<u32, String> {
     // SAFETY: `set` is a plain bit mask that sched_getaffinity fills in; an
     // all-zero cpu_set_t is a valid (empty) value.
     unsafe {
@@ -235,9 +372,16 @@ pub fn usable_cpus() -> Result<u32, String> {
     }
 }
 
-/// The table row for a `2cpu` case skipped for want of a second CPU.
-pub fn skipped(name: &str, cpus: u32) -> String {
-    format!("{:<20} skipped: this process may run on only {cpus} CPU", format!("{name}:"))
+/// The cargo bench target this is, from the executable's name
+/// (`target/release/deps/msg-0123abcd` is `msg`).
+fn bench_target() -> String {
+    let exe = env::current_exe().ok();
+    let stem = exe.as_deref().and_then(Path::file_stem).map(|s| s.to_string_lossy().into_owned());
+    let stem = stem.unwrap_or_else(|| "unknown".to_string());
+    match stem.rsplit_once('-') {
+        Some((target, hash)) if hash.chars().all(|c| c.is_ascii_hexdigit()) => target.to_string(),
+        _ => stem,
+    }
 }
 
 /// A fresh directory, removed when dropped.
@@ -318,34 +462,30 @@ pub type QueueCase = (&'static str, usize, &'static str, u64);
 
 /// Runs the ping-pong and stream cases of a queue bench program (msg, mq):
 /// time per round trip, or messages per second; either way the ratio is
-/// shim/kernel of what was measured. Two-CPU cases are skipped on a
-/// machine that has one.
+/// shim/kernel of what was measured.
 #[allow(dead_code)] // as QueueCase
 pub fn queue_cases(program: &'static str, source: &str, cases: &[QueueCase]) -> Result<(), String> {
     let bench = Bench::new(program, source)?;
-    let cpus = usable_cpus()?;
     for &(mode, size, placement, count) in cases {
-        let name = format!("{mode} {size}B {placement}");
-        if !bench.selected(&name) {
-            continue;
-        }
-        if placement == "2cpu" && cpus < 2 {
-            println!("{}", skipped(&name, cpus));
-            continue;
-        }
-        let args = [mode.to_string(), size.to_string(), count.to_string(), placement.to_string()];
-        let c = bench.compare(&args)?;
-        let (what, better) = if mode == "pingpong" { ("time", "lower") } else { ("rate", "higher") };
-        println!("{}", c.row(&name, |v| show_queue(mode, v), what, better));
+        let pingpong = mode == "pingpong";
+        bench.run(&Case {
+            name: format!("{mode} {size}B"),
+            placement,
+            args: vec![mode.to_string(), size.to_string(), count.to_string(), placement.to_string()],
+            measure: if pingpong { Measure::Time } else { Measure::Rate },
+            show: if pingpong { show_round_trip } else { show_message_rate },
+            target: None,
+        })?;
     }
     Ok(())
 }
 
+/// Nanoseconds per round trip, in µs.
+pub fn show_round_trip(ns: f64) -> String {
+    format!("{:.2} µs/rt", ns / 1e3)
+}
+
 #[allow(dead_code)] // as QueueCase
-fn show_queue(mode: &str, value: f64) -> String {
-    if mode == "pingpong" {
-        format!("{:.2} µs/rt", value / 1e3)
-    } else {
-        format!("{:.3} Mmsg/s", value / 1e6)
-    }
+fn show_message_rate(rate: f64) -> String {
+    format!("{:.3} Mmsg/s", rate / 1e6)
 }
