@@ -64,24 +64,31 @@ pub struct MessageList {
 // SAFETY: repr(C), atomics only.
 unsafe impl Shared for MessageList {}
 
-/// Who waits on a queue of messages, on a cache line of its own: a
-/// would-be waiter spins on it while the sender rewrites the list (the
+/// Who waits on a queue of messages, and what they watch, apart from the
+/// list: a would-be waiter watches while the peer rewrites the list (the
 /// free list, the counts) many times per message.
-#[repr(C, align(64))]
+#[repr(C)]
 pub struct Waiting {
-    /// Bumped by every send (`sent`) and every receive (`freed`), under the
-    /// lock: a would-be receiver (sender) spins on it before it registers.
-    pub sent: AtomicU32,
-    pub freed: AtomicU32,
-    /// Where the last sender and the last receiver ran: a would-be receiver
-    /// (sender) watches `sent` (`freed`) in the way that suits (see
-    /// `platform::spin`).
-    pub sender: Whereabouts,
-    pub receiver: Whereabouts,
+    /// Bumped by every send (`sent`) and every receive (`freed`): a
+    /// would-be receiver (sender) watches it before it registers. On lines
+    /// of their own, each written by one side: in a stream each side writes
+    /// its own at every message, and would otherwise take the line from the
+    /// other side each time.
+    pub sent: Progress,
+    pub freed: Progress,
     /// Receivers waiting for a message and senders waiting for room (see
     /// `wait`; repaired with the queue).
     pub receivers: WaitQueue,
     pub senders: WaitQueue,
+}
+
+/// One side's progress: how often it acted, and where it last ran (a
+/// would-be waiter watches `count` in the way that suits: see
+/// `platform::spin`).
+#[repr(C, align(64))]
+pub struct Progress {
+    pub count: AtomicU32,
+    pub at: Whereabouts,
 }
 
 // SAFETY: repr(C), atomics only.
@@ -99,14 +106,14 @@ impl Waiting {
 
     /// A message was sent (under the lock): for would-be receivers.
     pub fn note_sent(&self) {
-        self.sent.fetch_add(1, Relaxed);
-        self.sender.note();
+        self.sent.count.fetch_add(1, Relaxed);
+        self.sent.at.note();
     }
 
     /// A message was received (under the lock): for would-be senders.
     pub fn note_freed(&self) {
-        self.freed.fetch_add(1, Relaxed);
-        self.receiver.note();
+        self.freed.count.fetch_add(1, Relaxed);
+        self.freed.at.note();
     }
 
     /// The receivers' or the senders' queue.
@@ -182,11 +189,10 @@ impl<'r> Wait<'r> {
     ) -> crate::error::Result<(G, Slept, u32)> {
         if !self.spun && !spin::quiet() {
             self.spun = true;
-            let (word, peer) =
-                if which == SENDER { (&waiting.freed, &waiting.receiver) } else { (&waiting.sent, &waiting.sender) };
-            let seen = word.load(Relaxed);
+            let progress = if which == SENDER { &waiting.freed } else { &waiting.sent };
+            let seen = progress.count.load(Relaxed);
             drop(locked);
-            spin::watch(word, seen, Some(peer), spin::SPIN_TIME);
+            spin::watch(&progress.count, seen, Some(&progress.at), spin::SPIN_TIME);
             return relock().map(|g| (g, Slept::Settled(wait::RECHECK), wait::RECHECK));
         }
         if self.waiter.is_none() {

@@ -21,8 +21,8 @@ pub use notify::{Request, ThreadRequest};
 pub use queue::NAME_MAX;
 
 use crate::error::{Errno, Result};
-use crate::messages::{Corrupt, Fault, Store, Visit, Wait, MAX_TEXT, RECEIVER, SENDER};
-use crate::platform::spin::{self, Whereabouts};
+use crate::messages::{Corrupt, Fault, Progress, Store, Visit, Wait, MAX_TEXT, RECEIVER, SENDER};
+use crate::platform::spin;
 use crate::platform::{self, descriptors as fd, LocalMutex};
 use crate::process::{Family, Namespace, ProcRef, Scope};
 use crate::region::{Guard, Table, TableSpec, FREE};
@@ -30,7 +30,7 @@ use crate::user::OutBuf;
 use crate::wait::{self, Deadline, Slept, Waits, Wakeups};
 use descriptor::Description;
 use queue::{MqQueue, Names, CREATING, NAMED, UNLINKED};
-use std::sync::atomic::{AtomicBool, AtomicU32};
+use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
 const TAG: u32 = crate::region::TableSpec::tag(b"MQU2");
@@ -587,7 +587,7 @@ pub fn send(ns: &Namespace, t: &Target, text: &[u8], prio: u32, deadline: Option
         waited = true;
         if !glanced {
             glanced = true;
-            locked = glance(ns, t, locked, &q.waiting.freed, &q.waiting.receiver)?;
+            locked = glance(ns, t, locked, &q.waiting.freed)?;
             continue;
         }
         if !checked && t.nonblocking() {
@@ -649,7 +649,7 @@ pub fn receive(
         }
         if !glanced {
             glanced = true;
-            locked = glance(ns, t, locked, &q.waiting.sent, &q.waiting.sender)?;
+            locked = glance(ns, t, locked, &q.waiting.sent)?;
             continue;
         }
         if !checked && t.nonblocking() {
@@ -674,15 +674,14 @@ fn glance<'r>(
     ns: &'r Namespace,
     t: &Target<'r>,
     locked: Locked<'r>,
-    word: &AtomicU32,
-    peer: &Whereabouts,
+    progress: &Progress,
 ) -> Result<Locked<'r>> {
     if spin::quiet() {
         return Ok(locked);
     }
-    let seen = word.load(Relaxed);
+    let seen = progress.count.load(Relaxed);
     drop(locked);
-    spin::watch(word, seen, Some(peer), GLANCE);
+    spin::watch(&progress.count, seen, Some(&progress.at), GLANCE);
     t.lock(ns)
 }
 
