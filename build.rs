@@ -2,6 +2,7 @@
 //! - generate the C header of ipcshim's own API with cbindgen, into
 //!   `include/ipcshim.h` (committed; `tests/header.rs` fails if it is stale);
 //! - give `libipcshim.so` a soname, with the `libipcshim.so.0` link next to it;
+//! - link the unwinder into it statically (see `link_unwinder_statically`);
 //! - write `target/<profile>/pkgconfig/ipcshim.pc` for the uninstalled library;
 //! - list the C programs in `c-tests/` for `tests/c_programs.rs`.
 
@@ -19,11 +20,31 @@ fn main() {
     }
     generate_header(&crate_dir, &out_dir);
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{SONAME}");
+    link_unwinder_statically();
     // OUT_DIR is <target>/<profile>/build/ipcshim-<hash>/out.
     let profile_dir = out_dir.ancestors().nth(3).expect("OUT_DIR layout").to_path_buf();
     link_soname(&profile_dir);
     write_pkg_config(&crate_dir, &profile_dir);
     list_c_tests(&crate_dir, &out_dir);
+}
+
+/// The library needs an unwinder only to catch its own panics at the C
+/// boundary, yet linking libgcc_s (as Rust does by default) makes every
+/// process that preloads it load one more shared library, which costs a
+/// short-lived program more than all the rest of the library's start-up.
+/// So the cdylib takes the compiler's static unwinder, libgcc_eh (what
+/// `-static-libgcc` gives a C++ shared library), in whole: its `_Unwind_*`
+/// definitions come before libgcc_s's, which `--as-needed` then drops.
+/// Nothing changes for the Rust test binaries. Without a libgcc_eh the
+/// library links libgcc_s as before.
+fn link_unwinder_statically() {
+    let cc = env::var_os("CC").unwrap_or_else(|| "cc".into());
+    let Ok(out) = std::process::Command::new(cc).arg("-print-file-name=libgcc_eh.a").output() else { return };
+    let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    // An unknown file name is printed back bare, without a directory.
+    if out.status.success() && path.is_absolute() && path.is_file() {
+        println!("cargo:rustc-cdylib-link-arg=-Wl,--whole-archive,{},--no-whole-archive", path.display());
+    }
 }
 
 fn generate_header(crate_dir: &Path, out_dir: &Path) {

@@ -1,4 +1,4 @@
-//! Interposed identity changes.
+//! Interposed identity changes, and changes of what the process can open.
 //!
 //! Permission checks use the credentials in force at call time, but reading
 //! them costs system calls, and a send or receive must make none. So they
@@ -8,9 +8,16 @@
 //! thread of the process) and then drops the cache. This holds both under
 //! LD_PRELOAD and when a program is linked with `-lipcshim`, since libc
 //! comes later in the symbol search order either way.
+//!
+//! Before any of them runs, the namespace is mapped if it is not yet (see
+//! `namespace::map_while_reachable`): the region file is named after the
+//! effective uid the program started with and only that uid may open it,
+//! so a program that drops privileges (or enters a chroot or another mount
+//! namespace, where the directory is not the same) before its first IPC
+//! call keeps its namespace, as it would if the namespace were the kernel's.
 
 use crate::platform;
-use libc::{c_int, gid_t, size_t, uid_t};
+use libc::{c_char, c_int, gid_t, size_t, uid_t};
 use std::sync::atomic::AtomicUsize;
 
 macro_rules! interpose {
@@ -23,6 +30,7 @@ macro_rules! interpose {
             static REAL: AtomicUsize = AtomicUsize::new(0);
             let name = concat!(stringify!($name), "\0");
             let name = std::ffi::CStr::from_bytes_with_nul(name.as_bytes()).expect("NUL-terminated");
+            super::namespace::map_while_reachable();
             let result = match platform::next_symbol(name, &REAL) {
                 // SAFETY: the next definition of this very function.
                 Some(f) => unsafe { std::mem::transmute::<usize, Real>(f)($($arg),*) },
@@ -31,6 +39,8 @@ macro_rules! interpose {
                     -1
                 }
             };
+            // chroot changes no credential, but unshare and setns can (a
+            // user namespace): one more reading of them costs little.
             platform::credentials_changed();
             result
         }
@@ -47,4 +57,9 @@ interpose! {
     setregid(rgid: gid_t, egid: gid_t);
     setresgid(rgid: gid_t, egid: gid_t, sgid: gid_t);
     setgroups(size: size_t, list: *const gid_t);
+    setfsuid(uid: uid_t);
+    setfsgid(gid: gid_t);
+    chroot(path: *const c_char);
+    unshare(flags: c_int);
+    setns(fd: c_int, nstype: c_int);
 }

@@ -2,14 +2,17 @@
 //! library, and reports failure as `-1` + `errno`; `call` is the one place
 //! that sets `errno`, and the one panic boundary: no panic unwinds into C.
 //!
-//! - `namespace`: the process's namespace (mapped once, safely even when
-//!   another preload library calls back into us while we map it) and the
-//!   families that make it up; library load, fork and exit.
+//! - `namespace`: the process's namespace (mapped at first use, safely even
+//!   when another preload library calls back into us while we map it) and
+//!   the families that make it up; library load, fork and exit. `config`:
+//!   which namespace, from the environment the program started with.
 //! - `msg`, `sem`, `shm`, `ftok`: the System V calls; `mq`: the POSIX queues.
-//! - `process`: interposed fork and munmap; `creds`: interposed set*id.
+//! - `process`: interposed fork and munmap; `creds`: interposed set*id,
+//!   chroot, unshare and setns.
 //! - `api`: ipcshim's own API (`include/ipcshim.h`).
 
 mod api;
+mod config;
 mod creds;
 mod ftok;
 mod mq;

@@ -1,21 +1,33 @@
 //! The calling process's namespace, and the families that make it up.
 //!
-//! The namespace is mapped once per process, when the library loads (so
-//! that a process that drops privileges keeps the namespace it started
-//! with, and children inherit it over fork). Mapping it must never wait on
-//! itself: another preload library that wraps file calls may call an IPC
-//! function back while we map (the shim's own calls are raw system calls,
-//! so this can only happen through that library's constructor or its
-//! wrappers of other functions), and a fork child may inherit the mapping
-//! half-done from a thread that does not exist in the child. So: whoever
-//! finds it unmapped maps it; a call made by the mapping thread itself
-//! fails with ENOMEM; other threads wait; a mapping abandoned by fork is
-//! started over.
+//! A program that never makes an IPC call should hardly notice the library,
+//! so the namespace is mapped at the first call that needs it, not at load.
+//! Two things cannot wait that long, and are done at load:
+//! - the configuration is copied from the environment the program started
+//!   with (see `config`);
+//! - a process that exec'd from an image that held something in the
+//!   namespace (same pid and start time) must give up what lived in that
+//!   image's memory at once, as Linux does at exec: whether the process
+//!   table lists our pid is read from the file without mapping it (a few
+//!   system calls), and only then is the namespace mapped at load.
+//!
+//! A process that drops privileges or changes its root before its first
+//! call would no longer reach the namespace it started with: the calls
+//! that change them map it first (see `creds`).
+//!
+//! Mapping it must never wait on itself: another preload library that
+//! wraps file calls may call an IPC function back while we map (the shim's
+//! own calls are raw system calls, so this can only happen through that
+//! library's constructor or its wrappers of other functions), and a fork
+//! child may inherit the mapping half-done from a thread that does not
+//! exist in the child. So: whoever finds it unmapped maps it; a call made
+//! by the mapping thread itself fails with ENOMEM; other threads wait; a
+//! mapping abandoned by fork is started over.
 
+use super::config;
 use crate::error::{Errno, Result};
 use crate::platform::{self, Until};
 use crate::process::{Family, Namespace, ProcRef};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -43,8 +55,7 @@ pub(super) fn mapped() -> Option<&'static Namespace> {
     unsafe { NAMESPACE.load(Ordering::Acquire).as_ref() }
 }
 
-/// The calling process's namespace, mapped on first use (normally by the
-/// library constructor).
+/// The calling process's namespace, mapped on first use.
 pub fn namespace() -> Result<&'static Namespace> {
     loop {
         if let Some(ns) = mapped() {
@@ -74,9 +85,13 @@ pub fn namespace() -> Result<&'static Namespace> {
 }
 
 fn map() -> Result<&'static Namespace> {
-    let result = config().and_then(|(path, chunks)| Namespace::open(&path, &FAMILIES, chunks));
+    let result = config::current().and_then(|c| Namespace::open(c.path(), &FAMILIES, c.chunks));
     let outcome = match result {
         Ok(ns) => {
+            // Before any call of this image uses it: what an earlier image
+            // of this process held in its memory ends (a process that finds
+            // itself listed before it ever mapped the namespace exec'd).
+            ns.after_exec();
             let ns: &'static Namespace = Box::leak(Box::new(ns));
             NAMESPACE.store(ns as *const Namespace as *mut Namespace, Ordering::Release);
             Ok(ns)
@@ -92,31 +107,19 @@ fn map() -> Result<&'static Namespace> {
     outcome
 }
 
-/// Where the namespace lives and how big a new one is, from the environment:
-/// `$IPCSHIM_DIR/ipcshim-<euid>-<IPCSHIM_NAMESPACE>.region` (defaults
-/// `/dev/shm` and `default`) and `IPCSHIM_SIZE_MB`.
-fn config() -> Result<(PathBuf, u32)> {
-    use crate::region::layout::{CHUNK_SIZE, DEFAULT_CHUNKS, MAX_CHUNKS};
-    let dir = std::env::var_os("IPCSHIM_DIR").unwrap_or_else(|| "/dev/shm".into());
-    let name = std::env::var("IPCSHIM_NAMESPACE").unwrap_or_else(|_| "default".into());
-    if name.is_empty() || name.len() > 200 || name.contains('/') || name == "." || name == ".." {
-        crate::log::diag(|| format!("IPCSHIM_NAMESPACE {name:?} is not a valid file name"));
-        return Err(Errno::EINVAL);
+/// Before the process changes what it may open (its ids, its root, its
+/// mount namespace): a C program maps its namespace now, while the ids it
+/// started with, which name the region file and own it, still open it.
+pub(super) fn map_while_reachable() {
+    if mapped().is_none() && config::taken_at_load() {
+        let _ = namespace();
     }
-    let path = PathBuf::from(dir).join(format!("ipcshim-{}-{name}.region", platform::euid()));
-    let chunks = std::env::var("IPCSHIM_SIZE_MB")
-        .ok()
-        .and_then(|mb| mb.parse::<u64>().ok())
-        .map(|mb| (mb.saturating_mul(1 << 20) / CHUNK_SIZE).clamp(1, MAX_CHUNKS as u64) as u32)
-        .unwrap_or(DEFAULT_CHUNKS);
-    Ok((path, chunks))
 }
 
-/// Runs when the library is loaded. The namespace is mapped now, before the
-/// program can change its uid. When the crate is linked into a Rust test
-/// binary instead, nothing is mapped until first use, so tests choose their
-/// namespace. A process that exec'd from another image (same pid and start
-/// time) finds what that image held in its memory still counted: it ends.
+/// Runs when the library is loaded: fork and exit hooks, the configuration
+/// (see the module docs). When the crate is linked into a Rust test binary
+/// instead, nothing more happens until first use, so tests choose their
+/// namespace.
 extern "C" fn on_load() {
     super::quietly(|| {
         platform::install_fork_handlers(before_fork, after_fork_in_parent, after_fork_in_child);
@@ -125,8 +128,10 @@ extern "C" fn on_load() {
             // A C program's stderr is its own: a panic (caught at the boundary
             // and reported as EIO) is described only under IPCSHIM_LOG.
             std::panic::set_hook(Box::new(|info| crate::log::diag(|| format!("internal error: {info}"))));
-            if let Ok(ns) = namespace() {
-                ns.after_exec();
+            if let Ok(config) = config::take_at_load() {
+                if crate::process::lists_in_file(config.c_path(), platform::current_pid()) {
+                    let _ = namespace();
+                }
             }
         }
     });

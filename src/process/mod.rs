@@ -29,7 +29,7 @@
 
 mod table;
 
-pub use table::{ProcRef, ProcessEntry, ProcessTable};
+pub use table::{lists_in_file, ProcRef, ProcessEntry, ProcessTable};
 
 use crate::error::{Errno, Result};
 use crate::platform::{self, Identity};

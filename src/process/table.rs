@@ -2,7 +2,9 @@
 
 use crate::error::Result;
 use crate::platform::{self, Identity};
-use crate::region::{Region, Shared, Table, TableSpec};
+use crate::region::{Region, Shared, Table, TableSpec, Unmapped};
+use std::ffi::CStr;
+use std::mem::{offset_of, size_of};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// A process, by pid and start time ([`Identity::key`]): never 0.
@@ -58,6 +60,36 @@ pub(super) fn spec() -> TableSpec {
         stride: std::mem::size_of::<ProcessEntry>() as u32,
         count: ENTRIES,
     }
+}
+
+/// Whether the table in the region file at `path` lists a process with id
+/// `pid` (whatever its start time), read without mapping the file: a few
+/// system calls. It looks where [`ProcessTable::find`] would. False when
+/// there is no file, or no such table in it.
+pub fn lists_in_file(path: &CStr, pid: u32) -> bool {
+    let Ok(file) = Unmapped::open(path) else { return false };
+    let Some(spec) = file.table(TAG).filter(|t| t.stride as usize == size_of::<ProcessEntry>() && t.count > 0) else {
+        return false;
+    };
+    const STRIDE: usize = size_of::<ProcessEntry>();
+    let mut buf = [0u8; WINDOW as usize * STRIDE];
+    // The window, in at most two runs of adjacent entries (it may wrap).
+    let (mut first, mut left) = (pid % spec.count, WINDOW.min(spec.count) as usize);
+    while left > 0 {
+        let read = match file.read_entries(TAG, first, &mut buf[..left * STRIDE]) {
+            Ok(0) | Err(_) => return false,
+            Ok(read) => read,
+        };
+        // A key torn by a store racing with the read can only make a false
+        // match, which costs the caller a mapping and nothing else.
+        let key = |entry: &[u8]| u64::from_le_bytes(entry[offset_of!(ProcessEntry, key)..][..8].try_into().expect("8"));
+        if buf[..read * STRIDE].chunks_exact(STRIDE).map(key).any(|k| k != 0 && ProcRef(k).identity().id == pid) {
+            return true;
+        }
+        left -= read;
+        first = (first + read as u32) % spec.count;
+    }
+    false
 }
 
 impl ProcessEntry {

@@ -57,45 +57,76 @@ fn open_locked(file: &Fd, c_path: &CStr, path: &Path, tables: &[TableSpec], chun
     map(file, c_path, path, layout, &st)
 }
 
+/// A region file's header, as bytes read from the file (not through a
+/// mapping): a copy, to be checked before it is believed.
+struct HeaderBytes([u8; size_of::<Header>()]);
+
+impl HeaderBytes {
+    /// The header of `file`, if it has a whole one.
+    fn read(file: &Fd) -> Option<HeaderBytes> {
+        let mut header = HeaderBytes([0; size_of::<Header>()]);
+        (file.read_at(&mut header.0, 0) == Ok(header.0.len())).then_some(header)
+    }
+
+    fn u32_at(&self, at: usize) -> u32 {
+        u32::from_le_bytes(self.0[at..at + 4].try_into().expect("4 bytes"))
+    }
+
+    fn u64_at(&self, at: usize) -> u64 {
+        u64::from_le_bytes(self.0[at..at + 8].try_into().expect("8 bytes"))
+    }
+
+    /// Our magic number and our version, or why not (logged).
+    fn check(&self, path: &Path) -> Result<()> {
+        if self.u64_at(offset_of!(Header, magic)) != MAGIC {
+            diag(|| format!("{}: not an ipcshim region (bad magic number)", path.display()));
+            return Err(Errno::EIO);
+        }
+        let version = self.u32_at(offset_of!(Header, version));
+        if version != VERSION {
+            diag(|| format!("{}: region layout version {version}, this library speaks {VERSION}", path.display()));
+            return Err(Errno::EIO);
+        }
+        Ok(())
+    }
+
+    /// How many tables the directory lists (unchecked).
+    fn table_count(&self) -> usize {
+        self.u32_at(offset_of!(Header, table_count)) as usize
+    }
+
+    /// Directory record `i` (below [`MAX_TABLES`]): the table and its offset.
+    fn record(&self, i: usize) -> (TableSpec, u64) {
+        let at = |field: usize| offset_of!(Header, tables) + i * size_of::<TableRecord>() + field;
+        let spec = TableSpec {
+            tag: self.u32_at(at(offset_of!(TableRecord, tag))),
+            prefix: self.u32_at(at(offset_of!(TableRecord, prefix))),
+            stride: self.u32_at(at(offset_of!(TableRecord, stride))),
+            count: self.u32_at(at(offset_of!(TableRecord, count))),
+        };
+        (spec, self.u64_at(at(offset_of!(TableRecord, offset))))
+    }
+}
+
 /// The layout an existing region file's header describes, if the header
 /// is sound and the file has exactly the size it implies.
 fn read_layout(file: &Fd, file_len: u64, path: &Path) -> Result<Layout> {
-    let mut page = vec![0u8; size_of::<Header>()];
-    if file.read_at(&mut page, 0) != Ok(page.len()) {
+    let Some(header) = HeaderBytes::read(file) else {
         diag(|| format!("{}: truncated header: truncated or corrupted", path.display()));
         return Err(Errno::EIO);
-    }
-    let u32_at = |at: usize| u32::from_le_bytes(page[at..at + 4].try_into().expect("4 bytes"));
-    let u64_at = |at: usize| u64::from_le_bytes(page[at..at + 8].try_into().expect("8 bytes"));
-    if u64_at(offset_of!(Header, magic)) != MAGIC {
-        diag(|| format!("{}: not an ipcshim region (bad magic number)", path.display()));
-        return Err(Errno::EIO);
-    }
-    let version = u32_at(offset_of!(Header, version));
-    if version != VERSION {
-        diag(|| format!("{}: region layout version {version}, this library speaks {VERSION}", path.display()));
-        return Err(Errno::EIO);
-    }
-    let table_count = u32_at(offset_of!(Header, table_count)) as usize;
-    let chunk_count = u32_at(offset_of!(Header, chunk_count));
-    let record = |i: usize, field: usize| offset_of!(Header, tables) + i * size_of::<TableRecord>() + field;
-    let specs: Vec<TableSpec> = (0..table_count.min(MAX_TABLES))
-        .map(|i| TableSpec {
-            tag: u32_at(record(i, offset_of!(TableRecord, tag))),
-            prefix: u32_at(record(i, offset_of!(TableRecord, prefix))),
-            stride: u32_at(record(i, offset_of!(TableRecord, stride))),
-            count: u32_at(record(i, offset_of!(TableRecord, count))),
-        })
-        .collect();
+    };
+    header.check(path)?;
+    let table_count = header.table_count();
+    let chunk_count = header.u32_at(offset_of!(Header, chunk_count));
+    let specs: Vec<TableSpec> = (0..table_count.min(MAX_TABLES)).map(|i| header.record(i).0).collect();
     let layout = Layout::compute(&specs, chunk_count).filter(|l| {
-        table_count <= MAX_TABLES
-            && l.tables.iter().enumerate().all(|(i, t)| u64_at(record(i, offset_of!(TableRecord, offset))) == t.offset)
+        table_count <= MAX_TABLES && l.tables.iter().enumerate().all(|(i, t)| header.record(i).1 == t.offset)
     });
     let Some(layout) = layout else {
         diag(|| format!("{}: corrupted header ({table_count} tables, {chunk_count} chunks)", path.display()));
         return Err(Errno::EIO);
     };
-    let recorded_size = u64_at(offset_of!(Header, total_size));
+    let recorded_size = header.u64_at(offset_of!(Header, total_size));
     if recorded_size != layout.total_size || file_len != layout.total_size {
         diag(|| {
             let expected = layout.total_size;
@@ -169,3 +200,47 @@ pub fn layout_of(path: &Path) -> Result<Layout> {
 }
 
 const _: () = assert!(size_of::<Header>() as u64 <= PAGE);
+
+/// A region file looked into without mapping it: a handful of system calls,
+/// no lock, no allocation. For a look that most processes make and few
+/// follow up, such as whether a process has anything in the namespace at
+/// all. What it reads may be changing as it reads it (other processes
+/// store through their mappings), so it only ever decides whether to map
+/// the file, which checks everything.
+pub struct Unmapped {
+    file: Fd,
+    header: HeaderBytes,
+}
+
+impl Unmapped {
+    /// The region file at `path`, if it has our magic and version.
+    pub fn open(path: &CStr) -> Result<Unmapped> {
+        let file = Fd::open(path, libc::O_RDONLY | libc::O_NOFOLLOW, 0)?;
+        let header = HeaderBytes::read(&file).ok_or(Errno::EIO)?;
+        header.check(Path::new(std::ffi::OsStr::from_bytes(path.to_bytes())))?;
+        Ok(Unmapped { file, header })
+    }
+
+    /// Table `tag`, as the directory lists it.
+    pub fn table(&self, tag: u32) -> Option<TableSpec> {
+        self.find(tag).map(|(spec, _)| spec)
+    }
+
+    fn find(&self, tag: u32) -> Option<(TableSpec, u64)> {
+        (0..self.header.table_count().min(MAX_TABLES)).map(|i| self.header.record(i)).find(|(spec, _)| spec.tag == tag)
+    }
+
+    /// Reads the entries of table `tag` from index `first` on into `out`,
+    /// as many whole entries as fit (and the table has); how many it read.
+    pub fn read_entries(&self, tag: u32, first: u32, out: &mut [u8]) -> Result<usize> {
+        let (spec, offset) = self.find(tag).ok_or(Errno::EIO)?;
+        let stride = spec.stride as usize;
+        if stride == 0 || first >= spec.count {
+            return Ok(0);
+        }
+        let wanted = (out.len() / stride).min((spec.count - first) as usize);
+        let at = super::layout::entries_offset(offset, spec.prefix) + first as u64 * spec.stride as u64;
+        let read = self.file.read_at(&mut out[..wanted * stride], at)?;
+        Ok(read / stride)
+    }
+}

@@ -110,6 +110,11 @@ pub struct Layout {
     pub total_size: u64,
 }
 
+/// Where a table's entries start, given where the table (its prefix) does.
+pub const fn entries_offset(table_offset: u64, prefix: u32) -> u64 {
+    align_up(table_offset + prefix as u64, 64)
+}
+
 const fn align_up(x: u64, to: u64) -> u64 {
     x.div_ceil(to) * to
 }
@@ -137,7 +142,7 @@ impl Layout {
                 return None;
             }
             let offset = align_up(at, 64);
-            let entries = align_up(offset + spec.prefix as u64, 64);
+            let entries = entries_offset(offset, spec.prefix);
             at = entries + spec.count as u64 * spec.stride as u64;
             tables.push(TableLayout { spec: *spec, offset, entries });
         }

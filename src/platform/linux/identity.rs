@@ -79,6 +79,17 @@ fn read_process() -> Identity {
     me
 }
 
+/// The calling process's pid, from one system call: for a look that must
+/// not read /proc for the start time, as [`process`] does the first time.
+pub fn current_pid() -> u32 {
+    let key = PROCESS.load(Ordering::Relaxed);
+    if key != 0 {
+        return Identity::from_key(key).id;
+    }
+    // SAFETY: getpid has no arguments.
+    unsafe { sys!(libc::SYS_getpid) }.map_or(0, |p| p as u32)
+}
+
 /// The calling process's pid.
 #[inline]
 pub fn pid() -> i32 {

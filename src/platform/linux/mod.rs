@@ -6,6 +6,7 @@ mod clock;
 mod cpu;
 mod creds;
 pub mod descriptors;
+mod environment;
 mod files;
 mod futex;
 mod identity;
@@ -23,13 +24,15 @@ pub use creds::{
     CAP_SYS_RESOURCE,
 };
 pub use signals::{handlers_restart, queue_mesgq, real_uid, soft_limit, umask};
+pub use environment::env_var;
 pub use files::{kernel_limit, kernel_limits, log_line, read_small, stat_path, sysctl_values, Fd};
 pub use futex::{
     wait as futex_wait, wait_at as futex_wait_at, wait_private as futex_wait_private, wake as futex_wake,
     wake_at as futex_wake_at, wake_private as futex_wake_private, Until, Wake,
 };
 pub use identity::{
-    after_fork_in_child, exited, fork_generation, kill_self, pid, process, start_time_of, stop_self, Identity,
+    after_fork_in_child, current_pid, exited, fork_generation, kill_self, pid, process, start_time_of, stop_self,
+    Identity,
 };
 pub use memory::{
     duplicate, map_shared, memlock_limit, page_size, populate, protect, readable, remove_pages, unmap, write_checked,
