@@ -517,7 +517,7 @@ fn a_lock_word_naming_an_unrelated_live_process_is_taken_over() {
 
 /// Where the message queue table's entries start.
 fn msg_table(layout: &ipcshim::region::Layout) -> u64 {
-    let tag = ipcshim::region::TableSpec::tag(b"MSQ1");
+    let tag = ipcshim::region::TableSpec::tag(b"MSQ2");
     layout.table(tag).expect("a message queue table").1.entries
 }
 

@@ -1,0 +1,521 @@
+//! A FIFO [`MessageList`] with an index by tag (a System V message type),
+//! so that a receive by type costs the same however many messages of other
+//! types are queued.
+//!
+//! The index is a table in an extent of chunks the owner holds: a dense
+//! array of entries, one per distinct tag on the list (the tag, its first
+//! and its last message), and a hash of tags to entries (open addressing,
+//! linear probing, at most half full). Each message links to the next one
+//! of its tag (`next_same`) and carries its place in the order of sending
+//! (`seq`). So:
+//!
+//! - the first message of a tag is one hash probe away;
+//! - the first message of any tag but one, and the first of the lowest
+//!   tag at most a bound, are a pass over the entries: O(distinct tags);
+//! - a receive always takes the first message of its tag, so the tag's
+//!   chain only ever loses its head; an entry whose chain empties is
+//!   replaced by the last one (the array stays dense).
+//!
+//! Crash consistency: everything here is *derived* from the list (the
+//! message list's primary state, see the parent module), and
+//! [`TypedList::repair`] rebuilds it, renumbering `seq` in list order. The
+//! only word that is not rebuilt from the list is `place`, which says
+//! where the table is; it changes with one store, when the table moves to
+//! a larger extent, built beforehand (crash points `msg-index-claimed`,
+//! `msg-index-moved`). Whichever side of that store a holder dies on, the
+//! extent `place` does not name is storage the owner holds and nothing
+//! links to, so repair hands its blocks to the free list like any other
+//! unused block, and the extent `place` names is rebuilt.
+//!
+//! The table grows before the message that needs the room is linked, so
+//! running out of memory fails the send (ENOMEM) and never a half-done
+//! change. It does not shrink: it is bounded by the most distinct types the
+//! queue has held at once (24 bytes each, rounded up to chunks), which the
+//! queue's limits bound.
+
+use super::{Corrupt, Found, MessageList, Store, NIL};
+use crate::region::{Shared, CHUNK_SIZE};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed};
+
+/// The list and its index, embedded in the owner's table entry.
+#[repr(C)]
+pub struct TypedList {
+    list: MessageList,
+    index: TypeIndex,
+}
+
+// SAFETY: repr(C), atomics only.
+unsafe impl Shared for TypedList {}
+
+#[repr(C)]
+struct TypeIndex {
+    /// Where the table is: its first chunk << 8 | log2 of its capacity in
+    /// tags; 0 when there is none (before the first send, or when repair
+    /// found no memory for one: then receives walk the list).
+    place: AtomicU64,
+    /// Entries in use: the distinct tags on the list.
+    tags: AtomicU32,
+    _reserved: AtomicU32,
+    /// The `seq` of the next message sent.
+    next_seq: AtomicU64,
+}
+
+/// One tag on the list.
+#[repr(C)]
+struct Entry {
+    tag: AtomicI64,
+    first: AtomicU32,
+    last: AtomicU32,
+}
+
+// SAFETY: repr(C), atomics only.
+unsafe impl Shared for Entry {}
+
+const ENTRY_SIZE: u64 = std::mem::size_of::<Entry>() as u64;
+/// A hash slot: an entry's index + 1, or 0 for none.
+const SLOT_SIZE: u64 = std::mem::size_of::<AtomicU32>() as u64;
+/// The smallest table: 128 tags, which fit one chunk.
+const MIN_SHIFT: u32 = 7;
+/// Tags beyond 2^31 would need more messages than any queue may hold.
+const MAX_SHIFT: u32 = 31;
+
+/// The table `place` names, checked chunk by chunk as it is used.
+#[derive(Clone, Copy)]
+struct Table<'s, 'r> {
+    st: &'s Store<'r>,
+    first: u32,
+    shift: u32,
+}
+
+impl<'s, 'r> Table<'s, 'r> {
+    fn decode(st: &'s Store<'r>, place: u64) -> Option<Table<'s, 'r>> {
+        let shift = (place & 0xff) as u32;
+        let first = u32::try_from(place >> 8).ok()?;
+        (MIN_SHIFT..=MAX_SHIFT).contains(&shift).then_some(Table { st, first, shift })
+    }
+
+    fn place(self) -> u64 {
+        (self.first as u64) << 8 | self.shift as u64
+    }
+
+    fn capacity(self) -> u32 {
+        1 << self.shift
+    }
+
+    fn slots(self) -> u32 {
+        2 << self.shift
+    }
+
+    /// Chunks a table of 2^`shift` tags takes: the entries, then the slots.
+    fn chunks_for(shift: u32) -> u32 {
+        ((ENTRY_SIZE + 2 * SLOT_SIZE) << shift).div_ceil(CHUNK_SIZE) as u32
+    }
+
+    fn chunks(self) -> std::ops::Range<u32> {
+        self.first..self.first.saturating_add(Self::chunks_for(self.shift))
+    }
+
+    /// Whether the owner holds every chunk of the table (checked once, by
+    /// repair; every access checks its own chunk).
+    fn owned(self) -> bool {
+        self.chunks().all(|c| self.st.region.chunk_owned_by(c, self.st.owner))
+    }
+
+    /// A `T` at byte `at` of the table. Entries and slots divide the chunk
+    /// size, so none straddles two chunks.
+    fn at<T: Shared>(self, at: u64) -> Result<&'s T, Corrupt> {
+        let chunk = self.first.checked_add((at / CHUNK_SIZE) as u32).ok_or(Corrupt)?;
+        let extent = self.st.region.chunk(self.st.owner, chunk).ok_or(Corrupt)?;
+        self.st.region.in_extent(extent, at % CHUNK_SIZE).ok_or(Corrupt)
+    }
+
+    fn entry(self, index: u32) -> Result<&'s Entry, Corrupt> {
+        if index >= self.capacity() {
+            return Err(Corrupt);
+        }
+        self.at(index as u64 * ENTRY_SIZE)
+    }
+
+    fn slot(self, slot: u32) -> Result<&'s AtomicU32, Corrupt> {
+        self.at((self.capacity() as u64) * ENTRY_SIZE + slot as u64 * SLOT_SIZE)
+    }
+
+    /// Where the probe for `tag` starts (Fibonacci hashing).
+    fn home(self, tag: i64) -> u32 {
+        ((tag as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (63 - self.shift)) as u32
+    }
+
+    /// The slot of `tag`'s entry and the entry, or the empty slot where
+    /// it would go. `tags` entries are in use.
+    fn probe(self, tag: i64, tags: u32) -> Result<(u32, Option<u32>), Corrupt> {
+        let mask = self.slots() - 1;
+        let mut slot = self.home(tag);
+        // At most half full: an empty slot comes long before a full circle.
+        for _ in 0..self.slots() {
+            let index = match self.slot(slot)?.load(Relaxed) {
+                0 => return Ok((slot, None)),
+                i if i > tags => return Err(Corrupt),
+                i => i - 1,
+            };
+            if self.entry(index)?.tag.load(Relaxed) == tag {
+                return Ok((slot, Some(index)));
+            }
+            slot = (slot + 1) & mask;
+        }
+        Err(Corrupt)
+    }
+
+    /// Empties `slot`, moving back the entries after it that their probe
+    /// would no longer reach (deletion from a linear-probing hash).
+    fn clear_slot(self, mut hole: u32, tags: u32) -> Result<(), Corrupt> {
+        let mask = self.slots() - 1;
+        let mut slot = hole;
+        for _ in 0..self.slots() {
+            slot = (slot + 1) & mask;
+            let value = self.slot(slot)?.load(Relaxed);
+            if value == 0 {
+                break;
+            }
+            if value > tags {
+                return Err(Corrupt);
+            }
+            let home = self.home(self.entry(value - 1)?.tag.load(Relaxed));
+            // Whether `home` lies cyclically in (hole, slot]: then the
+            // entry is reachable without the hole and stays.
+            let stays = if hole <= slot { hole < home && home <= slot } else { hole < home || home <= slot };
+            if !stays {
+                self.slot(hole)?.store(value, Relaxed);
+                hole = slot;
+            }
+        }
+        self.slot(hole)?.store(0, Relaxed);
+        Ok(())
+    }
+
+    /// Empties the hash (the entries need no clearing: `tags` says which
+    /// are in use).
+    fn clear(self) -> Result<(), Corrupt> {
+        (0..self.slots()).try_for_each(|s| self.slot(s).map(|w| w.store(0, Relaxed)))
+    }
+
+    /// Hashes entry `index` (newly written or moved) into an empty slot.
+    fn hash(self, index: u32, tags: u32) -> Result<(), Corrupt> {
+        let tag = self.entry(index)?.tag.load(Relaxed);
+        match self.probe(tag, tags)? {
+            (slot, None) => {
+                self.slot(slot)?.store(index + 1, Relaxed);
+                Ok(())
+            }
+            (_, Some(_)) => Err(Corrupt), // the tag is there twice
+        }
+    }
+}
+
+impl TypeIndex {
+    fn table<'s, 'r>(&self, st: &'s Store<'r>) -> Option<Table<'s, 'r>> {
+        Table::decode(st, self.place.load(Relaxed))
+    }
+
+    /// Message `block`, just linked last, joins its tag's chain in `table`
+    /// (where `reserve` made room for a new tag before it was linked).
+    fn append(&self, st: &Store, table: Table, block: u32, tag: i64) -> Result<(), Corrupt> {
+        let head = st.msg_head(block).ok_or(Corrupt)?;
+        head.next_same.store(NIL, Relaxed);
+        head.seq.store(self.next_seq.fetch_add(1, Relaxed), Relaxed);
+        let tags = self.tags.load(Relaxed);
+        match table.probe(tag, tags)? {
+            (_, Some(index)) => {
+                let entry = table.entry(index)?;
+                st.msg_head(entry.last.load(Relaxed)).ok_or(Corrupt)?.next_same.store(block, Relaxed);
+                entry.last.store(block, Relaxed);
+            }
+            (slot, None) => {
+                if tags >= table.capacity() {
+                    return Err(Corrupt);
+                }
+                let entry = table.entry(tags)?;
+                entry.tag.store(tag, Relaxed);
+                entry.first.store(block, Relaxed);
+                entry.last.store(block, Relaxed);
+                table.slot(slot)?.store(tags + 1, Relaxed);
+                self.tags.store(tags + 1, Relaxed);
+            }
+        }
+        Ok(())
+    }
+
+    /// `found`, just unlinked, leaves its tag's chain, whose first it was.
+    fn remove(&self, st: &Store, found: &Found) -> Result<(), Corrupt> {
+        let table = self.table(st).ok_or(Corrupt)?;
+        let tags = self.tags.load(Relaxed);
+        let (slot, Some(index)) = table.probe(found.tag, tags)? else { return Err(Corrupt) };
+        let entry = table.entry(index)?;
+        if entry.first.load(Relaxed) != found.block {
+            return Err(Corrupt);
+        }
+        let next = st.msg_head(found.block).ok_or(Corrupt)?.next_same.load(Relaxed);
+        if next != NIL {
+            entry.first.store(next, Relaxed);
+            return Ok(());
+        }
+        // The tag is gone: its slot empties and the last entry takes its place.
+        table.clear_slot(slot, tags)?;
+        let last = tags - 1;
+        if index != last {
+            let moved = table.entry(last)?;
+            let (moved_slot, Some(_)) = table.probe(moved.tag.load(Relaxed), tags)? else { return Err(Corrupt) };
+            entry.tag.store(moved.tag.load(Relaxed), Relaxed);
+            entry.first.store(moved.first.load(Relaxed), Relaxed);
+            entry.last.store(moved.last.load(Relaxed), Relaxed);
+            table.slot(moved_slot)?.store(index + 1, Relaxed);
+        }
+        self.tags.store(last, Relaxed);
+        Ok(())
+    }
+
+    /// The entries in use.
+    fn entries<'s>(&self, table: Table<'s, '_>) -> impl Iterator<Item = Result<&'s Entry, Corrupt>> {
+        (0..self.tags.load(Relaxed)).map(move |i| table.entry(i))
+    }
+
+    /// Makes `table` (cleared here) index the list from scratch, numbering
+    /// the messages in list order.
+    fn build(&self, st: &Store, list: &MessageList, table: Table) -> Result<(), Corrupt> {
+        table.clear()?;
+        self.tags.store(0, Relaxed);
+        self.next_seq.store(0, Relaxed);
+        let mut blocks = Vec::new();
+        list.walk(st, |block, head| {
+            blocks.push((block, head.tag.load(Relaxed)));
+            true
+        })?;
+        blocks.into_iter().try_for_each(|(block, tag)| self.append(st, table, block, tag))
+    }
+
+    /// Moves the index to a new table of 2^`shift` tags, built from the
+    /// current one (O(tags); `copy`) or from the list.
+    fn move_to(&self, st: &Store, list: &MessageList, shift: u32, copy: bool) -> crate::error::Result<()> {
+        let chunks = Table::chunks_for(shift);
+        let first = st.region.claim_extent(st.owner, chunks)?;
+        crate::crash_point::here("msg-index-claimed");
+        let new = Table { st, first, shift };
+        let old = self.table(st);
+        let copied = copy && old.is_some_and(|old| self.copy(old, new).is_ok());
+        if !copied && self.build(st, list, new).is_err() {
+            st.region.release_extent(st.owner, first, chunks);
+            return Err(crate::error::Errno::EIO);
+        }
+        // The single store that moves the index (see module docs).
+        self.place.store(new.place(), Relaxed);
+        crate::crash_point::here("msg-index-moved");
+        if let Some(old) = old {
+            let range = old.chunks();
+            st.region.release_extent(st.owner, range.start, range.end - range.start);
+        }
+        Ok(())
+    }
+
+    /// Copies the entries of `old` into `new` and hashes them there.
+    fn copy(&self, old: Table, new: Table) -> Result<(), Corrupt> {
+        let tags = self.tags.load(Relaxed);
+        if tags > new.capacity() {
+            return Err(Corrupt);
+        }
+        new.clear()?;
+        for index in 0..tags {
+            let (from, to) = (old.entry(index)?, new.entry(index)?);
+            to.tag.store(from.tag.load(Relaxed), Relaxed);
+            to.first.store(from.first.load(Relaxed), Relaxed);
+            to.last.store(from.last.load(Relaxed), Relaxed);
+            new.hash(index, index + 1)?;
+        }
+        Ok(())
+    }
+}
+
+impl TypedList {
+    /// Empties the list of a new owner. The owner's old table, if any,
+    /// went with its chunks.
+    pub fn init(&self) {
+        self.list.init();
+        self.index.place.store(0, Relaxed);
+        self.index.tags.store(0, Relaxed);
+        self.index.next_seq.store(0, Relaxed);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.list.count()
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.list.bytes()
+    }
+
+    /// [`MessageList::reserve`], and room in the index for one more tag.
+    pub fn reserve(&self, st: &Store, size: usize) -> crate::error::Result<()> {
+        self.list.reserve(st, size)?;
+        let table = self.index.table(st);
+        let tags = self.index.tags.load(Relaxed);
+        match table {
+            Some(t) if tags < t.capacity() => Ok(()),
+            Some(t) if t.shift >= MAX_SHIFT => Err(crate::error::Errno::ENOMEM),
+            Some(t) => self.index.move_to(st, &self.list, t.shift + 1, true),
+            None => self.index.move_to(st, &self.list, Self::shift_for(self.distinct_tags(st)), false),
+        }
+    }
+
+    /// The smallest table with room for one tag more than `tags`.
+    fn shift_for(tags: usize) -> u32 {
+        (tags + 1).next_power_of_two().trailing_zeros().clamp(MIN_SHIFT, MAX_SHIFT)
+    }
+
+    /// Distinct tags on the list, counted by a walk (rare: no table yet, or
+    /// repair).
+    fn distinct_tags(&self, st: &Store) -> usize {
+        let mut tags = HashSet::new();
+        let _ = self.list.walk(st, |_, head| {
+            tags.insert(head.tag.load(Relaxed));
+            true
+        });
+        tags.len()
+    }
+
+    /// Appends a message (after [`TypedList::reserve`]).
+    pub fn append(&self, st: &Store, tag: i64, text: &[u8]) -> Result<(), Corrupt> {
+        let block = self.list.enqueue(st, tag, text, |_| false)?;
+        // The message is sent: a broken index is rebuilt, not a reason to
+        // send it again.
+        let indexed = self.index.table(st).ok_or(Corrupt).and_then(|t| self.index.append(st, t, block, tag));
+        if indexed.is_err() {
+            self.repair(st);
+        }
+        Ok(())
+    }
+
+    /// Takes `found` off the list (the first message of its tag, as every
+    /// receive takes) and frees its blocks.
+    pub fn unlink(&self, st: &Store, found: &Found) -> Result<(), Corrupt> {
+        self.list.unlink(st, found)?;
+        if self.index.table(st).is_some() && self.index.remove(st, found).is_err() {
+            self.repair(st);
+        }
+        Ok(())
+    }
+
+    /// The first message.
+    pub fn head(&self, st: &Store) -> Result<Option<Found>, Corrupt> {
+        self.list.head(st)
+    }
+
+    /// The first message of tag `tag`: O(1).
+    pub fn first_of(&self, st: &Store, tag: i64) -> Result<Option<Found>, Corrupt> {
+        let Some(table) = self.index.table(st) else {
+            return self.list.find(st, |t| if t == tag { super::Visit::Take } else { super::Visit::Next });
+        };
+        match table.probe(tag, self.index.tags.load(Relaxed))? {
+            (_, Some(index)) => self.list.found(st, table.entry(index)?.first.load(Relaxed)).map(Some),
+            (_, None) => Ok(None),
+        }
+    }
+
+    /// The first message of any tag but `tag`: O(distinct tags).
+    pub fn first_not(&self, st: &Store, tag: i64) -> Result<Option<Found>, Corrupt> {
+        let head = self.list.head(st)?;
+        if head.as_ref().is_none_or(|h| h.tag != tag) {
+            return Ok(head);
+        }
+        let Some(table) = self.index.table(st) else {
+            return self.list.find(st, |t| if t != tag { super::Visit::Take } else { super::Visit::Next });
+        };
+        let mut best: Option<(u64, u32)> = None;
+        for entry in self.index.entries(table) {
+            let entry = entry?;
+            if entry.tag.load(Relaxed) == tag {
+                continue;
+            }
+            let first = entry.first.load(Relaxed);
+            let seq = st.msg_head(first).ok_or(Corrupt)?.seq.load(Relaxed);
+            if best.is_none_or(|(s, _)| seq < s) {
+                best = Some((seq, first));
+            }
+        }
+        best.map(|(_, block)| self.list.found(st, block)).transpose()
+    }
+
+    /// The first message of the lowest tag at most `bound`: O(distinct tags).
+    pub fn lowest_at_most(&self, st: &Store, bound: i64) -> Result<Option<Found>, Corrupt> {
+        let Some(table) = self.index.table(st) else {
+            return self.lowest_by_walk(st, bound);
+        };
+        let mut best: Option<(i64, u32)> = None;
+        for entry in self.index.entries(table) {
+            let entry = entry?;
+            let tag = entry.tag.load(Relaxed);
+            if tag <= bound && best.is_none_or(|(t, _)| tag < t) {
+                best = Some((tag, entry.first.load(Relaxed)));
+            }
+        }
+        best.map(|(_, block)| self.list.found(st, block)).transpose()
+    }
+
+    /// [`TypedList::lowest_at_most`] without an index.
+    fn lowest_by_walk(&self, st: &Store, mut bound: i64) -> Result<Option<Found>, Corrupt> {
+        self.list.find(st, |tag| match tag {
+            // The lowest type wins; none is below 1.
+            t if t <= bound && t <= 1 => super::Visit::Take,
+            t if t <= bound => {
+                bound = t - 1;
+                super::Visit::Remember
+            }
+            _ => super::Visit::Next,
+        })
+    }
+
+    /// The message at `position` (0 the first): a walk.
+    pub fn at_position(&self, st: &Store, position: i64) -> Result<Option<Found>, Corrupt> {
+        let mut here = 0i64;
+        self.list.find(st, |_| {
+            here += 1;
+            if here - 1 == position {
+                super::Visit::Take
+            } else {
+                super::Visit::Next
+            }
+        })
+    }
+
+    /// [`MessageList::copy_out`].
+    pub fn copy_out(
+        &self,
+        st: &Store,
+        found: &Found,
+        dst: &mut crate::user::OutBuf,
+        at: usize,
+        count: usize,
+    ) -> Result<(), super::Fault> {
+        self.list.copy_out(st, found, dst, at, count)
+    }
+
+    /// Rebuilds the list's derived state, then the index in its table, or
+    /// in a new one if it is unsound or too small (which only corruption
+    /// explains). Without memory for a new one, the index is dropped and
+    /// receives walk the list until the next send builds one.
+    pub fn repair(&self, st: &Store) {
+        let table = self.index.table(st).filter(|t| t.owned());
+        let kept = self.list.repair_keeping(st, table.map_or(0..0, |t| t.chunks()));
+        // A table that is not ours, or in which a message lies, is none.
+        let table = table.filter(|_| kept);
+        self.index.place.store(table.map_or(0, |t| t.place()), Relaxed);
+        let tags = self.distinct_tags(st);
+        if table.is_some_and(|t| tags < t.capacity() as usize && self.index.build(st, &self.list, t).is_ok()) {
+            return;
+        }
+        if self.index.move_to(st, &self.list, Self::shift_for(tags), false).is_err() {
+            self.index.place.store(0, Relaxed);
+            if let Some(range) = table.map(|t| t.chunks()) {
+                st.region.release_extent(st.owner, range.start, range.end - range.start);
+            }
+        }
+    }
+}
