@@ -65,12 +65,7 @@ fn run() -> Result<(), String> {
             continue;
         }
         let c = bench.compare(&[mode.to_string(), count.to_string(), placement.to_string()])?;
-        let mut line = c.row(&name, show, "time", "lower");
-        if let Some(t) = target {
-            let met = harness::median(&c.ratio) <= t;
-            line += &format!(" [target ≤ {t:.2}: {}]", if met { "met" } else { "MISSED" });
-        }
-        println!("{line}");
+        println!("{}", harness::with_target(c.row(&name, show, "time", "lower"), &c, target));
     }
     Ok(())
 }

@@ -188,8 +188,10 @@ impl Comparison {
     /// ratio of `what` (time, rate) with its spread.
     pub fn row(&self, name: &str, show: impl Fn(f64) -> String, what: &str, better: &str) -> String {
         let (lo, hi) = self.ratio.iter().fold((f64::MAX, f64::MIN), |(lo, hi), &r| (lo.min(r), hi.max(r)));
+        // Two significant digits at least: some targets are 0.01.
+        let digits = if lo < 0.1 { 3 } else { 2 };
         format!(
-            "{:<20} kernel {:>13}   shim {:>13}   shim/kernel {what} ratio median {:.2} ({lo:.2}–{hi:.2}) over {} rounds ({better} is better)",
+            "{:<20} kernel {:>13}   shim {:>13}   shim/kernel {what} ratio median {:.digits$} ({lo:.digits$}–{hi:.digits$}) over {} rounds ({better} is better)",
             format!("{name}:"),
             show(median(&self.kernel)),
             show(median(&self.shim)),
@@ -197,6 +199,16 @@ impl Comparison {
             self.ratio.len(),
         )
     }
+}
+
+/// `line` with whether the median ratio met the project's `target`, if any.
+#[allow(dead_code)] // the msg and sem benches use it, the mq bench does not
+pub fn with_target(mut line: String, c: &Comparison, target: Option<f64>) -> String {
+    if let Some(t) = target {
+        let met = median(&c.ratio) <= t;
+        line += &format!(" [target ≤ {t:.2}: {}]", if met { "met" } else { "MISSED" });
+    }
+    line
 }
 
 pub fn median(values: &[f64]) -> f64 {
@@ -321,8 +333,7 @@ pub type QueueCase = (&'static str, usize, &'static str, u64);
 /// shim/kernel of what was measured. Two-CPU cases are skipped on a
 /// machine that has one.
 #[allow(dead_code)] // as QueueCase
-pub fn queue_cases(program: &'static str, source: &str, cases: &[QueueCase]) -> Result<(), String> {
-    let bench = Bench::new(program, source)?;
+pub fn queue_cases(bench: &Bench, cases: &[QueueCase]) -> Result<(), String> {
     let cpus = usable_cpus()?;
     for &(mode, size, placement, count) in cases {
         let name = format!("{mode} {size}B {placement}");
