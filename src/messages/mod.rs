@@ -219,7 +219,9 @@ struct MsgHead {
     /// message of the same tag, or NIL, and the message's place in the
     /// order of sending.
     next_same: AtomicU32,
-    _reserved: AtomicU32,
+    /// Kept by a [`TypedList`]: its tag's entry in the index when it was
+    /// sent (a hint, checked before it is used: entries move).
+    entry: AtomicU32,
     seq: AtomicU64,
 }
 

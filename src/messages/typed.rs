@@ -13,8 +13,14 @@
 //! - the first message of any tag but one, and the first of the lowest
 //!   tag at most a bound, are a pass over the entries: O(distinct tags);
 //! - a receive always takes the first message of its tag, so the tag's
-//!   chain only ever loses its head; an entry whose chain empties is
-//!   replaced by the last one (the array stays dense).
+//!   chain only ever loses its head. An entry whose chain empties stays,
+//!   vacant, for the tag's next message, until the vacant entries
+//!   outnumber the others by a few; then they go, each replaced by the
+//!   last entry (the array stays dense).
+//!
+//! The entry a message's tag had when it was sent, and the one the last
+//! send used, are kept as hints that spare a hash probe on the common
+//! paths (checked against the tag before use: entries move).
 //!
 //! Crash consistency: everything here is *derived* from the list (the
 //! message list's primary state, see the parent module), and
@@ -42,6 +48,9 @@ mod table;
 
 use table::{Entry, Table, MAX_SHIFT, MIN_SHIFT};
 
+/// How many more vacant entries than live ones the index keeps.
+const VACANT_SLACK: u32 = 8;
+
 /// The list and its index, embedded in the owner's table entry.
 #[repr(C)]
 pub struct TypedList {
@@ -58,11 +67,15 @@ struct TypeIndex {
     /// tags; 0 when there is none (before the first send, or when repair
     /// found no memory for one: then receives walk the list).
     place: AtomicU64,
-    /// Entries in use: the distinct tags on the list.
+    /// Entries in use, and how many of them are vacant: kept for a tag
+    /// whose messages are all gone (see `remove`).
     tags: AtomicU32,
-    _reserved: AtomicU32,
+    vacant: AtomicU32,
     /// The `seq` of the next message sent.
     next_seq: AtomicU64,
+    /// The entry the last send used: a hint, checked before it is used.
+    recent: AtomicU32,
+    _reserved: AtomicU32,
 }
 
 impl TypeIndex {
@@ -75,18 +88,32 @@ impl TypeIndex {
     fn append(&self, st: &Store, table: Table, block: u32, tag: i64) -> Result<(), Corrupt> {
         let head = st.msg_head(block).ok_or(Corrupt)?;
         head.next_same.store(NIL, Relaxed);
-        head.seq.store(self.next_seq.fetch_add(1, Relaxed), Relaxed);
+        // Loads and stores, not read-modify-writes: the lock orders every
+        // access, and a locked instruction costs more than the rest here.
+        let seq = self.next_seq.load(Relaxed);
+        self.next_seq.store(seq + 1, Relaxed);
+        head.seq.store(seq, Relaxed);
         let tags = self.tags.load(Relaxed);
-        match table.probe(tag, tags)? {
+        match Self::find(table, tag, self.recent.load(Relaxed), tags)? {
             (_, Some(index)) => {
+                head.entry.store(index, Relaxed);
+                self.recent.store(index, Relaxed);
                 let entry = table.entry(index)?;
-                st.msg_head(entry.last.load(Relaxed)).ok_or(Corrupt)?.next_same.store(block, Relaxed);
+                match entry.last.load(Relaxed) {
+                    NIL => {
+                        entry.first.store(block, Relaxed);
+                        self.vacant.store(self.vacant.load(Relaxed).saturating_sub(1), Relaxed);
+                    }
+                    last => st.msg_head(last).ok_or(Corrupt)?.next_same.store(block, Relaxed),
+                }
                 entry.last.store(block, Relaxed);
             }
             (slot, None) => {
                 if tags >= table.capacity() {
                     return Err(Corrupt);
                 }
+                head.entry.store(tags, Relaxed);
+                self.recent.store(tags, Relaxed);
                 let entry = table.entry(tags)?;
                 entry.tag.store(tag, Relaxed);
                 entry.first.store(block, Relaxed);
@@ -102,17 +129,67 @@ impl TypeIndex {
     fn remove(&self, st: &Store, found: &Found) -> Result<(), Corrupt> {
         let table = self.table(st).ok_or(Corrupt)?;
         let tags = self.tags.load(Relaxed);
-        let (slot, Some(index)) = table.probe(found.tag, tags)? else { return Err(Corrupt) };
+        let head = st.msg_head(found.block).ok_or(Corrupt)?;
+        let (_, Some(index)) = Self::find(table, found.tag, head.entry.load(Relaxed), tags)? else {
+            return Err(Corrupt);
+        };
         let entry = table.entry(index)?;
         if entry.first.load(Relaxed) != found.block {
             return Err(Corrupt);
         }
-        let next = st.msg_head(found.block).ok_or(Corrupt)?.next_same.load(Relaxed);
+        let next = head.next_same.load(Relaxed);
+        entry.first.store(next, Relaxed);
         if next != NIL {
-            entry.first.store(next, Relaxed);
             return Ok(());
         }
-        // The tag is gone: its slot empties and the last entry takes its place.
+        // The tag's last message is gone. Its entry stays, vacant, for the
+        // tag's next message: a queue of requests and replies empties and
+        // refills the same types all the time, and hashing a tag in and
+        // out costs more than the rest of a send or receive. Vacant
+        // entries go once they outnumber the others by VACANT_SLACK, so a
+        // pass over the entries stays O(distinct tags).
+        entry.last.store(NIL, Relaxed);
+        let vacant = self.vacant.load(Relaxed) + 1;
+        self.vacant.store(vacant, Relaxed);
+        if vacant > tags.saturating_sub(vacant) + VACANT_SLACK {
+            self.compact(table)?;
+        }
+        Ok(())
+    }
+
+    /// [`Table::probe`], unless entry `hint` is `tag`'s (then no slot is
+    /// named: none is needed).
+    #[inline]
+    fn find(table: Table, tag: i64, hint: u32, tags: u32) -> Result<(u32, Option<u32>), Corrupt> {
+        if hint < tags && table.entry(hint)?.tag.load(Relaxed) == tag {
+            return Ok((NIL, Some(hint)));
+        }
+        table.probe(tag, tags)
+    }
+
+    /// Drops every vacant entry.
+    fn compact(&self, table: Table) -> Result<(), Corrupt> {
+        let mut tags = self.tags.load(Relaxed);
+        // From the end: the entry that fills a hole comes from above it,
+        // where none is vacant any more.
+        for index in (0..tags).rev() {
+            let entry = table.entry(index)?;
+            if entry.last.load(Relaxed) != NIL {
+                continue;
+            }
+            let (slot, Some(_)) = table.probe(entry.tag.load(Relaxed), tags)? else { return Err(Corrupt) };
+            Self::drop_entry(table, slot, index, tags)?;
+            tags -= 1;
+        }
+        self.tags.store(tags, Relaxed);
+        self.vacant.store(0, Relaxed);
+        Ok(())
+    }
+
+    /// Takes entry `index`, hashed at `slot`, out of the `tags` in use:
+    /// its slot empties and the last entry takes its place.
+    fn drop_entry(table: Table, slot: u32, index: u32, tags: u32) -> Result<(), Corrupt> {
+        let entry = table.entry(index)?;
         table.clear_slot(slot, tags)?;
         let last = tags - 1;
         if index != last {
@@ -123,13 +200,13 @@ impl TypeIndex {
             entry.last.store(moved.last.load(Relaxed), Relaxed);
             table.slot(moved_slot)?.store(index + 1, Relaxed);
         }
-        self.tags.store(last, Relaxed);
         Ok(())
     }
 
-    /// The entries in use.
+    /// The entries of tags on the list (not the vacant ones).
     fn entries<'s>(&self, table: Table<'s, '_>) -> impl Iterator<Item = Result<&'s Entry, Corrupt>> {
-        (0..self.tags.load(Relaxed)).map(move |i| table.entry(i))
+        let live = |entry: &Result<&Entry, Corrupt>| entry.as_ref().map_or(true, |e| e.last.load(Relaxed) != NIL);
+        (0..self.tags.load(Relaxed)).map(move |i| table.entry(i)).filter(live)
     }
 
     /// Makes `table` (cleared here) index the list from scratch, numbering
@@ -137,6 +214,7 @@ impl TypeIndex {
     fn build(&self, st: &Store, list: &MessageList, table: Table) -> Result<(), Corrupt> {
         table.clear()?;
         self.tags.store(0, Relaxed);
+        self.vacant.store(0, Relaxed);
         self.next_seq.store(0, Relaxed);
         let mut blocks = Vec::new();
         list.walk(st, |block, head| {
@@ -152,7 +230,7 @@ impl TypeIndex {
         let chunks = Table::chunks_for(shift);
         let first = st.region.claim_extent(st.owner, chunks)?;
         crate::crash_point::here("msg-index-claimed");
-        let new = Table { st, first, shift };
+        let new = Table::new(st, first, shift);
         let old = self.table(st);
         let copied = copy && old.is_some_and(|old| self.copy(old, new).is_ok());
         if !copied && self.build(st, list, new).is_err() {
@@ -194,7 +272,9 @@ impl TypedList {
         self.list.init();
         self.index.place.store(0, Relaxed);
         self.index.tags.store(0, Relaxed);
+        self.index.vacant.store(0, Relaxed);
         self.index.next_seq.store(0, Relaxed);
+        self.index.recent.store(0, Relaxed);
     }
 
     pub fn count(&self) -> u64 {
@@ -212,6 +292,13 @@ impl TypedList {
         let tags = self.index.tags.load(Relaxed);
         match table {
             Some(t) if tags < t.capacity() => Ok(()),
+            Some(t) if self.index.vacant.load(Relaxed) > 0 => {
+                // Room enough, once the vacant entries go.
+                self.index.compact(t).or_else(|Corrupt| {
+                    self.repair(st);
+                    Ok(())
+                })
+            }
             Some(t) if t.shift >= MAX_SHIFT => Err(crate::error::Errno::ENOMEM),
             Some(t) => self.index.move_to(st, &self.list, t.shift + 1, true),
             None => self.index.move_to(st, &self.list, Self::shift_for(self.distinct_tags(st)), false),
@@ -266,8 +353,11 @@ impl TypedList {
         let Some(table) = self.index.table(st) else {
             return self.list.find(st, |t| if t == tag { super::Visit::Take } else { super::Visit::Next });
         };
-        match table.probe(tag, self.index.tags.load(Relaxed))? {
-            (_, Some(index)) => self.list.found(st, table.entry(index)?.first.load(Relaxed)).map(Some),
+        match TypeIndex::find(table, tag, self.index.recent.load(Relaxed), self.index.tags.load(Relaxed))? {
+            (_, Some(index)) => match table.entry(index)?.first.load(Relaxed) {
+                NIL => Ok(None), // vacant
+                first => self.list.found(st, first).map(Some),
+            },
             (_, None) => Ok(None),
         }
     }

@@ -6,7 +6,7 @@
 //! `place` cannot reach another object's storage.
 
 use super::super::{Corrupt, Store};
-use crate::region::{Shared, CHUNK_SIZE};
+use crate::region::{Extent, Shared, CHUNK_SIZE};
 use std::sync::atomic::{AtomicI64, AtomicU32, Ordering::Relaxed};
 
 /// One tag on the list.
@@ -32,26 +32,39 @@ pub(super) const MAX_SHIFT: u32 = 30;
 /// The table `place` names, checked chunk by chunk as it is used.
 #[derive(Clone, Copy)]
 pub(super) struct Table<'s, 'r> {
-    pub(super) st: &'s Store<'r>,
+    st: &'s Store<'r>,
     pub(super) first: u32,
     pub(super) shift: u32,
+    /// The first chunk, checked once: a table of up to 128 tags lies all
+    /// in it, and every operation but a move touches only it then.
+    head: Option<Extent>,
 }
 
 impl<'s, 'r> Table<'s, 'r> {
+    #[inline]
     pub(super) fn decode(st: &'s Store<'r>, place: u64) -> Option<Table<'s, 'r>> {
         let shift = (place & 0xff) as u32;
         let first = u32::try_from(place >> 8).ok()?;
-        (MIN_SHIFT..=MAX_SHIFT).contains(&shift).then_some(Table { st, first, shift })
+        (MIN_SHIFT..=MAX_SHIFT).contains(&shift).then(|| Self::new(st, first, shift))
     }
 
+    /// The table of 2^`shift` tags from chunk `first`.
+    #[inline]
+    pub(super) fn new(st: &'s Store<'r>, first: u32, shift: u32) -> Table<'s, 'r> {
+        Table { st, first, shift, head: st.region.chunk(st.owner, first) }
+    }
+
+    #[inline]
     pub(super) fn place(self) -> u64 {
         (self.first as u64) << 8 | self.shift as u64
     }
 
+    #[inline]
     pub(super) fn capacity(self) -> u32 {
         1 << self.shift
     }
 
+    #[inline]
     fn slots(self) -> u32 {
         2 << self.shift
     }
@@ -73,12 +86,17 @@ impl<'s, 'r> Table<'s, 'r> {
 
     /// A `T` at byte `at` of the table. Entries and slots divide the chunk
     /// size, so none straddles two chunks.
+    #[inline]
     fn at<T: Shared>(self, at: u64) -> Result<&'s T, Corrupt> {
+        if at < CHUNK_SIZE {
+            return self.st.region.in_extent(self.head.ok_or(Corrupt)?, at).ok_or(Corrupt);
+        }
         let chunk = self.first.checked_add((at / CHUNK_SIZE) as u32).ok_or(Corrupt)?;
         let extent = self.st.region.chunk(self.st.owner, chunk).ok_or(Corrupt)?;
         self.st.region.in_extent(extent, at % CHUNK_SIZE).ok_or(Corrupt)
     }
 
+    #[inline]
     pub(super) fn entry(self, index: u32) -> Result<&'s Entry, Corrupt> {
         if index >= self.capacity() {
             return Err(Corrupt);
@@ -86,17 +104,20 @@ impl<'s, 'r> Table<'s, 'r> {
         self.at(index as u64 * ENTRY_SIZE)
     }
 
+    #[inline]
     pub(super) fn slot(self, slot: u32) -> Result<&'s AtomicU32, Corrupt> {
         self.at((self.capacity() as u64) * ENTRY_SIZE + slot as u64 * SLOT_SIZE)
     }
 
     /// Where the probe for `tag` starts (Fibonacci hashing).
+    #[inline]
     fn home(self, tag: i64) -> u32 {
         ((tag as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (63 - self.shift)) as u32
     }
 
     /// The slot of `tag`'s entry and the entry, or the empty slot where
     /// it would go. `tags` entries are in use.
+    #[inline]
     pub(super) fn probe(self, tag: i64, tags: u32) -> Result<(u32, Option<u32>), Corrupt> {
         let mask = self.slots() - 1;
         let mut slot = self.home(tag);
