@@ -79,6 +79,11 @@ fn crash_after_claiming_a_chunk_leaks_nothing() {
 }
 
 #[test]
+fn crash_while_making_the_type_index_loses_nothing() {
+    crash_at("msg-index-claimed", 1, None);
+}
+
+#[test]
 fn crash_while_moving_the_type_index_to_a_larger_table_loses_nothing() {
     crash_at("msg-index-claimed", 2, None);
 }

@@ -33,6 +33,12 @@
 //! links to, so repair hands its blocks to the free list like any other
 //! unused block, and the extent `place` names is rebuilt.
 //!
+//! The index is made by the first receive by type that finds INDEX_FROM
+//! messages or more on the list (a walk of fewer is as cheap as a probe),
+//! and kept from then on: a queue only ever received from in order, or by
+//! type only while short (requests and replies), never pays for one.
+//! Without memory for it, receives walk.
+//!
 //! The table grows before the message that needs the room is linked, so
 //! running out of memory fails the send (ENOMEM) and never a half-done
 //! change. It does not shrink: it is bounded by the most distinct types the
@@ -47,6 +53,10 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 mod table;
 
 use table::{Entry, Table, MAX_SHIFT, MIN_SHIFT};
+
+/// Below this many messages on the list, a receive by type walks it and
+/// makes no index (see the module docs).
+const INDEX_FROM: u64 = 32;
 
 /// How many more vacant entries than live ones the index keeps.
 const VACANT_SLACK: u32 = 8;
@@ -301,7 +311,7 @@ impl TypedList {
             }
             Some(t) if t.shift >= MAX_SHIFT => Err(crate::error::Errno::ENOMEM),
             Some(t) => self.index.move_to(st, &self.list, t.shift + 1, true),
-            None => self.index.move_to(st, &self.list, Self::shift_for(self.distinct_tags(st)), false),
+            None => Ok(()),
         }
     }
 
@@ -326,9 +336,10 @@ impl TypedList {
         let block = self.list.enqueue(st, tag, text, |_| false)?;
         // The message is sent: a broken index is rebuilt, not a reason to
         // send it again.
-        let indexed = self.index.table(st).ok_or(Corrupt).and_then(|t| self.index.append(st, t, block, tag));
-        if indexed.is_err() {
-            self.repair(st);
+        if let Some(table) = self.index.table(st) {
+            if self.index.append(st, table, block, tag).is_err() {
+                self.repair(st);
+            }
         }
         Ok(())
     }
@@ -348,9 +359,22 @@ impl TypedList {
         self.list.head(st)
     }
 
+    /// The index, made now if the list is long enough to want one (see
+    /// the module docs); none if it is not, or there is no memory for it.
+    fn indexed<'s, 'r>(&self, st: &'s Store<'r>) -> Option<Table<'s, 'r>> {
+        if let Some(table) = self.index.table(st) {
+            return Some(table);
+        }
+        if self.list.count() < INDEX_FROM {
+            return None;
+        }
+        self.index.move_to(st, &self.list, Self::shift_for(self.distinct_tags(st)), false).ok()?;
+        self.index.table(st)
+    }
+
     /// The first message of tag `tag`: O(1).
     pub fn first_of(&self, st: &Store, tag: i64) -> Result<Option<Found>, Corrupt> {
-        let Some(table) = self.index.table(st) else {
+        let Some(table) = self.indexed(st) else {
             return self.list.find(st, |t| if t == tag { super::Visit::Take } else { super::Visit::Next });
         };
         match TypeIndex::find(table, tag, self.index.recent.load(Relaxed), self.index.tags.load(Relaxed))? {
@@ -368,7 +392,7 @@ impl TypedList {
         if head.as_ref().is_none_or(|h| h.tag != tag) {
             return Ok(head);
         }
-        let Some(table) = self.index.table(st) else {
+        let Some(table) = self.indexed(st) else {
             return self.list.find(st, |t| if t != tag { super::Visit::Take } else { super::Visit::Next });
         };
         let mut best: Option<(u64, u32)> = None;
@@ -388,7 +412,7 @@ impl TypedList {
 
     /// The first message of the lowest tag at most `bound`: O(distinct tags).
     pub fn lowest_at_most(&self, st: &Store, bound: i64) -> Result<Option<Found>, Corrupt> {
-        let Some(table) = self.index.table(st) else {
+        let Some(table) = self.indexed(st) else {
             return self.lowest_by_walk(st, bound);
         };
         let mut best: Option<(i64, u32)> = None;
@@ -443,9 +467,14 @@ impl TypedList {
     /// Rebuilds the list's derived state, then the index in its table, or
     /// in a new one if it is unsound or too small (which only corruption
     /// explains). Without memory for a new one, the index is dropped and
-    /// receives walk the list until the next send builds one.
+    /// receives walk the list until one of them makes it again. A list
+    /// without an index stays without.
     pub fn repair(&self, st: &Store) {
-        let table = self.index.table(st).filter(|t| t.owned());
+        let Some(table) = self.index.table(st) else {
+            self.list.repair(st);
+            return;
+        };
+        let table = Some(table).filter(|t| t.owned());
         let kept = self.list.repair_keeping(st, table.map_or(0..0, |t| t.chunks()));
         // A table that is not ours, or in which a message lies, is none.
         let table = table.filter(|_| kept);
