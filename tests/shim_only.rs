@@ -84,6 +84,11 @@ fn crash_while_making_the_type_index_loses_nothing() {
 }
 
 #[test]
+fn crash_while_dropping_the_type_index_of_an_emptied_queue_keeps_the_queue_usable() {
+    crash_at("msg-index-dropped", 1, None);
+}
+
+#[test]
 fn crash_while_moving_the_type_index_to_a_larger_table_loses_nothing() {
     crash_at("msg-index-claimed", 2, None);
 }

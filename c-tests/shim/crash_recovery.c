@@ -85,6 +85,11 @@ static int victim(int argc, char **argv)
 				return 3;
 		}
 	}
+	if (strcmp(argv[1], "victim-drain") == 0) {
+		for (;;)
+			if (msgrcv(qid, &m, sizeof m.text, 0, 0) < 0)
+				return 3;
+	}
 	if (strcmp(argv[1], "victim-receive") == 0) {
 		for (;;)
 			if (msgrcv(qid, &m, sizeof m.text, VICTIM, 0) < 0)
@@ -195,7 +200,17 @@ int main(int argc, char **argv)
 	int qid = msgget(IPC_PRIVATE, 0600);
 	printf("crash point %s, hit %d\n", point, n);
 
-	if (strstr(point, "index")) {
+	if (strstr(point, "index-dropped")) {
+		/* 40 messages, an index made by a receive by type, then a
+		 * victim drains the queue and dies dropping the index, the
+		 * last message consumed. */
+		struct message m;
+		for (int seq = 0; seq < 40; seq++)
+			msgsnd(qid, &m, fill(&m, 1 + seq, seq, size_of_seq(seq, 1)), 0);
+		check(msgrcv(qid, &m, sizeof m.text, 1000000, IPC_NOWAIT) < 0 && errno == ENOMSG, "no message of an absent type");
+		run_victim(argv[0], "victim-drain", qid, point, n, "small");
+		expect_one_message_per_type(qid, 0);
+	} else if (strstr(point, "index")) {
 		run_victim(argv[0], "victim-send-types", qid, point, n, "small");
 		/* The receive after 40 sends makes the index, with room for 128
 		 * types; the send of the 129th type moves it to a larger table

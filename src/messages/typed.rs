@@ -35,9 +35,12 @@
 //!
 //! The index is made by the first receive by type that finds INDEX_FROM
 //! messages or more on the list (a walk of fewer is as cheap as a probe),
-//! and kept from then on: a queue only ever received from in order, or by
-//! type only while short (requests and replies), never pays for one.
-//! Without memory for it, receives walk.
+//! and kept until the list is empty again: a queue only ever received from
+//! in order, or by type only while short (requests and replies), never
+//! pays for one. Without memory for it, receives walk. Dropping it is one
+//! store of `place` (0) before its chunks go back (crash point
+//! `msg-index-dropped`): dying between, the chunks are the queue's unused
+//! storage, as above.
 //!
 //! The table grows before the message that needs the room is linked, so
 //! running out of memory fails the send (ENOMEM) and never a half-done
@@ -348,7 +351,15 @@ impl TypedList {
     /// receive takes) and frees its blocks.
     pub fn unlink(&self, st: &Store, found: &Found) -> Result<(), Corrupt> {
         self.list.unlink(st, found)?;
-        if self.index.table(st).is_some() && self.index.remove(st, found).is_err() {
+        let Some(table) = self.index.table(st) else { return Ok(()) };
+        if self.list.count() == 0 {
+            // An empty list wants no index: a stream received in order
+            // after one receive by type stops paying for it here.
+            self.index.place.store(0, Relaxed);
+            crate::crash_point::here("msg-index-dropped");
+            let chunks = table.chunks();
+            st.region.release_extent(st.owner, chunks.start, chunks.end - chunks.start);
+        } else if self.index.remove(st, found).is_err() {
             self.repair(st);
         }
         Ok(())
