@@ -40,5 +40,5 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<(), String> {
-    harness::queue_cases("mqbench", SOURCE, &CASES)
+    harness::queue_cases(&harness::Bench::new("mqbench", SOURCE)?, &CASES)
 }

@@ -138,7 +138,12 @@ impl Outcome {
 
     /// "kernel | shim | **0.42** (0.40–0.45)": three table cells.
     fn cells(&self) -> String {
-        format!("{} | {} | **{:.2}** ({:.2}–{:.2})", self.kernel_shown, self.shim_shown, self.ratio, self.min, self.max)
+        // Two significant digits at least: some targets are 0.01.
+        let d = if self.min < 0.1 { 3 } else { 2 };
+        format!(
+            "{} | {} | **{:.d$}** ({:.d$}–{:.d$})",
+            self.kernel_shown, self.shim_shown, self.ratio, self.min, self.max
+        )
     }
 }
 
@@ -181,19 +186,19 @@ impl Row {
         self.idle.iter().chain(self.loaded.iter())
     }
 
-    /// "≤ 0.20: met idle, **missed** loaded", or "" without a target.
+    /// "idle ≤ 0.20 met, loaded ≤ 1.50 **missed**", or "" without a
+    /// target (idle and loaded runs may have different targets).
     fn target_cell(&self) -> String {
-        let Some(first) = self.outcomes().find(|o| o.target.is_some()) else { return String::new() };
-        let (target, _) = first.target.unwrap_or_default();
-        let bound = if first.higher_is_better { "≥" } else { "≤" };
         let verdicts: Vec<String> = [("idle", &self.idle), ("loaded", &self.loaded)]
             .into_iter()
             .filter_map(|(load, o)| {
-                let (_, met) = o.as_ref()?.target?;
-                Some(format!("{} {load}", if met { "met" } else { "**missed**" }))
+                let o = o.as_ref()?;
+                let (target, met) = o.target?;
+                let bound = if o.higher_is_better { "≥" } else { "≤" };
+                Some(format!("{load} {bound} {target:.2} {}", if met { "met" } else { "**missed**" }))
             })
             .collect();
-        format!("{bound} {target:.2}: {}", verdicts.join(", "))
+        verdicts.join(", ")
     }
 }
 

@@ -79,6 +79,26 @@ fn crash_after_claiming_a_chunk_leaks_nothing() {
 }
 
 #[test]
+fn crash_while_making_the_type_index_loses_nothing() {
+    crash_at("msg-index-claimed", 1, None);
+}
+
+#[test]
+fn crash_while_dropping_the_type_index_of_an_emptied_queue_keeps_the_queue_usable() {
+    crash_at("msg-index-dropped", 1, None);
+}
+
+#[test]
+fn crash_while_moving_the_type_index_to_a_larger_table_loses_nothing() {
+    crash_at("msg-index-claimed", 2, None);
+}
+
+#[test]
+fn crash_after_moving_the_type_index_keeps_every_message_reachable_by_type() {
+    crash_at("msg-index-moved", 2, None);
+}
+
+#[test]
 fn crash_after_copying_a_message_out_leaves_it_queued() {
     crash_at("msg-receive-after-copy", 5, None);
 }

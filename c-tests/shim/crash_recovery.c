@@ -75,6 +75,21 @@ static int victim(int argc, char **argv)
 			if (msgsnd(qid, &m, fill(&m, VICTIM, seq, size_of_seq(seq, small)), 0) != 0)
 				return 3;
 	}
+	if (strcmp(argv[1], "victim-send-types") == 0) {
+		/* Each message of a type of its own; after 40, a receive by
+		 * type (of none queued) makes the index. */
+		for (int seq = 0;; seq++) {
+			if (seq == 40 && (msgrcv(qid, &m, sizeof m.text, 1000000, IPC_NOWAIT) >= 0 || errno != ENOMSG))
+				return 3;
+			if (msgsnd(qid, &m, fill(&m, 1 + seq, seq, size_of_seq(seq, 1)), 0) != 0)
+				return 3;
+		}
+	}
+	if (strcmp(argv[1], "victim-drain") == 0) {
+		for (;;)
+			if (msgrcv(qid, &m, sizeof m.text, 0, 0) < 0)
+				return 3;
+	}
 	if (strcmp(argv[1], "victim-receive") == 0) {
 		for (;;)
 			if (msgrcv(qid, &m, sizeof m.text, VICTIM, 0) < 0)
@@ -125,6 +140,27 @@ static void expect_victim_messages(int qid, int first, int last)
 	check(bytes == ds.msg_cbytes, "msg_cbytes repaired");
 }
 
+/* The queue holds messages 0..count-1, each of type seq + 1: each is
+ * received by its type (in a scrambled order: the repaired index finds
+ * every one), then nothing is left. */
+static void expect_one_message_per_type(int qid, int count)
+{
+	struct msqid_ds ds;
+	msgctl(qid, IPC_STAT, &ds);
+	printf("queue holds %lu messages, %d expected\n", (unsigned long)ds.msg_qnum, count);
+	check((int)ds.msg_qnum == count, "msg_qnum repaired");
+	struct message m;
+	int intact = 1;
+	for (int k = 0; k < count; k++) {
+		int seq = (k * 37) % count, got;
+		ssize_t len = msgrcv(qid, &m, sizeof m.text, 1 + seq, IPC_NOWAIT);
+		if (!verify(&m, len, &got) || got != seq || m.mtype != 1 + seq)
+			intact = 0;
+	}
+	check(intact, "each message received by its type, intact");
+	check(msgrcv(qid, &m, sizeof m.text, 0, IPC_NOWAIT) < 0 && errno == ENOMSG, "nothing else queued");
+}
+
 /* A producer and a consumer in two processes exchange many messages of
  * mixed sizes through the repaired queue. */
 static void survivors_carry_on(int qid)
@@ -164,7 +200,24 @@ int main(int argc, char **argv)
 	int qid = msgget(IPC_PRIVATE, 0600);
 	printf("crash point %s, hit %d\n", point, n);
 
-	if (strstr(point, "send") || strstr(point, "chunk")) {
+	if (strstr(point, "index-dropped")) {
+		/* 40 messages, an index made by a receive by type, then a
+		 * victim drains the queue and dies dropping the index, the
+		 * last message consumed. */
+		struct message m;
+		for (int seq = 0; seq < 40; seq++)
+			msgsnd(qid, &m, fill(&m, 1 + seq, seq, size_of_seq(seq, 1)), 0);
+		check(msgrcv(qid, &m, sizeof m.text, 1000000, IPC_NOWAIT) < 0 && errno == ENOMSG, "no message of an absent type");
+		run_victim(argv[0], "victim-drain", qid, point, n, "small");
+		expect_one_message_per_type(qid, 0);
+	} else if (strstr(point, "index")) {
+		run_victim(argv[0], "victim-send-types", qid, point, n, "small");
+		/* The receive after 40 sends makes the index, with room for 128
+		 * types; the send of the 129th type moves it to a larger table
+		 * first. The n-th making or moving dies, a move before its
+		 * message is linked. */
+		expect_one_message_per_type(qid, n == 1 ? 40 : 128);
+	} else if (strstr(point, "send") || strstr(point, "chunk")) {
 		int small = strstr(point, "chunk") != NULL;
 		run_victim(argv[0], "victim-send", qid, point, n, small ? "small" : "mixed");
 		/* The n-th send dies; it counts as sent only once linked. The

@@ -54,9 +54,10 @@
 #define MSGSIZE 8192
 /* Messages the receive scenarios start with. */
 #define PRELOADED 8
-/* A message of this size takes 16 blocks of 256 bytes (a 24-byte head),
- * exactly one chunk: each send of one claims one chunk. */
-#define CHUNK_FILLER 4000
+/* A message of this size takes 16 blocks of 256 bytes (a 40-byte head,
+ * then 252 bytes a block), exactly one chunk: each send of one claims one
+ * chunk. */
+#define CHUNK_FILLER 3996
 
 /* Priorities by sequence number: the 6th message (prio 3) goes between
  * the 3rd (3) and the 4th (1): its link is a middle message's next_msg. */

@@ -1,11 +1,11 @@
 //! One System V message queue in the region: its slot, its limits and
-//! times, and its messages (a [`MessageList`], whose module says how it
-//! stays consistent when a holder of the queue's lock dies).
+//! times, and its messages (a [`TypedList`]: indexed by type; its module
+//! says how it stays consistent when a holder of the queue's lock dies).
 //!
 //! Locking: everything here runs with the queue's `header.lock` held.
 
 use crate::ipc::{Object, ObjectHeader};
-use crate::messages::{Corrupt, Found, MessageList, Store, Visit, Waiting};
+use crate::messages::{Corrupt, Found, Store, TypedList, Waiting};
 use crate::region::Shared;
 use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU64, Ordering::Relaxed};
 
@@ -20,7 +20,7 @@ pub struct MsgQueue {
     pub stime: AtomicI64,
     pub rtime: AtomicI64,
     /// The messages, in the order sent (`tag` is the type).
-    pub list: MessageList,
+    pub list: TypedList,
     pub waiting: Waiting,
 }
 
@@ -95,32 +95,18 @@ impl MsgQueue {
 
     /// Appends a message (after `list.reserve`).
     pub fn enqueue(&self, st: &Store, mtype: i64, text: &[u8]) -> Result<(), Corrupt> {
-        self.list.enqueue(st, mtype, text, |_| false)
+        self.list.append(st, mtype, text)
     }
 
-    /// Finds the message a receive with `select` would take.
+    /// Finds the message a receive with `select` would take: by the index
+    /// of types, except MSG_COPY's position, which is a walk.
     pub fn find(&self, st: &Store, select: Select) -> Result<Option<Found>, Corrupt> {
-        let mut position = 0i64;
-        let mut bound = match select {
-            Select::LessEqual(b) => b,
-            _ => 0,
-        };
-        self.list.find(st, |mtype| {
-            let here = position;
-            position += 1;
-            match select {
-                Select::Any => Visit::Take,
-                Select::Equal(t) if mtype == t => Visit::Take,
-                Select::NotEqual(t) if mtype != t => Visit::Take,
-                Select::Position(p) if here == p => Visit::Take,
-                // The lowest type wins; none is below 1.
-                Select::LessEqual(_) if mtype <= bound && mtype == 1 => Visit::Take,
-                Select::LessEqual(_) if mtype <= bound => {
-                    bound = mtype - 1;
-                    Visit::Remember
-                }
-                _ => Visit::Next,
-            }
-        })
+        match select {
+            Select::Any => self.list.head(st),
+            Select::Equal(t) => self.list.first_of(st, t),
+            Select::NotEqual(t) => self.list.first_not(st, t),
+            Select::LessEqual(bound) => self.list.lowest_at_most(st, bound),
+            Select::Position(p) => self.list.at_position(st, p),
+        }
     }
 }

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64};
 pub const MAGIC: u64 = u64::from_le_bytes(*b"IPCSHIM\0");
 /// Bumped whenever the meaning of the header, the directory or the chunk
 /// area changes. A family that changes its own tables changes their tags.
-pub const VERSION: u32 = 4;
+pub const VERSION: u32 = 5;
 pub const PAGE: u64 = 4096;
 /// The unit of object storage: a page, so that small objects waste little.
 pub const CHUNK_SIZE: u64 = 4096;

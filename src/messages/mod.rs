@@ -5,9 +5,10 @@
 //!
 //! Crash consistency. The *primary* state is the message list: `head` and
 //! each message's `next_msg` link, plus the bytes of the messages on it.
-//! Everything else (`tail`, `count`, `bytes`, the free-block list and its
-//! count) is *derived*, and [`MessageList::repair`] rebuilds it from the
-//! primary state and the chunk ownership array. Each mutation changes the
+//! Everything else (`tail`, each message's `prev_msg`, `count`, `bytes`,
+//! the free-block list and its count, and a [`TypedList`]'s index) is
+//! *derived*, and [`MessageList::repair`] rebuilds it from the primary
+//! state and the chunk ownership array. Each mutation changes the
 //! primary state with one store, made after the message it publishes is
 //! fully written, so whatever instruction a lock holder dies at, the next
 //! holder finds every message either wholly on the list or not on it:
@@ -23,6 +24,8 @@
 //! - chunk claim: see `region::chunks`; a chunk claimed but not yet threaded
 //!   on the free list is found again by repair, which scans the owner array.
 //!
+//! - `typed`: the index by tag of System V queues (its own module docs).
+//!
 //! The `crash_point` names keep the `msg-` prefix of the family that came
 //! first; they mark the same instants for every user of the list.
 
@@ -33,7 +36,12 @@ use crate::platform::spin::{self, Whereabouts};
 use crate::process::{Look, Namespace};
 use crate::wait::{self, Deadline, Slept, WaitQueue, Waiter, Waits, Wakeups};
 use std::collections::HashSet;
+use std::ops::Range;
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed};
+
+mod typed;
+
+pub use typed::TypedList;
 
 /// Messages are stored in blocks of this size, in chunks the owner holds.
 pub const BLOCK_SIZE: u64 = 256;
@@ -226,9 +234,19 @@ struct MsgHead {
     /// The next message on the list, or NIL.
     next_msg: AtomicU32,
     size: AtomicU32,
-    _reserved: AtomicU32,
+    /// The previous message on the list, or NIL. Derived: it makes taking
+    /// a message out of the middle of the list O(1).
+    prev_msg: AtomicU32,
     /// What the owner orders and selects by (a System V type, a POSIX priority).
     tag: AtomicI64,
+    /// Kept by a [`TypedList`] only (derived, see `typed`): the next
+    /// message of the same tag, or NIL, and the message's place in the
+    /// order of sending.
+    next_same: AtomicU32,
+    /// Kept by a [`TypedList`]: its tag's entry in the index when it was
+    /// sent (a hint, checked before it is used: entries move).
+    entry: AtomicU32,
+    seq: AtomicU64,
 }
 
 // SAFETY: repr(C), atomics only.
@@ -254,9 +272,8 @@ fn text_pieces(size: usize) -> impl Iterator<Item = (usize, usize)> {
     )
 }
 
-/// A message located by [`MessageList::find`].
+/// A message located by [`MessageList::find`] or a [`TypedList`].
 pub struct Found {
-    prev: u32,
     block: u32,
     pub size: usize,
     pub tag: i64,
@@ -418,8 +435,8 @@ impl MessageList {
     /// `goes_before` accepts, or last. The list stays in the order that
     /// `goes_before` defines, so the last message is looked at first: when
     /// it may stay ahead (always, for a FIFO), the new one is appended at
-    /// no cost.
-    pub fn enqueue(&self, st: &Store, tag: i64, text: &[u8], goes_before: impl Fn(i64) -> bool) -> Result<(), Corrupt> {
+    /// no cost. Returns the new message's block.
+    pub fn enqueue(&self, st: &Store, tag: i64, text: &[u8], goes_before: impl Fn(i64) -> bool) -> Result<u32, Corrupt> {
         let first = self.take_free(st, blocks_for(text.len()))?;
         let mut block = first;
         let mut done = 0;
@@ -433,6 +450,7 @@ impl MessageList {
         let (prev, next) = self.place_for(st, &goes_before)?;
         let head = st.msg_head(first).ok_or(Corrupt)?;
         head.next_msg.store(next, Relaxed);
+        head.prev_msg.store(prev, Relaxed);
         head.size.store(text.len() as u32, Relaxed);
         head.tag.store(tag, Relaxed);
 
@@ -443,12 +461,13 @@ impl MessageList {
             p => st.msg_head(p).ok_or(Corrupt)?.next_msg.store(first, Relaxed),
         }
         crate::crash_point::here("msg-send-after-link");
-        if next == NIL {
-            self.tail.store(first, Relaxed);
+        match next {
+            NIL => self.tail.store(first, Relaxed),
+            n => st.msg_head(n).ok_or(Corrupt)?.prev_msg.store(first, Relaxed),
         }
         self.count.fetch_add(1, Relaxed);
         self.bytes.fetch_add(text.len() as u64, Relaxed);
-        Ok(())
+        Ok(first)
     }
 
     /// Where a new message goes: between `prev` and `next` (NIL for the
@@ -495,11 +514,9 @@ impl MessageList {
     /// first it takes, else the last it remembers.
     pub fn find(&self, st: &Store, mut visit: impl FnMut(i64) -> Visit) -> Result<Option<Found>, Corrupt> {
         let mut best = None;
-        let mut prev = NIL;
         self.walk(st, |block, head| {
             let tag = head.tag.load(Relaxed);
-            let found = Found { prev, block, size: head.size.load(Relaxed) as usize, tag };
-            prev = block;
+            let found = Found { block, size: head.size.load(Relaxed) as usize, tag };
             match visit(tag) {
                 Visit::Take => {
                     best = Some(found);
@@ -513,6 +530,20 @@ impl MessageList {
             }
         })?;
         Ok(best)
+    }
+
+    /// The first message, if any.
+    pub fn head(&self, st: &Store) -> Result<Option<Found>, Corrupt> {
+        match self.head.load(Relaxed) {
+            NIL => Ok(None),
+            block => self.found(st, block).map(Some),
+        }
+    }
+
+    /// The message at `block` (which the caller found on the list).
+    fn found(&self, st: &Store, block: u32) -> Result<Found, Corrupt> {
+        let head = st.msg_head(block).ok_or(Corrupt)?;
+        Ok(Found { block, size: head.size.load(Relaxed) as usize, tag: head.tag.load(Relaxed) })
     }
 
     /// Copies the first `count` text bytes of `found` into `dst` at `at`.
@@ -534,15 +565,23 @@ impl MessageList {
 
     /// Takes `found` off the list and frees its blocks.
     pub fn unlink(&self, st: &Store, found: &Found) -> Result<(), Corrupt> {
-        let next = st.msg_head(found.block).ok_or(Corrupt)?.next_msg.load(Relaxed);
-        // The single store that consumes the message (see module docs).
-        match found.prev {
-            NIL => self.head.store(next, Relaxed),
-            prev => st.msg_head(prev).ok_or(Corrupt)?.next_msg.store(next, Relaxed),
+        let head = st.msg_head(found.block).ok_or(Corrupt)?;
+        let (prev, next) = (head.prev_msg.load(Relaxed), head.next_msg.load(Relaxed));
+        // `prev_msg` is derived: checked before it is trusted with the one
+        // store that matters, so a wrong one changes nothing.
+        let link = match prev {
+            NIL => &self.head,
+            p => &st.msg_head(p).ok_or(Corrupt)?.next_msg,
+        };
+        if link.load(Relaxed) != found.block {
+            return Err(Corrupt);
         }
+        // The single store that consumes the message (see module docs).
+        link.store(next, Relaxed);
         crate::crash_point::here("msg-receive-after-unlink");
-        if self.tail.load(Relaxed) == found.block {
-            self.tail.store(found.prev, Relaxed);
+        match next {
+            NIL => self.tail.store(prev, Relaxed),
+            n => st.msg_head(n).ok_or(Corrupt)?.prev_msg.store(prev, Relaxed),
         }
         self.count.fetch_sub(1, Relaxed);
         self.bytes.fetch_sub(found.size as u64, Relaxed);
@@ -555,6 +594,14 @@ impl MessageList {
     /// ours, or that shares a block with another, can only come from
     /// corruption: the list is cut before it.
     pub fn repair(&self, st: &Store) {
+        self.repair_keeping(st, 0..0);
+    }
+
+    /// [`MessageList::repair`], for an owner whose chunks in `keep` hold
+    /// something else: their blocks stay off the free list, unless a
+    /// message turns out to lie in them (corruption), in which case they
+    /// are storage like the others and the answer is false.
+    fn repair_keeping(&self, st: &Store, keep: Range<u32>) -> bool {
         let chunks = st.region.chunks_of(st.owner);
         let mut used = HashSet::new();
         let (mut prev, mut block) = (NIL, self.head.load(Relaxed));
@@ -563,6 +610,9 @@ impl MessageList {
             match self.message_blocks(st, block, &used) {
                 Some((blocks, size, next)) => {
                     used.extend(blocks);
+                    if let Some(head) = st.msg_head(block) {
+                        head.prev_msg.store(prev, Relaxed);
+                    }
                     count += 1;
                     bytes += size as u64;
                     prev = block;
@@ -587,13 +637,15 @@ impl MessageList {
         self.bytes.store(bytes, Relaxed);
         self.free.store(NIL, Relaxed);
         self.free_count.store(0, Relaxed);
-        for chunk in chunks.iter().rev() {
+        let kept = !used.iter().any(|block| keep.contains(&(block / BLOCKS_PER_CHUNK)));
+        for chunk in chunks.iter().rev().filter(|c| !(kept && keep.contains(c))) {
             for block in (chunk * BLOCKS_PER_CHUNK..(chunk + 1) * BLOCKS_PER_CHUNK).rev() {
                 if !used.contains(&block) {
                     let _ = self.push_free(st, block);
                 }
             }
         }
+        kept
     }
 
     /// The blocks of the message at `block`, its size and the next message,
