@@ -77,8 +77,10 @@ unsafe impl Shared for MessageList {}
 /// free list, the counts) many times per message.
 #[repr(C)]
 pub struct Waiting {
-    /// Bumped by every send (`sent`) and every receive (`freed`): a
-    /// would-be receiver (sender) watches it before it registers. On lines
+    /// Bumped by every send (`sent`) and every receive (`freed`), right
+    /// after it unlocks: a would-be receiver (sender) watches it before it
+    /// registers, and finds the lock free when it sees it change. (A
+    /// registered waiter is settled under the lock instead.) On lines
     /// of their own, each written by one side: in a stream each side writes
     /// its own at every message, and would otherwise take the line from the
     /// other side each time.
@@ -112,13 +114,13 @@ impl Waiting {
         self.senders.clear();
     }
 
-    /// A message was sent (under the lock): for would-be receivers.
+    /// A message was sent (and the lock released): for would-be receivers.
     pub fn note_sent(&self) {
         self.sent.count.fetch_add(1, Relaxed);
         self.sent.at.note();
     }
 
-    /// A message was received (under the lock): for would-be senders.
+    /// A message was received (and the lock released): for would-be senders.
     pub fn note_freed(&self) {
         self.freed.count.fetch_add(1, Relaxed);
         self.freed.at.note();

@@ -570,7 +570,6 @@ pub fn send(ns: &Namespace, t: &Target, text: &[u8], prio: u32, deadline: Option
             // Highest priority first, FIFO within one.
             with_repair(&locked, || q.list.enqueue(&locked.st, prio as i64, text, |p| p < prio as i64))?;
             q.last_pids[0].store(platform::pid(), Relaxed);
-            q.waiting.note_sent();
             let nobody_waits = q.waiting.receivers.is_empty();
             let mut wakeups = Wakeups::default();
             locked.settle_all(RECEIVER, &mut wakeups);
@@ -578,6 +577,7 @@ pub fn send(ns: &Namespace, t: &Target, text: &[u8], prio: u32, deadline: Option
             // receive that made room, and never notifies for it.
             let relay = if q.list.count() == 1 && nobody_waits && !waited { notify::fire(q) } else { None };
             drop(locked);
+            q.waiting.note_sent();
             wakeups.wake();
             if let Some(relay) = relay {
                 relay.wait();
@@ -640,10 +640,10 @@ pub fn receive(
             }
             with_repair(&locked, || q.list.unlink(&locked.st, &found))?;
             q.last_pids[1].store(platform::pid(), Relaxed);
-            q.waiting.note_freed();
             let mut wakeups = Wakeups::default();
             locked.settle_all(SENDER, &mut wakeups);
             drop(locked);
+            q.waiting.note_freed();
             wakeups.wake();
             return Ok(found.size);
         }

@@ -174,7 +174,6 @@ pub fn send(ns: &Namespace, id: i32, mtype: i64, text: &[u8], flags: i32) -> Res
             with_repair(&locked, || q.enqueue(&locked.st, mtype, text))?;
             q.lspid.store(platform::pid(), Relaxed);
             q.stime.store(platform::now_secs(), Relaxed);
-            q.waiting.note_sent();
             let mut wakeups = Wakeups::default();
             if !q.waiting.receivers.is_empty() {
                 let waits = locked.waits();
@@ -186,6 +185,7 @@ pub fn send(ns: &Namespace, id: i32, mtype: i64, text: &[u8], flags: i32) -> Res
                 }
             }
             drop(locked);
+            q.waiting.note_sent();
             wakeups.wake();
             return Ok(());
         }
@@ -258,10 +258,10 @@ pub fn receive(ns: &Namespace, id: i32, buffer: &mut OutBuf, select: Select, fla
                 with_repair(&locked, || q.list.unlink(&locked.st, &found))?;
                 q.lrpid.store(platform::pid(), Relaxed);
                 q.rtime.store(platform::now_secs(), Relaxed);
-                q.waiting.note_freed();
                 let mut wakeups = Wakeups::default();
                 locked.settle_all(SENDER, &mut wakeups);
                 drop(locked);
+                q.waiting.note_freed();
                 wakeups.wake();
             }
             return Ok((found.tag, count));
