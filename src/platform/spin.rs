@@ -96,9 +96,8 @@ impl Whereabouts {
     }
 }
 
-/// Whether watching may pay at all: more than one CPU, and the process has
-/// not found its CPU busy lately. For waits whose peer is unknown (a lock
-/// holder).
+/// Whether polling may pay at all: more than one CPU, and not [`quiet`].
+/// For waits whose peer is unknown (a lock holder).
 pub fn pays() -> bool {
     online_cpus() > 1 && !quiet()
 }
