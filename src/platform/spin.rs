@@ -192,3 +192,52 @@ fn yield_while_equal(word: &AtomicU32, seen: u32, limit: Duration) -> bool {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn whereabouts_name_the_cpu_of_the_last_note() {
+        let w = Whereabouts(AtomicU32::new(0));
+        assert_eq!(w.cpu(), None);
+        w.note();
+        let seen = w.cpu().expect("noted");
+        // The thread may have moved since; it ran on `seen` at some point.
+        assert!((seen as usize) < 4096);
+        w.0.store(7 + 1, Relaxed);
+        assert_eq!(w.cpu(), Some(7));
+    }
+
+    /// A watcher sees a change made by another thread, whichever way it
+    /// watches (the peer noted elsewhere, or beside it), or gives up in
+    /// time to sleep.
+    #[test]
+    fn watch_sees_a_change_or_gives_up() {
+        for beside in [false, true] {
+            let word = Arc::new(AtomicU32::new(0));
+            let peer = Whereabouts(AtomicU32::new(0));
+            if beside {
+                peer.note();
+            }
+            let changer = {
+                let word = Arc::clone(&word);
+                std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_micros(20));
+                    word.store(1, Relaxed);
+                })
+            };
+            // Quiet (a crowded machine) or not, the change is there by the
+            // time the watch or a sleep ends.
+            let changed = watch(&word, 0, Some(&peer), Duration::from_secs(5));
+            changer.join().unwrap();
+            assert!(changed || quiet(), "a watch of 5 s missed a change made after 20 µs");
+            assert_eq!(word.load(Relaxed), 1);
+        }
+        let still = AtomicU32::new(3);
+        let start = monotonic_now();
+        assert!(!watch(&still, 3, None, Duration::from_millis(2)));
+        assert!(monotonic_now() - start < Duration::from_secs(1));
+    }
+}
