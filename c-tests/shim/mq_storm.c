@@ -25,6 +25,7 @@
  * Usage: mq_storm <seconds>   (under the shim; exits 0 if all held) */
 #define _GNU_SOURCE
 #include "../common.h"
+#include "mq_anchors.h"
 #include <dirent.h>
 #include <dlfcn.h>
 #include <stdint.h>
@@ -355,19 +356,6 @@ static int bad_records(int slot)
 		free(recs);
 	}
 	return bad;
-}
-
-static int anchors(void)
-{
-	const char *dir = getenv("IPCSHIM_DIR");
-	DIR *d = opendir(dir ? dir : ".");
-	if (!d)
-		die("opendir");
-	int n = 0;
-	for (struct dirent *e; (e = readdir(d));)
-		n += strstr(e->d_name, ".region.mq-") != NULL;
-	closedir(d);
-	return n;
 }
 
 int main(int argc, char **argv)

@@ -44,6 +44,7 @@
  * unlinks and closes every queue and reaps the dead (ipcshim_reap). */
 #define _GNU_SOURCE
 #include "../common.h"
+#include "mq_anchors.h"
 #include <dirent.h>
 #include <dlfcn.h>
 #include <spawn.h>
@@ -125,20 +126,6 @@ static mqd_t open_queue(const char *name, int oflag)
 	if (q == (mqd_t)-1)
 		die("mq_open");
 	return q;
-}
-
-/* Anchor files (one per queue that exists) beside the region file. */
-static int anchors(void)
-{
-	const char *dir = getenv("IPCSHIM_DIR");
-	DIR *d = opendir(dir ? dir : ".");
-	if (!d)
-		die("opendir");
-	int n = 0;
-	for (struct dirent *e; (e = readdir(d));)
-		n += strstr(e->d_name, ".region.mq-") != NULL;
-	closedir(d);
-	return n;
 }
 
 static void reap_dead(void)
