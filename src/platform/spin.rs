@@ -37,7 +37,7 @@
 //! per thread (threads of one process share its CPUs); racing updates lose
 //! at most one step.
 
-use super::{current_cpu, monotonic_now, online_cpus, runnable_threads, spin_hint, yield_cpu};
+use super::{coarse_now, current_cpu, monotonic_now, online_cpus, runnable_threads, spin_hint, yield_cpu};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
@@ -103,9 +103,11 @@ pub fn pays() -> bool {
 }
 
 /// Whether nobody watches now: the CPUs have more runnable threads than
-/// they can run, or the process found its CPU busy lately.
+/// they can run, or the process found its CPU busy lately. Asked before
+/// every watch, so it reads the coarse clock: a spell then ends up to a
+/// scheduler tick late, against spells of [`QUIET_TIME`] or more.
 pub fn quiet() -> bool {
-    let now = monotonic_now().as_micros() as u64;
+    let now = coarse_now().as_micros() as u64;
     let until = QUIET_UNTIL.load(Relaxed);
     (until != 0 && now < until) || crowded(now)
 }

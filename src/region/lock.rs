@@ -94,7 +94,9 @@ impl RobustLock {
         // (a little while, by the clock, where another CPU can run it;
         // briefly where it cannot), since sleeping costs both sides a
         // system call and the sleeper a wake-up of tens of microseconds.
-        let spin_until = platform::spin::pays().then(|| platform::monotonic_now() + SPIN_TIME);
+        // Most contended acquisitions end within the first spins, so the
+        // clock and the spin policy are only asked after them.
+        let mut spin_until = None;
         let mut spins = 0u32;
         loop {
             if self.word.load(Ordering::Relaxed) == 0
@@ -104,10 +106,15 @@ impl RobustLock {
             }
             platform::spin_hint();
             spins += 1;
-            if spins >= SPINS
-                && spin_until.is_none_or(|until| spins.is_multiple_of(32) && platform::monotonic_now() >= until)
-            {
-                break;
+            if spins >= SPINS && spins.is_multiple_of(32) {
+                let now = platform::monotonic_now();
+                let until = *spin_until.get_or_insert_with(|| match platform::spin::pays() {
+                    true => now + SPIN_TIME,
+                    false => now,
+                });
+                if now >= until {
+                    break;
+                }
             }
         }
         // From here on we take the lock with WAITERS set: we cannot know

@@ -61,6 +61,15 @@ pub fn monotonic_now() -> Duration {
     read(libc::CLOCK_MONOTONIC)
 }
 
+/// The monotonic clock at the resolution of the scheduler tick (a few
+/// milliseconds, behind [`monotonic_now`] by at most a tick): a load of
+/// the kernel's last tick time, where the fine clock reads the time
+/// stamp counter and scales it. For bookkeeping counted in milliseconds
+/// on paths that run at every call.
+pub fn coarse_now() -> Duration {
+    read(libc::CLOCK_MONOTONIC_COARSE)
+}
+
 /// The time since the epoch, for absolute POSIX deadlines.
 pub fn realtime_now() -> Duration {
     read(libc::CLOCK_REALTIME)

@@ -16,7 +16,7 @@ pub mod sys;
 mod vdso;
 
 pub use caller::{thread, with_caller, with_credentials};
-pub use clock::{monotonic_now, now_secs, realtime_now};
+pub use clock::{coarse_now, monotonic_now, now_secs, realtime_now};
 pub use cpu::{current_cpu, runnable_threads};
 pub use creds::{
     credentials_changed, euid, Credentials, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER,
