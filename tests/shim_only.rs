@@ -608,3 +608,74 @@ fn a_full_file_system_gives_enomem_for_the_region() {
     assert_success("full_tmpfs region", &out);
     assert_eq!(text(&out.stdout), "msgget with no room for the region = -1 ENOMEM\n");
 }
+
+/// IPCSHIM_TRACE: a line per call, arguments decoded and results named,
+/// and the lines of two processes appending at once each whole.
+#[test]
+fn trace_shows_each_call_and_its_result() {
+    let build = TempDir::new("trace");
+    let ns = TempDir::new("ns");
+    let file = ns.path().join("calls.trace");
+    let count = 300;
+    let out = under_shim(
+        &program("traced", &build),
+        &[&count.to_string()],
+        ns.path(),
+        &[("IPCSHIM_TRACE", file.to_str().expect("utf-8 path"))],
+    );
+    assert_success("traced", &out);
+    let trace = std::fs::read_to_string(&file).expect("the trace file");
+    // Pids and addresses differ from run to run; the parent made the first call.
+    let pid = trace.split(' ').next().expect("a line").to_owned();
+    let normal: Vec<String> = trace
+        .lines()
+        .map(|line| {
+            let (who, call) = line.split_once(' ').expect("pid, then the call");
+            let who = if who == pid { "P" } else { "C" };
+            format!("{who} {}", without_addresses(call))
+        })
+        .collect();
+    let expected = [
+        "P msgget(0x1234, IPC_CREAT|IPC_EXCL|0600) = 0",
+        r#"P msgsnd(0, {7, "hello\n"}, 6, IPC_NOWAIT) = 0"#,
+        "P msgrcv(0, ADDR, 16, 3, IPC_NOWAIT|MSG_NOERROR) = -1 ENOMSG",
+        "P msgrcv(0, ADDR, 16, 0, 0) = 6",
+        "P semget(IPC_PRIVATE, 2, 0600) = 0",
+        "P semop(0, [{0, 1, SEM_UNDO}, {1, 0, IPC_NOWAIT}], 2) = 0",
+        "P semctl(0, 0, SETVAL, 5) = 0",
+        "P semctl(0, 0, GETVAL) = 5",
+        "P semctl(0, 0, IPC_RMID) = 0",
+        "P shmget(IPC_PRIVATE, 4096, IPC_CREAT|0600) = 0",
+        "P shmat(0, NULL, SHM_RDONLY) = ADDR",
+        "P shmdt(ADDR) = 0",
+        "P shmctl(0, IPC_RMID, NULL) = 0",
+        r#"P mq_open("/traced", O_RDWR|O_CREAT, 0600, {mq_maxmsg=4, mq_msgsize=64}) = 3"#,
+        r#"P mq_send(3, "abc", 3, 2) = 0"#,
+        "P mq_receive(3, ADDR, 64, ADDR) = 3",
+        "P mq_close(3) = 0",
+        r#"P mq_unlink("/traced") = 0"#,
+    ];
+    assert_eq!(normal[..expected.len()], expected, "trace:\n{trace}");
+    let rest = &normal[expected.len()..];
+    let sends = rest.iter().filter(|l| l.starts_with(r#"C msgsnd(0, {"#) && l.ends_with(r#""hello\n"}, 6, 0) = 0"#));
+    let receives = rest.iter().filter(|l| l.as_str() == "P msgrcv(0, ADDR, 16, 0, 0) = 6");
+    assert_eq!(sends.count(), count, "the child's sends, each on a line of its own:\n{trace}");
+    assert_eq!(receives.count(), count, "the parent's receives:\n{trace}");
+    assert_eq!(rest.last().map(String::as_str), Some("P msgctl(0, IPC_RMID, NULL) = 0"));
+    assert_eq!(rest.len(), 2 * count + 1, "nothing but those calls:\n{trace}");
+}
+
+/// `text` with each user-space address (0x7f and at least six more hex
+/// digits) replaced by ADDR.
+fn without_addresses(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("0x7f") {
+        let digits = rest[at + 2..].bytes().take_while(u8::is_ascii_hexdigit).count();
+        out.push_str(&rest[..at]);
+        out.push_str(if digits >= 8 { "ADDR" } else { &rest[at..at + 2 + digits] });
+        rest = &rest[at + 2 + digits..];
+    }
+    out.push_str(rest);
+    out
+}

@@ -20,7 +20,9 @@ pub extern "C" fn ipcshim_version() -> *const c_char {
 /// `buf` must be valid for writes of `len` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn ipcshim_region_path(buf: *mut c_char, len: size_t) -> c_int {
-    call(-1, || {
+    call("ipcshim_region_path", |a| {
+        a.ptr(buf).int(len);
+    }, -1, || {
         let ns = namespace()?;
         let path = ns.path().as_os_str().as_encoded_bytes();
         if buf.is_null() {
@@ -45,5 +47,5 @@ pub unsafe extern "C" fn ipcshim_region_path(buf: *mut c_char, len: size_t) -> c
 /// with errno set.
 #[no_mangle]
 pub extern "C" fn ipcshim_reap() -> c_int {
-    call(-1, || Ok(namespace()?.reap_dead(crate::process::Look::Thorough, true) as c_int))
+    call("ipcshim_reap", |_| {}, -1, || Ok(namespace()?.reap_dead(crate::process::Look::Thorough, true) as c_int))
 }

@@ -98,9 +98,10 @@ impl Write for PathWriter<'_> {
 static AT_LOAD: Once<Result<Config>> = Once::new();
 
 /// Copies the configuration out of the environment as it is now (at load,
-/// before the program runs). Also whether to log.
+/// before the program runs). Also whether to log and to trace.
 pub(super) fn take_at_load() -> &'static Result<Config> {
     crate::log::enable_from(platform::env_var("IPCSHIM_LOG"));
+    super::trace::enable_from(platform::env_var("IPCSHIM_TRACE"));
     AT_LOAD.get_or_init(|| {
         let var = platform::env_var;
         Config::new(var("IPCSHIM_DIR"), var("IPCSHIM_NAMESPACE"), var("IPCSHIM_SIZE_MB"), platform::euid())

@@ -7,7 +7,9 @@ use libc::{c_char, c_int, key_t};
 /// `pathname` must be NULL or a NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn ftok(pathname: *const c_char, proj_id: c_int) -> key_t {
-    call(-1, || {
+    call("ftok", |a| {
+        a.c_str(pathname).int(proj_id);
+    }, -1, || {
         // SAFETY: the caller's NUL-terminated string, read once checked readable.
         let path = unsafe { crate::user::c_str(pathname) }?;
         // glibc's ftok stats the path with its own internal call, which no

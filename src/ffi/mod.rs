@@ -10,6 +10,7 @@
 //! - `process`: interposed fork and munmap; `creds`: interposed set*id,
 //!   chroot, unshare and setns.
 //! - `api`: ipcshim's own API (`include/ipcshim.h`).
+//! - `trace`: `IPCSHIM_TRACE`, a line per call.
 
 mod api;
 mod config;
@@ -21,6 +22,7 @@ mod namespace;
 mod process;
 mod sem;
 mod shm;
+mod trace;
 
 use crate::error::{Errno, Result};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -28,18 +30,50 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 pub use api::*;
 pub use namespace::namespace;
 
-/// Runs `f`, turning an error (or a panic) into `failure` with `errno` set.
-fn call<T>(failure: T, f: impl FnOnce() -> Result<T>) -> T {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(Ok(value)) => value,
-        Ok(Err(Errno(e))) => {
-            set_errno(e);
-            failure
-        }
+/// Runs `f`, the C function `name`, turning an error (or a panic) into
+/// `failure` with `errno` set. Traced (see `trace`) with the arguments
+/// that `args` shows, which is called only when tracing is on.
+fn call<T: Returned>(name: &str, args: impl FnOnce(&mut trace::Args), failure: T, f: impl FnOnce() -> Result<T>) -> T {
+    let line = trace::on().then(|| trace::Line::start(name, args));
+    let (value, errno) = match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(value)) => (value, None),
+        Ok(Err(Errno(e))) => (failure, Some(e)),
         Err(_) => {
             crate::log::diag(|| "internal error (panic) caught at the C boundary".into());
-            set_errno(libc::EIO);
-            failure
+            (failure, Some(libc::EIO))
+        }
+    };
+    if let Some(line) = line {
+        line.finish(&value.shown(), errno);
+    }
+    if let Some(e) = errno {
+        set_errno(e);
+    }
+    value
+}
+
+/// What the exported functions return, as a trace shows it.
+trait Returned: Copy {
+    fn shown(self) -> String;
+}
+
+impl Returned for libc::c_int {
+    fn shown(self) -> String {
+        self.to_string()
+    }
+}
+
+impl Returned for libc::ssize_t {
+    fn shown(self) -> String {
+        self.to_string()
+    }
+}
+
+impl Returned for *mut libc::c_void {
+    fn shown(self) -> String {
+        match self as usize {
+            usize::MAX => "-1".into(),
+            _ => format!("{self:p}"),
         }
     }
 }

@@ -11,6 +11,7 @@
 //! there that is read only with O_CREAT, as glibc reads it.
 
 use super::namespace::mapped;
+use super::trace::{names, Args};
 use super::{call, namespace};
 use crate::error::{Errno, Result};
 use crate::mq::{self, Request, ThreadRequest, MQ_PRIO_MAX};
@@ -43,7 +44,15 @@ unsafe fn queue_name<'a>(name: *const c_char) -> Result<&'a [u8]> {
 /// to a `struct mq_attr` (see the module docs for the variadic ABI).
 #[no_mangle]
 pub unsafe extern "C" fn mq_open(name: *const c_char, oflag: c_int, mode: mode_t, attr: *const libc::mq_attr) -> Mqd {
-    call(-1, || {
+    let args = |a: &mut Args| {
+        a.c_str(name).flags(oflag, names::MQ_OPEN, false);
+        if oflag & libc::O_CREAT != 0 {
+            a.int(format_args!("0{mode:o}")).read(attr, |f, at| {
+                f.int(format_args!("mq_maxmsg={}", at.mq_maxmsg)).int(format_args!("mq_msgsize={}", at.mq_msgsize));
+            });
+        }
+    };
+    call("mq_open", args, -1, || {
         // SAFETY: the caller's contract.
         let name = unsafe { queue_name(name) }?;
         let (mode, attr) = if oflag & libc::O_CREAT != 0 {
@@ -65,7 +74,9 @@ pub unsafe extern "C" fn mq_open(name: *const c_char, oflag: c_int, mode: mode_t
 #[no_mangle]
 pub unsafe extern "C" fn __mq_open_2(name: *const c_char, oflag: c_int) -> Mqd {
     if oflag & libc::O_CREAT != 0 {
-        return call(-1, || Err(Errno::EINVAL));
+        return call("mq_open", |a| {
+        a.c_str(name).flags(oflag, names::MQ_OPEN, false);
+    }, -1, || Err(Errno::EINVAL));
     }
     // SAFETY: the caller's contract; no variadic arguments are read.
     unsafe { mq_open(name, oflag, 0, std::ptr::null()) }
@@ -75,7 +86,9 @@ pub unsafe extern "C" fn __mq_open_2(name: *const c_char, oflag: c_int) -> Mqd {
 /// not queues.
 #[no_mangle]
 pub extern "C" fn mq_close(mqdes: Mqd) -> c_int {
-    call(-1, || match namespace() {
+    call("mq_close", |a| {
+        a.int(mqdes);
+    }, -1, || match namespace() {
         Ok(ns) => mq::close(ns, mqdes).map(|()| 0),
         Err(_) => crate::platform::descriptors::close(mqdes).map(|()| 0),
     })
@@ -95,7 +108,9 @@ pub extern "C" fn close(fd: c_int) -> c_int {
     });
     let Some(real) = crate::platform::next_symbol(c"close", &REAL) else {
         // Only if libc had no close, which no libc we load with lacks.
-        return call(-1, || crate::platform::descriptors::close(fd).map(|()| 0));
+        return call("close", |a| {
+        a.int(fd);
+    }, -1, || crate::platform::descriptors::close(fd).map(|()| 0));
     };
     // SAFETY: the next definition of close, called with the caller's argument.
     unsafe { std::mem::transmute::<usize, Real>(real)(fd) }
@@ -105,7 +120,9 @@ pub extern "C" fn close(fd: c_int) -> c_int {
 /// `name` must be a C string.
 #[no_mangle]
 pub unsafe extern "C" fn mq_unlink(name: *const c_char) -> c_int {
-    call(-1, || {
+    call("mq_unlink", |a| {
+        a.c_str(name);
+    }, -1, || {
         // SAFETY: the caller's contract.
         let name = unsafe { queue_name(name) }?;
         mq::unlink(namespace()?, name).map(|()| 0)
@@ -134,7 +151,7 @@ unsafe fn deadline(timeout: *const libc::timespec) -> Result<Option<Deadline>> {
 #[no_mangle]
 pub unsafe extern "C" fn mq_send(mqdes: Mqd, msg_ptr: *const c_char, msg_len: size_t, msg_prio: c_uint) -> c_int {
     // SAFETY: same contract; no timeout.
-    unsafe { mq_timedsend(mqdes, msg_ptr, msg_len, msg_prio, std::ptr::null()) }
+    unsafe { timed_send("mq_send", mqdes, msg_ptr, msg_len, msg_prio, std::ptr::null()) }
 }
 
 /// # Safety
@@ -148,7 +165,36 @@ pub unsafe extern "C" fn mq_timedsend(
     msg_prio: c_uint,
     abs_timeout: *const libc::timespec,
 ) -> c_int {
-    call(-1, || {
+    // SAFETY: the caller's contract.
+    unsafe { timed_send("mq_timedsend", mqdes, msg_ptr, msg_len, msg_prio, abs_timeout) }
+}
+
+/// Shows a timeout argument: the struct, NULL, or its address.
+fn timeout_arg(a: &mut Args, timeout: *const libc::timespec) {
+    a.read(timeout, |t, ts| {
+        t.int(ts.tv_sec).int(ts.tv_nsec);
+    });
+}
+
+/// mq_send and mq_timedsend, traced as `name`.
+///
+/// # Safety
+/// As [`mq_timedsend`].
+unsafe fn timed_send(
+    name: &str,
+    mqdes: Mqd,
+    msg_ptr: *const c_char,
+    msg_len: size_t,
+    msg_prio: c_uint,
+    abs_timeout: *const libc::timespec,
+) -> c_int {
+    let args = |a: &mut Args| {
+        a.int(mqdes).bytes(msg_ptr.cast::<u8>(), msg_len).int(msg_len).int(msg_prio);
+        if name == "mq_timedsend" {
+            timeout_arg(a, abs_timeout);
+        }
+    };
+    call(name, args, -1, || {
         // SAFETY: the caller's contract.
         let deadline = unsafe { deadline(abs_timeout) }?;
         if msg_prio >= MQ_PRIO_MAX {
@@ -168,7 +214,7 @@ pub unsafe extern "C" fn mq_timedsend(
 #[no_mangle]
 pub unsafe extern "C" fn mq_receive(mqdes: Mqd, msg_ptr: *mut c_char, msg_len: size_t, msg_prio: *mut c_uint) -> ssize_t {
     // SAFETY: same contract; no timeout.
-    unsafe { mq_timedreceive(mqdes, msg_ptr, msg_len, msg_prio, std::ptr::null()) }
+    unsafe { timed_receive("mq_receive", mqdes, msg_ptr, msg_len, msg_prio, std::ptr::null()) }
 }
 
 /// # Safety
@@ -181,7 +227,29 @@ pub unsafe extern "C" fn mq_timedreceive(
     msg_prio: *mut c_uint,
     abs_timeout: *const libc::timespec,
 ) -> ssize_t {
-    call(-1, || {
+    // SAFETY: the caller's contract.
+    unsafe { timed_receive("mq_timedreceive", mqdes, msg_ptr, msg_len, msg_prio, abs_timeout) }
+}
+
+/// mq_receive and mq_timedreceive, traced as `name`.
+///
+/// # Safety
+/// As [`mq_timedreceive`].
+unsafe fn timed_receive(
+    name: &str,
+    mqdes: Mqd,
+    msg_ptr: *mut c_char,
+    msg_len: size_t,
+    msg_prio: *mut c_uint,
+    abs_timeout: *const libc::timespec,
+) -> ssize_t {
+    let args = |a: &mut Args| {
+        a.int(mqdes).ptr(msg_ptr).int(msg_len).ptr(msg_prio);
+        if name == "mq_timedreceive" {
+            timeout_arg(a, abs_timeout);
+        }
+    };
+    call(name, args, -1, || {
         // SAFETY: the caller's contract.
         let deadline = unsafe { deadline(abs_timeout) }?;
         let ns = namespace().map_err(|_| Errno::EBADF)?;
@@ -204,7 +272,9 @@ fn mq_attr(values: [i64; 4]) -> libc::mq_attr {
 /// `mqstat` must point to a `struct mq_attr`.
 #[no_mangle]
 pub unsafe extern "C" fn mq_getattr(mqdes: Mqd, mqstat: *mut libc::mq_attr) -> c_int {
-    call(-1, || {
+    call("mq_getattr", |a| {
+        a.int(mqdes).ptr(mqstat);
+    }, -1, || {
         let ns = namespace().map_err(|_| Errno::EBADF)?;
         let values = mq::attributes(ns, mqdes)?;
         user::write(mqstat, mq_attr(values)).map(|()| 0)
@@ -216,7 +286,13 @@ pub unsafe extern "C" fn mq_getattr(mqdes: Mqd, mqstat: *mut libc::mq_attr) -> c
 /// point to one.
 #[no_mangle]
 pub unsafe extern "C" fn mq_setattr(mqdes: Mqd, mqstat: *const libc::mq_attr, omqstat: *mut libc::mq_attr) -> c_int {
-    call(-1, || {
+    let args = |a: &mut Args| {
+        a.int(mqdes).read(mqstat, |f, at| {
+            f.flags(at.mq_flags as c_int, names::MQ_OPEN, false);
+        });
+        a.ptr(omqstat);
+    };
+    call("mq_setattr", args, -1, || {
         // SAFETY: the caller's contract (EFAULT if unreadable).
         let new = unsafe { user::read(mqstat) }?;
         if new.mq_flags & !(libc::O_NONBLOCK as i64) != 0 {
@@ -249,7 +325,9 @@ struct SigEvent {
 /// (for SIGEV_THREAD) must be NULL or initialised thread attributes.
 #[no_mangle]
 pub unsafe extern "C" fn mq_notify(mqdes: Mqd, sevp: *const libc::sigevent) -> c_int {
-    call(-1, || {
+    call("mq_notify", |a| {
+        a.int(mqdes).ptr(sevp);
+    }, -1, || {
         let request = if sevp.is_null() {
             None
         } else {

@@ -1,5 +1,6 @@
 //! msgget, msgsnd, msgrcv, msgctl.
 
+use super::trace::names;
 use super::{call, namespace};
 use crate::error::Errno;
 use crate::msg::{self, Command, Reply, MSG_COPY, MSG_INFO, MSG_STAT, MSG_STAT_ANY};
@@ -9,14 +10,23 @@ use std::mem::size_of;
 
 #[no_mangle]
 pub extern "C" fn msgget(key: libc::key_t, msgflg: c_int) -> c_int {
-    call(-1, || msg::get(namespace()?, key, msgflg))
+    let args = |a: &mut super::trace::Args| {
+        a.key(key).flags(msgflg, names::GET, true);
+    };
+    call("msgget", args, -1, || msg::get(namespace()?, key, msgflg))
 }
 
 /// # Safety
 /// `msgp` must point to a `struct msgbuf` with `msgsz` bytes of text, as msgsnd(2) requires.
 #[no_mangle]
 pub unsafe extern "C" fn msgsnd(msqid: c_int, msgp: *const c_void, msgsz: size_t, msgflg: c_int) -> c_int {
-    call(-1, || {
+    let args = |a: &mut super::trace::Args| {
+        a.int(msqid).read(msgp.cast::<c_long>(), |m, mtype| {
+            m.int(mtype).bytes(msgp.cast::<u8>().wrapping_add(size_of::<c_long>()), msgsz);
+        });
+        a.int(msgsz).flags(msgflg, names::MSGSND, false);
+    };
+    call("msgsnd", args, -1, || {
         // SAFETY: a msgbuf starts with its long mtype (EFAULT if unreadable).
         let mtype = unsafe { user::read(msgp.cast::<c_long>()) }?;
         msg::check_send(msqid, msgsz, mtype)?;
@@ -36,7 +46,10 @@ pub unsafe extern "C" fn msgrcv(
     msgtyp: c_long,
     msgflg: c_int,
 ) -> ssize_t {
-    call(-1, || {
+    let args = |a: &mut super::trace::Args| {
+        a.int(msqid).ptr(msgp).int(msgsz).int(msgtyp).flags(msgflg, names::MSGRCV, false);
+    };
+    call("msgrcv", args, -1, || {
         let select = msg::check_receive(msqid, msgsz, msgtyp, msgflg)?;
         // Linux's MSG_COPY first loads min(msgsz, msgmax) bytes from the
         // caller's buffer (into the copy it then fills), before it looks
@@ -55,7 +68,10 @@ pub unsafe extern "C" fn msgrcv(
 /// IPC_INFO and MSG_INFO), as msgctl(2) requires.
 #[no_mangle]
 pub unsafe extern "C" fn msgctl(msqid: c_int, cmd: c_int, buf: *mut libc::msqid_ds) -> c_int {
-    call(-1, || {
+    let args = |a: &mut super::trace::Args| {
+        a.int(msqid).command(cmd, names::MSGCTL).ptr(buf);
+    };
+    call("msgctl", args, -1, || {
         if msqid < 0 || cmd < 0 {
             return Err(Errno::EINVAL);
         }

@@ -1,5 +1,6 @@
 //! semget, semop, semtimedop, semctl.
 
+use super::trace::{names, Args};
 use super::{call, namespace};
 use crate::error::{Errno, Result};
 use crate::sem::{self, Command, Reply, SemInfo, Sop};
@@ -8,7 +9,10 @@ use libc::{c_int, c_ushort, size_t};
 
 #[no_mangle]
 pub extern "C" fn semget(key: libc::key_t, nsems: c_int, semflg: c_int) -> c_int {
-    call(-1, || sem::get(namespace()?, key, nsems, semflg))
+    let args = |a: &mut Args| {
+        a.key(key).int(nsems).flags(semflg, names::GET, true);
+    };
+    call("semget", args, -1, || sem::get(namespace()?, key, nsems, semflg))
 }
 
 /// # Safety
@@ -16,7 +20,7 @@ pub extern "C" fn semget(key: libc::key_t, nsems: c_int, semflg: c_int) -> c_int
 #[no_mangle]
 pub unsafe extern "C" fn semop(semid: c_int, sops: *mut libc::sembuf, nsops: size_t) -> c_int {
     // SAFETY: same contract; no timeout.
-    unsafe { semtimedop(semid, sops, nsops, std::ptr::null()) }
+    unsafe { timed_op("semop", semid, sops, nsops, std::ptr::null()) }
 }
 
 /// # Safety
@@ -29,7 +33,42 @@ pub unsafe extern "C" fn semtimedop(
     nsops: size_t,
     timeout: *const libc::timespec,
 ) -> c_int {
-    call(-1, || {
+    // SAFETY: the caller's contract.
+    unsafe { timed_op("semtimedop", semid, sops, nsops, timeout) }
+}
+
+/// semop and semtimedop, traced as `name`.
+///
+/// # Safety
+/// As [`semtimedop`].
+unsafe fn timed_op(
+    name: &str,
+    semid: c_int,
+    sops: *mut libc::sembuf,
+    nsops: size_t,
+    timeout: *const libc::timespec,
+) -> c_int {
+    let args = |a: &mut Args| {
+        a.int(semid);
+        // SAFETY: a checked read of the caller's operations.
+        match unsafe { user::slice(sops.cast_const(), nsops.min(sem::limits().semopm as usize)) } {
+            Ok(list) => a.group("[", "]", |l| {
+                for s in list {
+                    l.group("{", "}", |f| {
+                        f.int(s.sem_num).int(s.sem_op).flags(s.sem_flg as c_int, names::SEMOP, false);
+                    });
+                }
+            }),
+            Err(_) => a.ptr(sops),
+        };
+        a.int(nsops);
+        if name == "semtimedop" {
+            a.read(timeout, |t, ts| {
+                t.int(ts.tv_sec).int(ts.tv_nsec);
+            });
+        }
+    };
+    call(name, args, -1, || {
         // Linux's order: read the timeout, check the count (an unsigned
         // int), read the operations, then check the id and the timeout.
         // SAFETY: a timespec, if given (EFAULT if unreadable).
@@ -68,7 +107,15 @@ pub unsafe extern "C" fn semtimedop(
 /// `arg` must be what semctl(2) requires for `cmd`.
 #[no_mangle]
 pub unsafe extern "C" fn semctl(semid: c_int, semnum: c_int, cmd: c_int, arg: usize) -> c_int {
-    call(-1, || {
+    let args = |a: &mut Args| {
+        a.int(semid).int(semnum).command(cmd, names::SEMCTL);
+        match cmd {
+            libc::SETVAL => a.int(arg as u32 as i32),
+            libc::IPC_RMID | libc::GETVAL | libc::GETPID | libc::GETNCNT | libc::GETZCNT => a,
+            _ => a.ptr(arg as *const u8),
+        };
+    };
+    call("semctl", args, -1, || {
         let ptr = arg as *mut u8;
         let read_array = |n: usize| -> Result<Vec<u16>> {
             // SAFETY: SETALL's array of nsems values (EFAULT if unreadable).

@@ -1,25 +1,32 @@
 //! shmget, shmat, shmdt, shmctl.
 
+use super::trace::{names, Args};
 use super::{call, namespace};
 use crate::error::Errno;
 use crate::shm::{self, Command, Reply, ShmInfo, ShmInfoTotals};
 use crate::user;
 use libc::{c_int, c_void, size_t};
 
-const SHM_LOCK: c_int = 11;
-const SHM_UNLOCK: c_int = 12;
-const SHM_STAT: c_int = 13;
-const SHM_INFO: c_int = 14;
-const SHM_STAT_ANY: c_int = 15;
+pub(super) const SHM_LOCK: c_int = 11;
+pub(super) const SHM_UNLOCK: c_int = 12;
+pub(super) const SHM_STAT: c_int = 13;
+pub(super) const SHM_INFO: c_int = 14;
+pub(super) const SHM_STAT_ANY: c_int = 15;
 
 #[no_mangle]
 pub extern "C" fn shmget(key: libc::key_t, size: size_t, shmflg: c_int) -> c_int {
-    call(-1, || shm::get(namespace()?, key, size, shmflg))
+    let args = |a: &mut Args| {
+        a.key(key).int(size).flags(shmflg, names::SHMGET, true);
+    };
+    call("shmget", args, -1, || shm::get(namespace()?, key, size, shmflg))
 }
 
 #[no_mangle]
 pub extern "C" fn shmat(shmid: c_int, shmaddr: *const c_void, shmflg: c_int) -> *mut c_void {
-    call(usize::MAX as *mut c_void, || {
+    let args = |a: &mut Args| {
+        a.int(shmid).ptr(shmaddr).flags(shmflg, names::SHMAT, false);
+    };
+    call("shmat", args, usize::MAX as *mut c_void, || {
         if shmid < 0 {
             return Err(Errno::EINVAL);
         }
@@ -30,7 +37,9 @@ pub extern "C" fn shmat(shmid: c_int, shmaddr: *const c_void, shmflg: c_int) -> 
 
 #[no_mangle]
 pub extern "C" fn shmdt(shmaddr: *const c_void) -> c_int {
-    call(-1, || {
+    call("shmdt", |a| {
+        a.ptr(shmaddr);
+    }, -1, || {
         let len = shm::detach(namespace()?, shmaddr as usize)?;
         user::forget(shmaddr as usize, len);
         Ok(0)
@@ -42,7 +51,10 @@ pub extern "C" fn shmdt(shmaddr: *const c_void) -> c_int {
 /// for IPC_INFO, a `struct shm_info` for SHM_INFO), as shmctl(2) requires.
 #[no_mangle]
 pub unsafe extern "C" fn shmctl(shmid: c_int, cmd: c_int, buf: *mut libc::shmid_ds) -> c_int {
-    call(-1, || {
+    let args = |a: &mut Args| {
+        a.int(shmid).command(cmd, names::SHMCTL).ptr(buf);
+    };
+    call("shmctl", args, -1, || {
         if cmd < 0 || shmid < 0 {
             return Err(Errno::EINVAL);
         }

@@ -126,6 +126,14 @@ pub fn sysctl_values(path: &str) -> Option<Vec<u64>> {
     text.split_ascii_whitespace().map(|v| v.parse().ok()).collect()
 }
 
+/// Appends `data` to the file at `path` (created 0644 if missing) with one
+/// write, which O_APPEND places at the end whoever else appends.
+pub fn append(path: &CStr, data: &[u8]) -> Result<()> {
+    let fd = Fd::open(path, libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_NOCTTY, 0o644)?;
+    // SAFETY: writing an owned buffer to our own descriptor.
+    unsafe { sys!(libc::SYS_write, fd.raw(), data.as_ptr(), data.len()) }.map(|_| ())
+}
+
 /// Writes one line to stderr (fd 2, whatever it is now) in one system call.
 pub fn log_line(line: &str) {
     let mut buf = Vec::with_capacity(line.len() + 10);

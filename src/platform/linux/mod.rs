@@ -25,7 +25,7 @@ pub use creds::{
 };
 pub use signals::{handlers_restart, queue_mesgq, real_uid, soft_limit, umask};
 pub use environment::env_var;
-pub use files::{kernel_limit, kernel_limits, log_line, read_small, stat_path, sysctl_values, Fd};
+pub use files::{append, kernel_limit, kernel_limits, log_line, read_small, stat_path, sysctl_values, Fd};
 pub use futex::{
     wait as futex_wait, wait_at as futex_wait_at, wait_private as futex_wait_private, wake as futex_wake,
     wake_at as futex_wake_at, wake_private as futex_wake_private, Until, Wake,
