@@ -35,7 +35,13 @@ fn text(bytes: &[u8]) -> String {
 fn same_with_and_without_shim(script: &str, expected: &str) {
     let plain_cwd = TempDir::new("plain");
     let plain = shell(script, plain_cwd.path(), None);
-    assert!(plain.status.success(), "without the shim: {}\n{}{}", plain.status, text(&plain.stdout), text(&plain.stderr));
+    assert!(
+        plain.status.success(),
+        "without the shim: {}\n{}{}",
+        plain.status,
+        text(&plain.stdout),
+        text(&plain.stderr)
+    );
 
     let shim_cwd = TempDir::new("shim");
     let ns = TempDir::new("ns");
