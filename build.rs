@@ -88,6 +88,8 @@ fn write_pkg_config(crate_dir: &Path, profile_dir: &Path) {
         .replace("@PREFIX@", &crate_dir.display().to_string())
         .replace("@LIBDIR@", &libdir)
         .replace("@INCLUDEDIR@", &crate_dir.join("include").display().to_string())
+        // Installed, the header has a directory of its own (include/ipcshim/).
+        .replace("@HEADER_SUBDIR@", "")
         .replace("@VERSION@", &env::var("CARGO_PKG_VERSION").expect("set by cargo"))
         // Uninstalled: let programs find the library where it was built.
         .replace("@RPATH@", "-Wl,-rpath,${libdir}");

@@ -61,6 +61,7 @@ static inline const char *errname(int e)
 	case ENAMETOOLONG: return "ENAMETOOLONG";
 	case ENOTDIR: return "ENOTDIR";
 	case ESPIPE: return "ESPIPE";
+	case EPIPE: return "EPIPE";
 	default: return "E?";
 	}
 }
