@@ -26,7 +26,8 @@ use crate::error::{Errno, Result};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 pub use api::*;
-pub use namespace::namespace;
+pub use config::{namespace_of_file, region_path, DEFAULT_DIR, DEFAULT_NAMESPACE};
+pub use namespace::{namespace, open_existing, Opened};
 
 /// Runs `f`, turning an error (or a panic) into `failure` with `errno` set.
 fn call<T>(failure: T, f: impl FnOnce() -> Result<T>) -> T {
