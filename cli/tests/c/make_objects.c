@@ -10,6 +10,7 @@
 #include <sys/msg.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
+#include <unistd.h>
 
 static int check(const char *what, long result) {
     if (result == -1) {
@@ -20,6 +21,8 @@ static int check(const char *what, long result) {
 }
 
 int main(void) {
+    printf("pid %d\n", getpid());
+    fflush(stdout);
     struct { long mtype; char text[32]; } m = { 1, "0123456789012345678901234" };
     int q = check("msgget", msgget(0x1234, IPC_CREAT | 0640));
     check("msgsnd", msgsnd(q, &m, 10, 0));

@@ -1,0 +1,153 @@
+//! Shared by the command's tests: the binary, the library it preloads, C
+//! programs from `tests/c/`, temporary namespace directories, and running
+//! a shell script on the kernel in an IPC namespace of its own.
+
+#![allow(dead_code)] // each test binary uses part of this
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// The `ipcshim` binary cargo built for these tests.
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_ipcshim"))
+}
+
+/// The library cargo built with it: `cargo test` leaves it in deps/ (a
+/// copy beside the binary may be older, from an earlier `cargo build`).
+pub fn library() -> PathBuf {
+    let lib = binary().parent().expect("target/<profile>").join("deps/libipcshim.so");
+    assert!(lib.is_file(), "{} is missing: cargo builds it with the command", lib.display());
+    lib
+}
+
+/// `ipcshim ARGS` with the fresh library, and none of the caller's
+/// namespace variables.
+pub fn ipcshim(args: &[&str]) -> Command {
+    let mut command = Command::new(binary());
+    command.args(args).env("IPCSHIM_LIB", library());
+    for variable in ["LD_PRELOAD", "LD_LIBRARY_PATH", "IPCSHIM_DIR", "IPCSHIM_NAMESPACE", "IPCSHIM_LOG"] {
+        command.env_remove(variable);
+    }
+    command
+}
+
+/// Runs it with stdin empty; its output. A program copied by a test may
+/// be briefly busy (ETXTBSY) while a child that another test forked at
+/// that moment holds the copy's descriptor, until that child execs.
+pub fn output(mut command: Command) -> Output {
+    command.stdin(Stdio::null());
+    let mut tries = 0;
+    loop {
+        match command.output() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            result => return result.expect("run the program"),
+        }
+    }
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts that a failure was reported as the command reports one: a
+/// message on stderr, a non-zero status, no panic.
+pub fn assert_fails_cleanly(out: &Output, status: i32, message: &str) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(status), "status; stderr: {err}");
+    assert!(err.contains(message), "{message:?} not in stderr: {err}");
+    assert!(!err.contains("panicked"), "panic: {err}");
+}
+
+/// A directory removed (with its contents) when dropped.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(label: &str) -> TempDir {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("ipcshim-cli-test-{}-{n}-{label}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create temp dir");
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    pub fn str(&self) -> &str {
+        self.0.to_str().expect("a UTF-8 temp path")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Compiles `tests/c/<name>.c` into `out`.
+pub fn compile(name: &str, out: &Path) -> PathBuf {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c").join(format!("{name}.c"));
+    let exe = out.join(name);
+    let result = Command::new("cc")
+        .args(["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O1", "-o"])
+        .arg(&exe)
+        .arg(&source)
+        .output()
+        .expect("cc is needed to build the C tests");
+    assert!(result.status.success(), "cc {}: {}", source.display(), String::from_utf8_lossy(&result.stderr));
+    exe
+}
+
+/// Compiles `tests/c/<name>.c` into the shared library `out/<name>.so`.
+pub fn compile_library(name: &str, out: &Path) -> PathBuf {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c").join(format!("{name}.c"));
+    let lib = out.join(format!("{name}.so"));
+    let result = Command::new("cc")
+        .args(["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-o"])
+        .arg(&lib)
+        .arg(&source)
+        .output()
+        .expect("cc is needed to build the C tests");
+    assert!(result.status.success(), "cc {}: {}", source.display(), String::from_utf8_lossy(&result.stderr));
+    lib
+}
+
+/// `sh -c SCRIPT` on the kernel, in an IPC namespace of its own (so the
+/// kernel's objects are only the script's, and its ids start afresh, as a
+/// new shim namespace's do), in `cwd`.
+pub fn on_kernel(script: &str, cwd: &Path) -> Output {
+    let out = Command::new("unshare")
+        .args(["--ipc", "sh", "-c", script])
+        .current_dir(cwd)
+        .env_remove("LD_PRELOAD")
+        .stdin(Stdio::null())
+        .output()
+        .expect("unshare (util-linux) is needed to compare with the kernel");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("unshare failed"), "unshare --ipc: {}", stderr(&out));
+    out
+}
+
+/// `sh -c SCRIPT` under `ipcshim run --dir DIR` (so every program the
+/// script starts runs under the shim), in `cwd`.
+pub fn under_shim(script: &str, dir: &Path, cwd: &Path) -> Output {
+    let dir = dir.to_str().expect("UTF-8 path");
+    let mut command = ipcshim(&["run", "--dir", dir, "--", "sh", "-c", script]);
+    command.current_dir(cwd);
+    output(command)
+}
+
+/// The name ipcs shows for the calling user.
+pub fn my_name() -> String {
+    let out = Command::new("id").arg("-un").output().expect("id");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
