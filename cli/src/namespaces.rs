@@ -92,10 +92,11 @@ fn owned(path: &Path) -> bool {
     std::fs::symlink_metadata(path).is_ok_and(|m| m.uid() == unsafe { libc::geteuid() })
 }
 
-/// The POSIX queues' anchors beside the region file (`<file>.mq-<slot>-<generation>`).
+/// The POSIX queues' anchors beside the region file (processes that have
+/// the namespace mapped keep their descriptors of them).
 fn remove_anchors(region: &Path) {
     let (Some(dir), Some(file)) = (region.parent(), region.file_name()) else { return };
-    let prefix = format!("{}.mq-", file.to_string_lossy());
+    let prefix = format!("{}{}", file.to_string_lossy(), ipcshim::mq::ANCHOR_INFIX);
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for entry in entries.flatten() {
         if entry.file_name().to_string_lossy().starts_with(&prefix) {

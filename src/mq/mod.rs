@@ -17,6 +17,7 @@ mod descriptor;
 mod notify;
 mod queue;
 
+pub use descriptor::ANCHOR_INFIX;
 pub use notify::{Request, ThreadRequest};
 pub use queue::NAME_MAX;
 
