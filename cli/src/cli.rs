@@ -5,7 +5,11 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "ipcshim", version, about = "System V IPC and POSIX message queues in user space: run programs under the shim, inspect and clean up its namespaces")]
+#[command(
+    name = "ipcshim",
+    version,
+    about = "System V IPC and POSIX message queues in user space: run programs under the shim, inspect and clean up its namespaces"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -54,7 +58,9 @@ pub struct RunArgs {
 }
 
 #[derive(Args)]
-#[command(about = "Show a namespace's IPC objects, as util-linux's ipcs shows the kernel's (System V message queues, shared memory, semaphores, then POSIX message queues)")]
+#[command(
+    about = "Show a namespace's IPC objects, as util-linux's ipcs shows the kernel's (System V message queues, shared memory, semaphores, then POSIX message queues)"
+)]
 pub struct IpcsArgs {
     #[command(flatten)]
     pub place: Place,
@@ -100,7 +106,9 @@ pub struct IpcsArgs {
 }
 
 #[derive(Args)]
-#[command(about = "Remove IPC objects from a namespace, as util-linux's ipcrm does on the kernel; POSIX queues by name with --mq")]
+#[command(
+    about = "Remove IPC objects from a namespace, as util-linux's ipcrm does on the kernel; POSIX queues by name with --mq"
+)]
 pub struct IpcrmArgs {
     #[command(flatten)]
     pub place: Place,

@@ -24,7 +24,9 @@ fn requests<'a>(args: &'a IpcrmArgs, matches: &ArgMatches) -> Vec<Request<'a>> {
     let mut found: Vec<(usize, Request<'a>)> = Vec::new();
     let mut add = |id: &str, values: &'a [String], make: &dyn Fn(&'a str) -> Request<'a>| {
         let at = matches.indices_of(id).map(|i| i.collect::<Vec<_>>()).unwrap_or_default();
-        found.extend(values.iter().zip(at.into_iter().chain(std::iter::repeat(usize::MAX))).map(|(v, at)| (at, make(v))));
+        found.extend(
+            values.iter().zip(at.into_iter().chain(std::iter::repeat(usize::MAX))).map(|(v, at)| (at, make(v))),
+        );
     };
     add("shmem_id", &args.shmem_id, &|v| Request::Id(Kind::Shm, v));
     add("shmem_key", &args.shmem_key, &|v| Request::Key(Kind::Shm, v));
@@ -122,9 +124,27 @@ impl Remover {
         let on_key = key.is_some();
         let message = match self.ns.remove(kind, &Handle::Id(id)) {
             Ok(()) => return Ok(false),
-            Err(Errno::EACCES | Errno::EPERM) => if on_key { "permission denied for key" } else { "permission denied for id" },
-            Err(Errno::EINVAL) => if on_key { "invalid key" } else { "invalid id" },
-            Err(Errno::EIDRM) => if on_key { "already removed key" } else { "already removed id" },
+            Err(Errno::EACCES | Errno::EPERM) => {
+                if on_key {
+                    "permission denied for key"
+                } else {
+                    "permission denied for id"
+                }
+            }
+            Err(Errno::EINVAL) => {
+                if on_key {
+                    "invalid key"
+                } else {
+                    "invalid id"
+                }
+            }
+            Err(Errno::EIDRM) => {
+                if on_key {
+                    "already removed key"
+                } else {
+                    "already removed id"
+                }
+            }
             Err(Errno(e)) => {
                 let what = if on_key { "key failed" } else { "id failed" };
                 return Err(Failure::new(format!("{what}: {}", std::io::Error::from_raw_os_error(e))));
@@ -141,7 +161,10 @@ impl Remover {
             eprintln!("ipcshim: illegal key ({text})");
             return Ok(true);
         }
-        let objects = self.ns.objects().map_err(|Errno(e)| Failure::new(format!("key failed: {}", std::io::Error::from_raw_os_error(e))))?;
+        let objects = self
+            .ns
+            .objects()
+            .map_err(|Errno(e)| Failure::new(format!("key failed: {}", std::io::Error::from_raw_os_error(e))))?;
         match objects.iter().find(|o| o.kind() == kind && o.key == key).map(|o| &o.handle) {
             Some(&Handle::Id(id)) => self.by_id(kind, id, Some(text)),
             _ => {
@@ -169,7 +192,9 @@ impl Remover {
 
     /// `--all`: every object of `kind`; whether any removal failed.
     fn all(&self, kind: Kind) -> Result<bool, Failure> {
-        let objects = self.ns.objects().map_err(|Errno(e)| Failure::new(format!("cannot list objects: {}", std::io::Error::from_raw_os_error(e))))?;
+        let objects = self.ns.objects().map_err(|Errno(e)| {
+            Failure::new(format!("cannot list objects: {}", std::io::Error::from_raw_os_error(e)))
+        })?;
         let mut failed = false;
         for object in objects.iter().filter(|o| o.kind() == kind) {
             failed |= match &object.handle {

@@ -42,9 +42,9 @@ pub fn ipcs(args: &IpcsArgs, matches: &ArgMatches) -> Result<u8, Failure> {
         (msg, shm, sem, mq) = (true, true, true, true);
     }
     let id = match &args.id {
-        Some(text) => Some(
-            text.parse::<i32>().map_err(|_| Failure::new(format!("failed to parse id argument: '{text}'")))?,
-        ),
+        Some(text) => {
+            Some(text.parse::<i32>().map_err(|_| Failure::new(format!("failed to parse id argument: '{text}'")))?)
+        }
         None => None,
     };
     if id.is_some() && (msg as u8 + shm as u8 + sem as u8 != 1 || mq) {
@@ -52,12 +52,19 @@ pub fn ipcs(args: &IpcsArgs, matches: &ArgMatches) -> Result<u8, Failure> {
     }
     let target = crate::place::resolve(&args.place)?;
     let ns = crate::place::open(&target)?;
-    let objects = ns.objects().map_err(|e| Failure::new(format!("{}: cannot read it: {e:?}", target.path.display())))?;
+    let objects =
+        ns.objects().map_err(|e| Failure::new(format!("{}: cannot read it: {e:?}", target.path.display())))?;
     drop(ns);
     let of = |kind: Kind| objects.iter().filter(move |o| o.kind() == kind);
     let mut out = String::new();
     if let Some(id) = id {
-        let kind = if msg { Kind::Msg } else if shm { Kind::Shm } else { Kind::Sem };
+        let kind = if msg {
+            Kind::Msg
+        } else if shm {
+            Kind::Shm
+        } else {
+            Kind::Sem
+        };
         match of(kind).find(|o| o.handle == Handle::Id(id)) {
             Some(object) => details(&mut out, object, unit),
             None => eprintln!("ipcshim: id {id} not found"),
@@ -142,12 +149,17 @@ fn msg_section(out: &mut String, format: Format, unit: Unit, rows: &[&Object]) {
         _ => {
             out.push_str("------ Message Queues --------\n");
             let bytes = if unit == Unit::Human { "size" } else { "used-bytes" };
-            let _ = writeln!(out, "{:<10} {:<10} {:<10} {:<10} {bytes:<12} {:<12}", "key", "msqid", "owner", "perms", "messages");
+            let _ = writeln!(
+                out,
+                "{:<10} {:<10} {:<10} {:<10} {bytes:<12} {:<12}",
+                "key", "msqid", "owner", "perms", "messages"
+            );
         }
     }
     for object in rows {
-        let Detail::Msg { bytes, messages, last_send_pid, last_receive_pid, send_time, receive_time, change_time, .. } =
-            object.detail
+        let Detail::Msg {
+            bytes, messages, last_send_pid, last_receive_pid, send_time, receive_time, change_time, ..
+        } = object.detail
         else {
             continue;
         };
@@ -165,10 +177,18 @@ fn msg_section(out: &mut String, format: Format, unit: Unit, rows: &[&Object]) {
                 );
             }
             Format::Pid => {
-                let _ = writeln!(out, "{id:<8} {}  {last_send_pid:>5}     {last_receive_pid:>5}", user_column(object.uid, true));
+                let _ = writeln!(
+                    out,
+                    "{id:<8} {}  {last_send_pid:>5}     {last_receive_pid:>5}",
+                    user_column(object.uid, true)
+                );
             }
             _ => {
-                let used = if unit == Unit::Human { size(unit, None, bytes, "      ", 6) } else { size(unit, None, bytes, "", -12) };
+                let used = if unit == Unit::Human {
+                    size(unit, None, bytes, "      ", 6)
+                } else {
+                    size(unit, None, bytes, "", -12)
+                };
                 let _ = writeln!(
                     out,
                     "0x{:08x} {id:<10} {} {:<10o} {used} {messages:<12}",
@@ -189,7 +209,11 @@ fn shm_section(out: &mut String, format: Format, unit: Unit, rows: &[&Object]) {
         }
         Format::Time => {
             out.push_str("------ Shared Memory Attach/Detach/Change Times --------\n");
-            let _ = writeln!(out, "{:<10} {:<10} {:<20} {:<20} {:<20}", "shmid", "owner", "attached", "detached", "changed");
+            let _ = writeln!(
+                out,
+                "{:<10} {:<10} {:<20} {:<20} {:<20}",
+                "shmid", "owner", "attached", "detached", "changed"
+            );
         }
         Format::Pid => {
             out.push_str("------ Shared Memory Creator/Last-op PIDs --------\n");
@@ -228,7 +252,11 @@ fn shm_section(out: &mut String, format: Format, unit: Unit, rows: &[&Object]) {
                 let _ = writeln!(out, "{id:<10} {} {creator_pid:<10} {last_pid:<10}", user_column(object.uid, true));
             }
             _ => {
-                let shown = if unit == Unit::Human { size(unit, None, bytes, "    ", 6) } else { size(unit, None, bytes, "", -10) };
+                let shown = if unit == Unit::Human {
+                    size(unit, None, bytes, "    ", 6)
+                } else {
+                    size(unit, None, bytes, "", -10)
+                };
                 let dest = if object.mode & 0o1000 != 0 { "dest" } else { " " };
                 let locked = if object.mode & 0o2000 != 0 { "locked" } else { " " };
                 let _ = writeln!(
@@ -328,8 +356,8 @@ fn mq_section(out: &mut String, format: Format, unit: Unit, rows: &[&Object]) {
             let bytes = if unit == Unit::Human { "size" } else { "used-bytes" };
             let _ = writeln!(
                 out,
-                "{:<20} {:<10} {:<10} {bytes:<12} {:<12} {:<12} {:<12} {}",
-                "name", "owner", "perms", "messages", "maxmsg", "msgsize", "notify"
+                "{:<20} {:<10} {:<10} {bytes:<12} {:<12} {:<12} {:<12} notify",
+                "name", "owner", "perms", "messages", "maxmsg", "msgsize"
             );
         }
     }
@@ -351,10 +379,18 @@ fn mq_section(out: &mut String, format: Format, unit: Unit, rows: &[&Object]) {
                 );
             }
             Format::Pid => {
-                let _ = writeln!(out, "{name:<20} {} {last_send_pid:<10} {last_receive_pid:<10}", user_column(object.uid, true));
+                let _ = writeln!(
+                    out,
+                    "{name:<20} {} {last_send_pid:<10} {last_receive_pid:<10}",
+                    user_column(object.uid, true)
+                );
             }
             _ => {
-                let used = if unit == Unit::Human { size(unit, None, bytes, "      ", 6) } else { size(unit, None, bytes, "", -12) };
+                let used = if unit == Unit::Human {
+                    size(unit, None, bytes, "      ", 6)
+                } else {
+                    size(unit, None, bytes, "", -12)
+                };
                 let _ = writeln!(
                     out,
                     "{name:<20} {} {:<10o} {used} {messages:<12} {max_messages:<12} {message_size:<12} {}",
@@ -434,7 +470,9 @@ fn status(out: &mut String, kind: Kind, unit: Unit, rows: &[&Object]) {
         Kind::Msg | Kind::Mq => {
             let (mut messages, mut bytes) = (0, 0);
             for object in rows {
-                if let Detail::Msg { messages: m, bytes: b, .. } | Detail::Mq { messages: m, bytes: b, .. } = object.detail {
+                if let Detail::Msg { messages: m, bytes: b, .. } | Detail::Mq { messages: m, bytes: b, .. } =
+                    object.detail
+                {
                     messages += m;
                     bytes += b;
                 }
@@ -464,8 +502,10 @@ fn status(out: &mut String, kind: Kind, unit: Unit, rows: &[&Object]) {
             );
         }
         Kind::Sem => {
-            let semaphores: usize =
-                rows.iter().map(|o| if let Detail::Sem { semaphores, .. } = &o.detail { semaphores.len() } else { 0 }).sum();
+            let semaphores: usize = rows
+                .iter()
+                .map(|o| if let Detail::Sem { semaphores, .. } = &o.detail { semaphores.len() } else { 0 })
+                .sum();
             out.push_str("------ Semaphore Status --------\n");
             let _ = writeln!(out, "used arrays = {}", rows.len());
             let _ = writeln!(out, "allocated semaphores = {semaphores}");
@@ -478,7 +518,16 @@ fn details(out: &mut String, object: &Object, unit: Unit) {
     let id = id_of(object);
     let human = unit == Unit::Human;
     match &object.detail {
-        Detail::Msg { bytes, messages, max_bytes, last_send_pid, last_receive_pid, send_time, receive_time, change_time } => {
+        Detail::Msg {
+            bytes,
+            messages,
+            max_bytes,
+            last_send_pid,
+            last_receive_pid,
+            send_time,
+            receive_time,
+            change_time,
+        } => {
             let _ = writeln!(out, "\nMessage Queue msqid={id}");
             let _ = writeln!(
                 out,
@@ -508,7 +557,8 @@ fn details(out: &mut String, object: &Object, unit: Unit) {
         }
         Detail::Sem { semaphores, op_time, change_time } => {
             let _ = writeln!(out, "\nSemaphore Array semid={id}");
-            let _ = writeln!(out, "uid={}\t gid={}\t cuid={}\t cgid={}", object.uid, object.gid, object.cuid, object.cgid);
+            let _ =
+                writeln!(out, "uid={}\t gid={}\t cuid={}\t cgid={}", object.uid, object.gid, object.cuid, object.cgid);
             let _ = writeln!(out, "mode={}, access_perms={}", alt_octal(object.mode), alt_octal(object.mode & 0o777));
             let _ = writeln!(out, "nsems = {}", semaphores.len());
             let _ = writeln!(out, "otime = {:<26}", long_time(*op_time));

@@ -44,7 +44,7 @@ fn list(dir: &Path) -> Result<u8, Failure> {
         rows.push(Row { name: name.to_owned(), uid: meta.uid(), size: meta.size(), inside, file });
     }
     rows.sort_by(|a, b| (a.uid, &a.name).cmp(&(b.uid, &b.name)));
-    println!("{:<20} {:<8} {:<8} {:>8} {:>10}  {}", "NAMESPACE", "UID", "SIZE", "OBJECTS", "PROCESSES", "FILE");
+    println!("{:<20} {:<8} {:<8} {:>8} {:>10}  FILE", "NAMESPACE", "UID", "SIZE", "OBJECTS", "PROCESSES");
     for row in rows {
         let (objects, processes) = match row.inside {
             Ok((objects, processes)) => (objects.to_string(), processes.to_string()),

@@ -37,7 +37,9 @@ pub fn resolve(place: &Place) -> Result<Target, Failure> {
     let euid = unsafe { libc::geteuid() };
     let path = ffi::region_path(Some(&dir), Some(&name), euid).map_err(|e| match e {
         Errno::ENAMETOOLONG => Failure::new(format!("namespace {name:?} in {}: path too long", dir.display())),
-        _ => Failure::new(format!("invalid namespace name {name:?}: a file name is needed (no '/', at most 200 bytes)")),
+        _ => {
+            Failure::new(format!("invalid namespace name {name:?}: a file name is needed (no '/', at most 200 bytes)"))
+        }
     })?;
     Ok(Target { name, dir, path })
 }

@@ -73,9 +73,11 @@ fn library() -> Result<PathBuf, Failure> {
             std::path::absolute(&lib).map_err(|e| Failure::new(format!("IPCSHIM_LIB={}: {e}", lib.display())))?
         }
         None => {
-            let exe = std::env::current_exe().map_err(|e| Failure::new(format!("cannot find this program's path: {e}")))?;
+            let exe =
+                std::env::current_exe().map_err(|e| Failure::new(format!("cannot find this program's path: {e}")))?;
             let bin = exe.parent().unwrap_or(Path::new("/"));
-            let candidates = [bin.join("libipcshim.so"), bin.join("deps/libipcshim.so"), bin.join("../lib/libipcshim.so.0")];
+            let candidates =
+                [bin.join("libipcshim.so"), bin.join("deps/libipcshim.so"), bin.join("../lib/libipcshim.so.0")];
             let found = candidates.iter().find(|c| c.is_file()).ok_or_else(|| {
                 let looked: Vec<String> = candidates.iter().map(|c| c.display().to_string()).collect();
                 Failure::new(format!("cannot find libipcshim.so (looked for {}); set IPCSHIM_LIB", looked.join(", ")))

@@ -48,7 +48,7 @@ const ARCH: TargetArch = TargetArch::aarch64;
 /// architecture (32-bit x86) is killed by the filter's architecture check.
 fn numbers() -> Vec<i64> {
     let x32 = if cfg!(target_arch = "x86_64") { &[0, 0x4000_0000][..] } else { &[0][..] };
-    CALLS.iter().flat_map(|&nr| x32.iter().map(move |bit| nr as i64 | bit)).collect()
+    CALLS.iter().flat_map(|&nr| x32.iter().map(move |bit| nr | bit)).collect()
 }
 
 /// Installs the filter on the calling thread (the one about to exec).
@@ -57,7 +57,8 @@ pub fn deny_kernel_ipc() -> Result<(), Failure> {
     let rules = numbers().into_iter().map(|nr| (nr, Vec::new())).collect::<BTreeMap<_, _>>();
     let filter = SeccompFilter::new(rules, SeccompAction::Allow, SeccompAction::Errno(libc::ENOSYS as u32), ARCH)
         .map_err(|e| fail("cannot build the seccomp filter", &e))?;
-    let program: seccompiler::BpfProgram = filter.try_into().map_err(|e| fail("cannot compile the seccomp filter", &e))?;
+    let program: seccompiler::BpfProgram =
+        filter.try_into().map_err(|e| fail("cannot compile the seccomp filter", &e))?;
     // SAFETY: prctl(PR_SET_NO_NEW_PRIVS) takes plain integers.
     if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
         return Err(fail("PR_SET_NO_NEW_PRIVS", &std::io::Error::last_os_error()));

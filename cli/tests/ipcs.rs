@@ -21,9 +21,9 @@ fn split_pid(out: &str) -> (String, String) {
 /// for every digit, so dates a second apart compare equal.
 fn normalise(text: &str, pid: &str) -> String {
     let has_time = |line: &str| {
-        line.as_bytes().windows(8).any(|w| {
-            w.iter().enumerate().all(|(i, b)| if i == 2 || i == 5 { *b == b':' } else { b.is_ascii_digit() })
-        })
+        line.as_bytes()
+            .windows(8)
+            .any(|w| w.iter().enumerate().all(|(i, b)| if i == 2 || i == 5 { *b == b':' } else { b.is_ascii_digit() }))
     };
     let mut out = String::new();
     for line in text.lines() {
@@ -121,7 +121,8 @@ fn details_of_one_object_match_util_linux_s() {
 fn the_default_sections_are_util_linux_s_then_posix_queues() {
     let (kernel, shim, posix) = compare(&[], "");
     assert_eq!(shim, kernel);
-    let header = "name                 owner      perms      used-bytes   messages     maxmsg       msgsize      notify\n";
+    let header =
+        "name                 owner      perms      used-bytes   messages     maxmsg       msgsize      notify\n";
     assert_eq!(posix, format!("------ POSIX Message Queues --------\n{header}\n"));
 }
 
@@ -131,7 +132,8 @@ fn the_summary_matches_util_linux_s_but_for_resident_pages() {
     // The shim reserves a segment's pages when it is created (so touching
     // one can never fault): all of them are resident, where the kernel
     // counts the pages touched so far.
-    let resident = |text: &str| text.lines().filter(|l| !l.starts_with("pages resident")).collect::<Vec<_>>().join("\n");
+    let resident =
+        |text: &str| text.lines().filter(|l| !l.starts_with("pages resident")).collect::<Vec<_>>().join("\n");
     assert_eq!(resident(&shim), resident(&kernel));
     assert!(shim.contains("pages allocated 3\npages resident  3\n"), "{shim}");
 }
@@ -148,9 +150,13 @@ fn posix_queues_are_listed_with_their_messages_and_owners() {
         command.args(args);
         stdout(&output(command))
     };
-    let row = format!("{:<20} {me:<10} {:<10} {:<12} {:<12} {:<12} {:<12} -\n", "/cli-queue", "640", "5", "1", "4", "64");
+    let row =
+        format!("{:<20} {me:<10} {:<10} {:<12} {:<12} {:<12} {:<12} -\n", "/cli-queue", "640", "5", "1", "4", "64");
     assert!(show(&[]).ends_with(&format!("{row}\n")), "{}", show(&[]));
-    let human = format!("{:<20} {me:<10} {:<10} {:>6}       {:<12} {:<12} {:<12} -\n", "/cli-queue", "640", "5B", "1", "4", "64");
+    let human = format!(
+        "{:<20} {me:<10} {:<10} {:>6}       {:<12} {:<12} {:<12} -\n",
+        "/cli-queue", "640", "5B", "1", "4", "64"
+    );
     assert!(show(&["--human"]).contains(&human), "{}", show(&["--human"]));
     let pids = format!("{:<20} {me:<10} {pid:<10} {:<10}\n", "/cli-queue", "0");
     assert!(show(&["-p"]).contains(&pids), "{}", show(&["-p"]));
@@ -169,10 +175,7 @@ fn failure_on_both(args: &[&str]) -> ((Option<i32>, String), (Option<i32>, Strin
     command.args(args);
     let shim = output(command);
     let strip = |err: String, name: &str| err.replace(&format!("{name}: "), "");
-    (
-        (kernel.status.code(), strip(stderr(&kernel), "ipcs")),
-        (shim.status.code(), strip(stderr(&shim), "ipcshim")),
-    )
+    ((kernel.status.code(), strip(stderr(&kernel), "ipcs")), (shim.status.code(), strip(stderr(&shim), "ipcshim")))
 }
 
 /// Makes the namespace in `dir` exist (a program's first IPC call does).

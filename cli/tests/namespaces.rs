@@ -164,7 +164,11 @@ fn someone_else_s_region_file_is_refused() {
 fn a_missing_directory_or_namespace_is_reported() {
     let ns = TempDir::new("ns");
     let missing = ns.path().join("missing");
-    assert_fails_cleanly(&output(ipcshim(&["namespaces", "--dir", missing.to_str().unwrap()])), 1, "missing: No such file or directory");
+    assert_fails_cleanly(
+        &output(ipcshim(&["namespaces", "--dir", missing.to_str().unwrap()])),
+        1,
+        "missing: No such file or directory",
+    );
     let out = output(ipcshim(&["ipcs", "--dir", ns.str(), "--namespace", "nothing"]));
     assert_fails_cleanly(&out, 1, &format!("no namespace \"nothing\" in {}", ns.str()));
     assert_fails_cleanly(&output(ipcshim(&["namespaces", "--bogus"])), 2, "unexpected argument '--bogus'");

@@ -141,6 +141,14 @@ fn no_library_anywhere_is_reported() {
 fn bad_options_are_refused_with_a_message() {
     assert_fails_cleanly(&output(ipcshim(&["run", "--bogus", "--", "true"])), 2, "unexpected argument '--bogus'");
     assert_fails_cleanly(&output(ipcshim(&["run"])), 2, "required");
-    assert_fails_cleanly(&output(ipcshim(&["run", "--namespace", "a/b", "--", "true"])), 1, "invalid namespace name \"a/b\"");
-    assert_fails_cleanly(&output(ipcshim(&["run", "--dir", "/no/such/dir", "--", "true"])), 1, "/no/such/dir: not a directory");
+    assert_fails_cleanly(
+        &output(ipcshim(&["run", "--namespace", "a/b", "--", "true"])),
+        1,
+        "invalid namespace name \"a/b\"",
+    );
+    assert_fails_cleanly(
+        &output(ipcshim(&["run", "--dir", "/no/such/dir", "--", "true"])),
+        1,
+        "/no/such/dir: not a directory",
+    );
 }

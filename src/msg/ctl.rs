@@ -107,6 +107,7 @@ pub(super) fn describe(ns: &Namespace) -> Result<Vec<Object>> {
     Ok(rows.collect())
 }
 
+#[allow(clippy::unnecessary_cast)] // the fields are narrower on 32-bit targets
 fn detail_of(ds: &libc::msqid_ds) -> Detail {
     Detail::Msg {
         bytes: ds.__msg_cbytes as u64,

@@ -132,6 +132,7 @@ pub(super) fn describe(ns: &Namespace) -> Result<Vec<Object>> {
     Ok(rows.collect())
 }
 
+#[allow(clippy::unnecessary_cast)] // the fields are narrower on 32-bit targets
 fn detail_of(ds: &libc::shmid_ds) -> Detail {
     Detail::Shm {
         size: ds.shm_segsz as u64,
