@@ -30,8 +30,12 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff)
-    Manpage,
+    /// Print the man page (roff), or write a page per subcommand into a directory
+    Manpage {
+        /// Write ipcshim.1 and ipcshim-SUBCOMMAND.1 here
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
 }
 
 /// Which namespace: the library's own defaults and variables.

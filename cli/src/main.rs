@@ -55,10 +55,15 @@ fn main() -> ExitCode {
             clap_complete::generate(shell, &mut cli::Cli::command(), "ipcshim", &mut std::io::stdout());
             Ok(0)
         }
-        cli::Command::Manpage => clap_mangen::Man::new(cli::Cli::command())
-            .render(&mut std::io::stdout())
-            .map(|()| 0)
-            .map_err(|e| Failure::new(format!("cannot write the man page: {e}"))),
+        cli::Command::Manpage { out_dir } => match out_dir {
+            Some(dir) => clap_mangen::generate_to(cli::Cli::command(), &dir)
+                .map(|()| 0)
+                .map_err(|e| Failure::new(format!("cannot write the man pages into {}: {e}", dir.display()))),
+            None => clap_mangen::Man::new(cli::Cli::command())
+                .render(&mut std::io::stdout())
+                .map(|()| 0)
+                .map_err(|e| Failure::new(format!("cannot write the man page: {e}"))),
+        },
     };
     match outcome {
         Ok(status) => ExitCode::from(status),
