@@ -150,3 +150,29 @@ pub fn namespace_of_file(file_name: &str) -> Option<(u32, &str)> {
     let uid = uid.parse().ok().filter(|_| uid.bytes().all(|b| b.is_ascii_digit()))?;
     (!name.is_empty()).then_some((uid, name))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{namespace_of_file, region_path};
+    use std::path::Path;
+
+    #[test]
+    fn region_file_names_read_back_as_their_user_and_namespace() {
+        let path = region_path(Some(Path::new("/run/x/")), Some("build-7"), 1000).unwrap();
+        assert_eq!(path, Path::new("/run/x/ipcshim-1000-build-7.region"));
+        let name = path.file_name().unwrap().to_str().unwrap();
+        assert_eq!(namespace_of_file(name), Some((1000, "build-7")));
+        assert_eq!(region_path(None, None, 0).unwrap(), Path::new("/dev/shm/ipcshim-0-default.region"));
+    }
+
+    #[test]
+    fn other_files_and_bad_names_are_not_namespaces() {
+        for file in
+            ["ipcshim-0-a.region.mq-0-1", "ipcshim-x-a.region", "ipcshim-0-.region", "ipcshim--1-a.region", "other"]
+        {
+            assert_eq!(namespace_of_file(file), None, "{file}");
+        }
+        assert!(region_path(None, Some("a/b"), 0).is_err());
+        assert!(region_path(None, Some(".."), 0).is_err());
+    }
+}
