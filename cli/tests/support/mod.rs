@@ -1,12 +1,16 @@
 //! Shared by the command's tests: the binary, the library it preloads, C
-//! programs from `tests/c/`, temporary namespace directories, and running
-//! a shell script on the kernel in an IPC namespace of its own.
+//! programs from `c-tests/`, and running a shell script on the kernel in
+//! an IPC namespace of its own. Temporary directories and compiling come
+//! from the library's test helpers.
 
 #![allow(dead_code)] // each test binary uses part of this
 
+#[path = "../../../tests/common/mod.rs"]
+mod common;
+
+pub use common::TempDir;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 
 /// The `ipcshim` binary cargo built for these tests.
 pub fn binary() -> PathBuf {
@@ -16,9 +20,7 @@ pub fn binary() -> PathBuf {
 /// The library cargo built with it: `cargo test` leaves it in deps/ (a
 /// copy beside the binary may be older, from an earlier `cargo build`).
 pub fn library() -> PathBuf {
-    let lib = binary().parent().expect("target/<profile>").join("deps/libipcshim.so");
-    assert!(lib.is_file(), "{} is missing: cargo builds it with the command", lib.display());
-    lib
+    common::shim_library()
 }
 
 /// `ipcshim ARGS` with the fresh library, and none of the caller's
@@ -66,60 +68,25 @@ pub fn assert_fails_cleanly(out: &Output, status: i32, message: &str) {
     assert!(!err.contains("panicked"), "panic: {err}");
 }
 
-/// A directory removed (with its contents) when dropped.
-pub struct TempDir(PathBuf);
+/// A temporary directory's path as a command-line argument.
+pub trait AsArg {
+    fn str(&self) -> &str;
+}
 
-impl TempDir {
-    pub fn new(label: &str) -> TempDir {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("ipcshim-cli-test-{}-{n}-{label}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create temp dir");
-        TempDir(path)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-
-    pub fn str(&self) -> &str {
-        self.0.to_str().expect("a UTF-8 temp path")
+impl AsArg for TempDir {
+    fn str(&self) -> &str {
+        self.path().to_str().expect("a UTF-8 temp path")
     }
 }
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Compiles `tests/c/<name>.c` into `out`.
+/// Compiles `c-tests/<name>.c` (of this crate) into `out`.
 pub fn compile(name: &str, out: &Path) -> PathBuf {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c").join(format!("{name}.c"));
-    let exe = out.join(name);
-    let result = Command::new("cc")
-        .args(["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O1", "-o"])
-        .arg(&exe)
-        .arg(&source)
-        .output()
-        .expect("cc is needed to build the C tests");
-    assert!(result.status.success(), "cc {}: {}", source.display(), String::from_utf8_lossy(&result.stderr));
-    exe
+    common::compile(name, out, false)
 }
 
-/// Compiles `tests/c/<name>.c` into the shared library `out/<name>.so`.
+/// Compiles `c-tests/<name>.c` into the library `out/<name>.so`.
 pub fn compile_library(name: &str, out: &Path) -> PathBuf {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c").join(format!("{name}.c"));
-    let lib = out.join(format!("{name}.so"));
-    let result = Command::new("cc")
-        .args(["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-o"])
-        .arg(&lib)
-        .arg(&source)
-        .output()
-        .expect("cc is needed to build the C tests");
-    assert!(result.status.success(), "cc {}: {}", source.display(), String::from_utf8_lossy(&result.stderr));
-    lib
+    common::compile_library(name, out)
 }
 
 /// `sh -c SCRIPT` on the kernel, in an IPC namespace of its own (so the
