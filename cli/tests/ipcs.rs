@@ -6,9 +6,7 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::Stdio;
 use support::*;
 
 /// The creating process's pid (from make_objects' first line) and the rest.
@@ -198,26 +196,45 @@ fn an_id_not_found_and_an_id_without_one_resource_are_util_linux_s_errors() {
 #[test]
 fn a_locked_segment_removed_while_attached_shows_its_status() {
     let (work, ns) = (TempDir::new("work"), TempDir::new("ns"));
-    let holder = compile("holds_attachment", work.path());
+    compile("holds_attachment", work.path());
     // The holder keeps its attachment until the fifo it reads closes.
     let script = "mkfifo hold && { ./holds_attachment lock-and-remove <hold >ready & } && exec 3>hold && \
                   until grep -q ready ready 2>/dev/null; do sleep 0.01; done && ipcs -m && ipcs -m -i 0 && exec 3>&- && wait";
     let kernel = on_kernel(script, work.path());
     assert!(kernel.status.success(), "{}", stderr(&kernel));
-    let mut command = ipcshim(&["run", "--dir", ns.str(), "--", holder.to_str().unwrap(), "lock-and-remove"]);
-    let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("start the holder");
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
-    assert_eq!(line, "ready\n");
+    let holder = Holder::start(&ns, work.path(), "holds_attachment", &["lock-and-remove"]);
     let list = stdout(&output(ipcshim(&["ipcs", "-m", "--dir", ns.str()])));
     let details = stdout(&output(ipcshim(&["ipcs", "-m", "-i", "0", "--dir", ns.str()])));
-    drop(child.stdin.take());
-    assert!(child.wait().unwrap().success());
-    let pid = child.id().to_string();
+    let pid = holder.pid().to_string();
+    holder.stop();
     let shim = normalise(&(list + &details), &pid);
     let kernel_text = stdout(&kernel);
     let kernel_pid = kernel_text.split(['\t', '\n']).find_map(|field| field.strip_prefix("lpid="));
     let kernel_text = normalise(&kernel_text, kernel_pid.expect("ipcs -i shows the holder's pid"));
     assert_eq!(shim, kernel_text);
     assert!(shim.contains(" 1          dest   locked\n"), "{shim}");
+}
+
+#[test]
+fn a_posix_queue_s_notification_shows_who_registered_it() {
+    let (work, ns) = (TempDir::new("work"), TempDir::new("ns"));
+    let holder = Holder::start(&ns, work.path(), "notified_queue", &[]);
+    let shown = stdout(&output(ipcshim(&["ipcs", "--mq", "--dir", ns.str()])));
+    let pid = holder.pid();
+    holder.stop();
+    let row = format!(
+        "{:<20} {:<10} {:<10} {:<12} {:<12} {:<12} {:<12} pid {pid} (signal {})\n",
+        "/notified",
+        my_name(),
+        "600",
+        "0",
+        "0",
+        "2",
+        "32",
+        libc::SIGUSR1
+    );
+    assert!(shown.contains(&row), "{shown}");
+    // The registration ended with its process.
+    let shown = stdout(&output(ipcshim(&["ipcs", "--mq", "--dir", ns.str()])));
+    assert!(shown.contains(&format!("{:<12} -\n", "32")), "{shown}");
 }

@@ -3,10 +3,8 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
 use support::*;
 
 fn euid() -> u32 {
@@ -28,37 +26,12 @@ fn row(name: &str, uid: u32, size: &str, objects: &str, processes: &str, file: &
     format!("{name:<20} {uid:<8} {size:<8} {objects:>8} {processes:>10}  {file}\n")
 }
 
-/// A process of namespace `dir` (it holds an attachment) until dropped.
-struct Holder(Child);
-
-impl Holder {
-    fn start(dir: &TempDir, work: &Path) -> Holder {
-        let program = compile("holds_attachment", work);
-        let mut command = ipcshim(&["run", "--dir", dir.str(), "--", program.to_str().unwrap()]);
-        let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("start the holder");
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
-        assert_eq!(line, "ready\n");
-        Holder(child)
-    }
-
-    fn pid(&self) -> u32 {
-        self.0.id()
-    }
-
-    /// Lets it exit (its stdin closes) and waits for it.
-    fn stop(mut self) {
-        drop(self.0.stdin.take());
-        assert!(self.0.wait().unwrap().success());
-    }
-}
-
 #[test]
 fn the_list_shows_each_namespace_s_objects_and_live_processes() {
     let (work, ns) = (TempDir::new("work"), TempDir::new("ns"));
     compile("make_objects", work.path());
     assert!(under_shim("MAKE_POSIX_QUEUE=1 ./make_objects", ns.path(), work.path()).status.success());
-    let holder = Holder::start(&ns, work.path());
+    let holder = Holder::start(&ns, work.path(), "holds_attachment", &[]);
     let mut command = ipcshim(&["run", "--dir", ns.str(), "--namespace", "second", "--", "./make_objects"]);
     command.current_dir(work.path());
     assert!(output(command).status.success());
@@ -88,7 +61,7 @@ fn a_namespace_in_use_is_removed_only_by_force() {
     let (work, ns) = (TempDir::new("work"), TempDir::new("ns"));
     compile("make_objects", work.path());
     assert!(under_shim("MAKE_POSIX_QUEUE=1 ./make_objects", ns.path(), work.path()).status.success());
-    let holder = Holder::start(&ns, work.path());
+    let holder = Holder::start(&ns, work.path(), "holds_attachment", &[]);
     let out = output(ipcshim(&["namespaces", "--dir", ns.str(), "rm", "default"]));
     let message = format!("namespace \"default\" is in use by 1 live process(es) (pid {}); --force", holder.pid());
     assert_fails_cleanly(&out, 1, &message);
@@ -103,7 +76,7 @@ fn a_namespace_in_use_is_removed_only_by_force() {
 #[test]
 fn a_namespace_nobody_uses_any_more_is_removed() {
     let (work, ns) = (TempDir::new("work"), TempDir::new("ns"));
-    let holder = Holder::start(&ns, work.path());
+    let holder = Holder::start(&ns, work.path(), "holds_attachment", &[]);
     holder.stop();
     let out = output(ipcshim(&["namespaces", "--dir", ns.str(), "rm", "default"]));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

@@ -118,3 +118,32 @@ pub fn my_name() -> String {
     let out = Command::new("id").arg("-un").output().expect("id");
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
+
+/// A C program of `c-tests/` running under the shim in namespace `dir`,
+/// from the moment it printed "ready" (it holds something there) until
+/// [`Holder::stop`] closes its standard input.
+pub struct Holder(std::process::Child);
+
+impl Holder {
+    pub fn start(dir: &TempDir, work: &Path, name: &str, args: &[&str]) -> Holder {
+        use std::io::BufRead;
+        let program = compile(name, work);
+        let mut command = ipcshim(&["run", "--dir", dir.str(), "--", program.to_str().unwrap()]);
+        command.args(args).stdin(Stdio::piped()).stdout(Stdio::piped());
+        let mut child = command.spawn().expect("start the holder");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+        assert_eq!(line, "ready\n", "{name} did not start");
+        Holder(child)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
+    /// Lets it exit (its stdin closes) and waits for it.
+    pub fn stop(mut self) {
+        drop(self.0.stdin.take());
+        assert!(self.0.wait().unwrap().success());
+    }
+}
