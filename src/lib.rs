@@ -13,7 +13,8 @@
 //!   storage of both kinds of message queue.
 //! - [`wait`]: the one way a call waits (records, queues, hand-off).
 //! - [`process`]: the process table, the reaper, and the fork/exec/exit
-//!   dispatcher that families plug into.
+//!   dispatcher that families plug into; `process::inspect`, the rows in
+//!   which families describe their objects to tools (the `ipcshim` command).
 //! - [`region`]: the shared region: file, directory of tables, bounds-checked
 //!   offsets, chunk allocation, recoverable locks. It names no family.
 //! - [`user`]: memory owned by the C caller.

@@ -4,8 +4,10 @@
 //!
 //! - `namespace`: the process's namespace (mapped at first use, safely even
 //!   when another preload library calls back into us while we map it) and
-//!   the families that make it up; library load, fork and exit. `config`:
-//!   which namespace, from the environment the program started with.
+//!   the families that make it up; library load, fork and exit; any other
+//!   existing namespace, for tools (`open_existing`). `config`: which
+//!   namespace, from the environment the program started with, and how
+//!   region files are named.
 //! - `msg`, `sem`, `shm`, `ftok`: the System V calls; `mq`: the POSIX queues.
 //! - `process`: interposed fork and munmap; `creds`: interposed set*id,
 //!   chroot, unshare and setns.
@@ -28,7 +30,8 @@ use crate::error::{Errno, Result};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 pub use api::*;
-pub use namespace::namespace;
+pub use config::{namespace_of_file, region_path, DEFAULT_DIR, DEFAULT_NAMESPACE};
+pub use namespace::{namespace, open_existing, Opened};
 
 /// Runs `f`, the C function `name`, turning an error (or a panic) into
 /// `failure` with `errno` set. Traced (see `trace`) with the arguments

@@ -184,3 +184,29 @@ extern "C" fn at_exit() {
         }
     });
 }
+
+/// A namespace other than the process's own, opened by a tool that looks
+/// into it or cleans it up (the `ipcshim` command). What the tool takes in
+/// it (a process entry, while it removes an object) is given back when it
+/// is dropped, as at the exit of a program.
+pub struct Opened(Namespace);
+
+/// Maps the existing namespace whose region file is `path`, with every
+/// family: ENOENT if there is none, EACCES for a file that is not the
+/// caller's, EIO for a damaged one or one another version laid out.
+pub fn open_existing(path: &std::path::Path) -> Result<Opened> {
+    Namespace::open_existing(path, &FAMILIES).map(Opened)
+}
+
+impl std::ops::Deref for Opened {
+    type Target = Namespace;
+    fn deref(&self) -> &Namespace {
+        &self.0
+    }
+}
+
+impl Drop for Opened {
+    fn drop(&mut self) {
+        self.0.at_exit();
+    }
+}

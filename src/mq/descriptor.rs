@@ -94,12 +94,16 @@ pub fn resolve_position(at: u64) -> Option<Description> {
     Description::from_position(at)
 }
 
-/// The anchor of the queue in `slot` at `generation`.
+/// The anchor of the queue in `slot` at `generation`: the region file's
+/// path, [`ANCHOR_INFIX`], `<slot>-<generation>`.
 pub fn anchor_path(region: &Region, slot: u32, generation: u32) -> Result<CString> {
     let mut path = region.path().as_os_str().as_bytes().to_vec();
-    path.extend_from_slice(format!(".mq-{slot}-{generation}").as_bytes());
+    path.extend_from_slice(format!("{ANCHOR_INFIX}{slot}-{generation}").as_bytes());
     CString::new(path).map_err(|_| Errno::EINVAL)
 }
+
+/// What follows the region file's name in its anchors' names.
+pub const ANCHOR_INFIX: &str = ".mq-";
 
 /// Opens a new description of a queue for the program: creating its
 /// anchor if `create`. `flags` are mq_open's (O_NONBLOCK counts). The

@@ -17,6 +17,7 @@ mod descriptor;
 mod notify;
 mod queue;
 
+pub use descriptor::ANCHOR_INFIX;
 pub use notify::{Request, ThreadRequest};
 pub use queue::NAME_MAX;
 
@@ -24,7 +25,7 @@ use crate::error::{Errno, Result};
 use crate::messages::{Corrupt, Fault, Progress, Store, Visit, Wait, MAX_TEXT, RECEIVER, SENDER};
 use crate::platform::spin;
 use crate::platform::{self, descriptors as fd, LocalMutex};
-use crate::process::{Family, Namespace, ProcRef, Scope};
+use crate::process::{inspect, Family, Namespace, ProcRef, Scope};
 use crate::region::{Guard, Table, TableSpec, FREE};
 use crate::user::OutBuf;
 use crate::wait::{self, Deadline, Slept, Waits, Wakeups};
@@ -137,6 +138,58 @@ impl Family for MqFamily {
     fn after_fork(&self, _in_child: bool) {
         OPENED.unlock_after_fork();
     }
+
+    fn objects(&self, ns: &Namespace) -> Result<Vec<inspect::Object>> {
+        describe(ns)
+    }
+
+    fn remove(&self, ns: &Namespace, kind: inspect::Kind, handle: &inspect::Handle) -> Option<Result<()>> {
+        match (kind, handle) {
+            (inspect::Kind::Mq, inspect::Handle::Name(name)) => Some(check_name(name).and_then(|()| unlink(ns, name))),
+            _ => None,
+        }
+    }
+}
+
+/// Every named queue (as /dev/mqueue lists them), read under its lock so
+/// that what a dead holder left half-done is repaired first.
+fn describe(ns: &Namespace) -> Result<Vec<inspect::Object>> {
+    let queues = queues(ns)?;
+    let mut rows = Vec::new();
+    for (slot, q) in (0..queues.len()).filter_map(|i| queues.get(i).map(|q| (i, q))) {
+        let generation = q.slot.generation.load(Relaxed);
+        if q.slot.state.load(Acquire) != NAMED {
+            continue;
+        }
+        let Ok(locked) = lock(ns, &queues, slot, q, generation) else { continue };
+        let notification = q.notify.owner().map(|who| inspect::Notification {
+            pid: who.pid(),
+            kind: q.notify.kind.load(Relaxed),
+            signal: q.notify.signo.load(Relaxed),
+        });
+        let detail = inspect::Detail::Mq {
+            bytes: q.list.bytes(),
+            messages: q.list.count(),
+            max_messages: q.maxmsg(),
+            message_size: q.msgsize(),
+            notification,
+            last_send_pid: q.last_pids[0].load(Relaxed),
+            last_receive_pid: q.last_pids[1].load(Relaxed),
+        };
+        drop(locked);
+        let (uid, gid) = (q.attr.uid.load(Relaxed), q.attr.gid.load(Relaxed));
+        rows.push(inspect::Object {
+            handle: inspect::Handle::Name(q.name()),
+            key: libc::IPC_PRIVATE,
+            uid,
+            gid,
+            cuid: uid,
+            cgid: gid,
+            mode: q.attr.mode.load(Relaxed),
+            detail,
+        });
+    }
+    Ok(rows)
 }
 
 fn queues(ns: &Namespace) -> Result<Queues<'_>> {
@@ -372,10 +425,8 @@ fn create(
     if in_use >= limits.queues_max && !privileged {
         return Err(Errno::ENOSPC);
     }
-    let (maxmsg, msgsize) = attr.unwrap_or((
-        limits.msg_max.min(limits.msg_default),
-        limits.msgsize_max.min(limits.msgsize_default),
-    ));
+    let (maxmsg, msgsize) =
+        attr.unwrap_or((limits.msg_max.min(limits.msg_default), limits.msgsize_max.min(limits.msgsize_default)));
     let (most_msgs, biggest) =
         if privileged { (HARD_MSGMAX, HARD_MSGSIZEMAX) } else { (limits.msg_max, limits.msgsize_max) };
     if maxmsg <= 0 || msgsize <= 0 || maxmsg > most_msgs || msgsize > biggest || msgsize as usize > MAX_TEXT {
@@ -594,7 +645,16 @@ pub fn send(ns: &Namespace, t: &Target, text: &[u8], prio: u32, deadline: Option
             return Err(Errno::EAGAIN);
         }
         checked = true;
-        locked = after_wait(pending.step(ns, &q.waiting, locked.st.owner, SENDER, locked, deadline, |_| {}, || t.lock(ns))?)?;
+        locked = after_wait(pending.step(
+            ns,
+            &q.waiting,
+            locked.st.owner,
+            SENDER,
+            locked,
+            deadline,
+            |_| {},
+            || t.lock(ns),
+        )?)?;
     }
 }
 
@@ -656,7 +716,16 @@ pub fn receive(
             return Err(Errno::EAGAIN);
         }
         checked = true;
-        locked = after_wait(pending.step(ns, &q.waiting, locked.st.owner, RECEIVER, locked, deadline, |_| {}, || t.lock(ns))?)?;
+        locked = after_wait(pending.step(
+            ns,
+            &q.waiting,
+            locked.st.owner,
+            RECEIVER,
+            locked,
+            deadline,
+            |_| {},
+            || t.lock(ns),
+        )?)?;
     }
 }
 
@@ -670,12 +739,7 @@ const GLANCE: std::time::Duration = std::time::Duration::from_micros(2);
 /// peer can run meanwhile, and locks again for another try. A
 /// non-blocking descriptor may so succeed where a moment earlier it would
 /// have failed with EAGAIN, as if the call had come a moment later.
-fn glance<'r>(
-    ns: &'r Namespace,
-    t: &Target<'r>,
-    locked: Locked<'r>,
-    progress: &Progress,
-) -> Result<Locked<'r>> {
+fn glance<'r>(ns: &'r Namespace, t: &Target<'r>, locked: Locked<'r>, progress: &Progress) -> Result<Locked<'r>> {
     if spin::quiet() {
         return Ok(locked);
     }

@@ -1,10 +1,11 @@
 //! msgctl(2).
 
 use super::{find, limits, lock, queues, MsgQueue};
-use crate::messages::{RECEIVER, SENDER};
 use crate::error::{Errno, Result};
 use crate::ipc::{self, registry};
+use crate::messages::{RECEIVER, SENDER};
 use crate::platform::{self, CAP_SYS_RESOURCE};
+use crate::process::inspect::{Detail, Object};
 use crate::process::Namespace;
 use crate::wait::{Waits, Wakeups};
 use std::sync::atomic::Ordering::Relaxed;
@@ -93,6 +94,31 @@ fn stat(ns: &Namespace, id: i32, check_read: bool) -> Result<libc::msqid_ds> {
         platform::with_credentials(|c| q.header.perm.check(c, 0o444))?;
     }
     Ok(stat_of(q))
+}
+
+/// Every live queue, as MSG_STAT_ANY shows it.
+pub(super) fn describe(ns: &Namespace) -> Result<Vec<Object>> {
+    let Some(last) = registry::max_index(&queues(ns)?) else { return Ok(Vec::new()) };
+    let stat = |index| control(ns, index as i32, Command::Stat { by_index: true, check_read: false });
+    let rows = (0..=last).filter_map(|index| match stat(index) {
+        Ok(Reply::Stat(id, ds)) => Some(Object::from_ipc_perm(id, &ds.msg_perm, detail_of(&ds))),
+        _ => None,
+    });
+    Ok(rows.collect())
+}
+
+#[allow(clippy::unnecessary_cast)] // the fields are narrower on 32-bit targets
+fn detail_of(ds: &libc::msqid_ds) -> Detail {
+    Detail::Msg {
+        bytes: ds.__msg_cbytes as u64,
+        messages: ds.msg_qnum as u64,
+        max_bytes: ds.msg_qbytes as u64,
+        last_send_pid: ds.msg_lspid,
+        last_receive_pid: ds.msg_lrpid,
+        send_time: ds.msg_stime,
+        receive_time: ds.msg_rtime,
+        change_time: ds.msg_ctime,
+    }
 }
 
 fn stat_of(q: &MsgQueue) -> libc::msqid_ds {

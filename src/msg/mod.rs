@@ -19,12 +19,12 @@ pub use queue::MsgQueue;
 
 use crate::error::{Errno, Result};
 use crate::ipc::{self, registry, Objects};
+use crate::messages::{Corrupt, Fault, Store, Wait, MAX_TEXT, RECEIVER, SENDER};
 use crate::platform::{self, Once};
-use crate::process::{Family, Namespace, ProcRef, Scope};
+use crate::process::{inspect, Family, Namespace, ProcRef, Scope};
 use crate::region::{Guard, TableSpec};
 use crate::user::OutBuf;
 use crate::wait::{self, Slept, Waiter, Waits, Wakeups};
-use crate::messages::{Corrupt, Fault, Store, Wait, MAX_TEXT, RECEIVER, SENDER};
 use queue::Select;
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -78,6 +78,17 @@ impl Family for MsgFamily {
                 waits.release_dead(ns, Some(q.waiting.queue(record.queue())), object, index, who);
                 drop(locked);
             }
+        }
+    }
+
+    fn objects(&self, ns: &Namespace) -> Result<Vec<inspect::Object>> {
+        ctl::describe(ns)
+    }
+
+    fn remove(&self, ns: &Namespace, kind: inspect::Kind, handle: &inspect::Handle) -> Option<Result<()>> {
+        match (kind, handle) {
+            (inspect::Kind::Msg, &inspect::Handle::Id(id)) => Some(control(ns, id, Command::Remove).map(drop)),
+            _ => None,
         }
     }
 }
@@ -275,7 +286,8 @@ pub fn receive(ns: &Namespace, id: i32, buffer: &mut OutBuf, select: Select, fla
             waiter.record().payload[0].store(kind, Relaxed);
             waiter.record().payload[1].store(value, Relaxed);
         };
-        let woken = pending.step(ns, &q.waiting, owner, RECEIVER, locked, None, describe, || lock(ns, &queues, q, id))?;
+        let woken =
+            pending.step(ns, &q.waiting, owner, RECEIVER, locked, None, describe, || lock(ns, &queues, q, id))?;
         locked = after_wait(woken)?;
     }
 }

@@ -27,8 +27,10 @@
 //! entry only through a race with a fork child's death; it still names a
 //! dead process, and whoever meets it releases it.
 
+pub mod inspect;
 mod table;
 
+pub use inspect::{Handle, Kind, Object};
 pub use table::{lists_in_file, ProcRef, ProcessEntry, ProcessTable};
 
 use crate::error::{Errno, Result};
@@ -88,6 +90,17 @@ pub trait Family: Sync {
     fn before_fork(&self) {}
     /// ...and after it, in the parent and in the child.
     fn after_fork(&self, _in_child: bool) {}
+    /// The objects it holds, for tools (see [`inspect`]); none for a
+    /// keeper of per-process records only.
+    fn objects(&self, _ns: &Namespace) -> Result<Vec<Object>> {
+        Ok(Vec::new())
+    }
+    /// Removes its object `kind` named `handle` as its own call would
+    /// (IPC_RMID, mq_unlink: the same permission checks and errors), for
+    /// the calling process; None if `kind` is not its kind.
+    fn remove(&self, _ns: &Namespace, _kind: Kind, _handle: &Handle) -> Option<Result<()>> {
+        None
+    }
 }
 
 /// A mapped namespace and the families that use it.
@@ -115,11 +128,25 @@ impl Namespace {
     /// Maps the namespace at `path`, creating it (with the process table
     /// and every family's tables, and `chunk_count` chunks) if needed.
     pub fn open(path: &std::path::Path, families: &'static [&'static dyn Family], chunk_count: u32) -> Result<Self> {
+        Self::map(path, families, Some(chunk_count))
+    }
+
+    /// Maps the existing namespace at `path` (ENOENT if there is none; a
+    /// file that was never completely created is EIO, as a damaged one).
+    pub fn open_existing(path: &std::path::Path, families: &'static [&'static dyn Family]) -> Result<Self> {
+        Self::map(path, families, None)
+    }
+
+    /// Maps it, creating it with `create`'s chunks unless that is None.
+    fn map(path: &std::path::Path, families: &'static [&'static dyn Family], create: Option<u32>) -> Result<Self> {
         let mut specs = vec![table::spec()];
         for family in families {
             specs.extend(family.tables());
         }
-        let region = crate::region::open(path, &specs, chunk_count)?;
+        let region = match create {
+            Some(chunk_count) => crate::region::open(path, &specs, chunk_count)?,
+            None => crate::region::open_existing(path)?,
+        };
         // Every table must be there, as this library lays it out (a region
         // made by another version may lack one): then finding one by tag
         // later cannot fail.
@@ -145,6 +172,27 @@ impl Namespace {
 
     fn table(&self) -> Result<ProcessTable<'_>> {
         ProcessTable::of(&self.region)
+    }
+
+    /// Every object of every family (see [`inspect`]).
+    pub fn objects(&self) -> Result<Vec<Object>> {
+        let mut all = Vec::new();
+        for family in self.families {
+            all.extend(family.objects(self)?);
+        }
+        Ok(all)
+    }
+
+    /// Removes object `kind` named `handle` by its family's rules, as the
+    /// calling process (EINVAL if no family has such objects).
+    pub fn remove(&self, kind: Kind, handle: &Handle) -> Result<()> {
+        self.families.iter().find_map(|f| f.remove(self, kind, handle)).unwrap_or(Err(Errno::EINVAL))
+    }
+
+    /// The processes registered in the namespace that are alive.
+    pub fn live_processes(&self) -> Result<Vec<ProcRef>> {
+        let table = self.table()?;
+        Ok(table.registered().into_iter().filter(|&who| !Look::Thorough.dead(who)).collect())
     }
 
     /// The calling process, registered in the table if it is not yet.

@@ -26,8 +26,22 @@ use std::sync::atomic::Ordering;
 /// Maps the namespace at `path`, creating it with `tables` and `chunk_count`
 /// chunks if it does not exist (or was left half-created).
 pub fn open(path: &Path, tables: &[TableSpec], chunk_count: u32) -> Result<Region> {
+    open_file(path, Some((tables, chunk_count)))
+}
+
+/// Maps the existing namespace at `path` (for tools that look into one):
+/// ENOENT if there is no file; one that was never completely created is
+/// refused (EIO) rather than created.
+pub fn open_existing(path: &Path) -> Result<Region> {
+    open_file(path, None)
+}
+
+/// Opens, validates and maps the file; creates it with `create`'s tables
+/// and chunks unless that is None.
+fn open_file(path: &Path, create: Option<(&[TableSpec], u32)>) -> Result<Region> {
     let c_path = CString::new(path.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)?;
-    let file = Fd::open(&c_path, libc::O_RDWR | libc::O_CREAT | libc::O_NOFOLLOW, 0o600).map_err(|e| {
+    let creating = if create.is_some() { libc::O_CREAT } else { 0 };
+    let file = Fd::open(&c_path, libc::O_RDWR | creating | libc::O_NOFOLLOW, 0o600).map_err(|e| {
         if e.0 == libc::ELOOP {
             diag(|| format!("{}: is a symbolic link; refusing it", path.display()));
             return Errno::EACCES;
@@ -35,12 +49,12 @@ pub fn open(path: &Path, tables: &[TableSpec], chunk_count: u32) -> Result<Regio
         e
     })?;
     file.lock_exclusive()?;
-    let result = open_locked(&file, &c_path, path, tables, chunk_count);
+    let result = open_locked(&file, &c_path, path, create);
     file.unlock();
     result.inspect_err(|e| diag(|| format!("{}: cannot use region file: {e:?}", path.display())))
 }
 
-fn open_locked(file: &Fd, c_path: &CStr, path: &Path, tables: &[TableSpec], chunk_count: u32) -> Result<Region> {
+fn open_locked(file: &Fd, c_path: &CStr, path: &Path, create: Option<(&[TableSpec], u32)>) -> Result<Region> {
     let st = file.stat()?;
     let euid = platform::euid();
     if st.st_mode & libc::S_IFMT != libc::S_IFREG || st.st_uid != euid || st.st_mode & 0o077 != 0 {
@@ -49,10 +63,13 @@ fn open_locked(file: &Fd, c_path: &CStr, path: &Path, tables: &[TableSpec], chun
     }
     let mut magic = [0u8; 8];
     let have_magic = st.st_size >= 8 && file.read_at(&mut magic, 0) == Ok(8) && magic != [0; 8];
-    let layout = if have_magic {
-        read_layout(file, st.st_size as u64, path)?
-    } else {
-        initialise(file, path, tables, chunk_count)?
+    let layout = match create {
+        _ if have_magic => read_layout(file, st.st_size as u64, path)?,
+        Some((tables, chunk_count)) => initialise(file, path, tables, chunk_count)?,
+        None => {
+            diag(|| format!("{}: not an initialised region (no magic number)", path.display()));
+            return Err(Errno::EIO);
+        }
     };
     map(file, c_path, path, layout, &st)
 }

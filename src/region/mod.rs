@@ -25,7 +25,7 @@ pub mod lock;
 mod slot;
 
 pub use chunks::Extent;
-pub use file::{layout_of, open, Unmapped};
+pub use file::{layout_of, open, open_existing, Unmapped};
 pub use layout::{Layout, TableSpec, CHUNK_SIZE};
 pub use lock::{Guard, RobustLock};
 pub use slot::{Owner, Slot, FREE};

@@ -5,6 +5,7 @@ use super::{limits, lock, lock_after_reaping, sets, wait, with_set, SemSet};
 use crate::error::{Errno, Result};
 use crate::ipc::{self, registry};
 use crate::platform;
+use crate::process::inspect::{Detail, Object, Semaphore};
 use crate::process::{Look, Namespace};
 use crate::wait::Wakeups;
 use std::sync::atomic::Ordering::Relaxed;
@@ -113,6 +114,31 @@ fn stat(ns: &Namespace, id: i32, by_index: bool, check_read: bool) -> Result<Rep
     ds.sem_ctime = set.header.ctime.load(Relaxed);
     ds.sem_nsems = set.nsems.load(Relaxed) as _;
     Ok(Reply::Stat(if by_index { live_id } else { 0 }, ds))
+}
+
+/// Every live set, as SEM_STAT_ANY shows it, with each semaphore's value,
+/// waiters and last pid.
+pub(super) fn describe(ns: &Namespace) -> Result<Vec<Object>> {
+    let Some(last) = registry::max_index(&sets(ns)?) else { return Ok(Vec::new()) };
+    let mut rows = Vec::new();
+    for index in 0..=last as i32 {
+        let Ok(Reply::Stat(id, ds)) = stat(ns, index, true, false) else { continue };
+        let value = |semnum, query| match get(ns, id, semnum, query) {
+            Ok(Reply::Value(v)) => v,
+            _ => 0,
+        };
+        let semaphores = (0..ds.sem_nsems as i32)
+            .map(|n| Semaphore {
+                value: value(n, Command::GetVal),
+                waiting_increase: value(n, Command::GetNcnt),
+                waiting_zero: value(n, Command::GetZcnt),
+                last_pid: value(n, Command::GetPid),
+            })
+            .collect();
+        let detail = Detail::Sem { semaphores, op_time: ds.sem_otime, change_time: ds.sem_ctime };
+        rows.push(Object::from_ipc_perm(id, &ds.sem_perm, detail));
+    }
+    Ok(rows)
 }
 
 /// GETVAL, GETPID, GETNCNT, GETZCNT, GETALL: after reaping the dead around

@@ -29,7 +29,7 @@ pub use set::{SemSet, SEMVMX};
 use crate::error::{Errno, Result};
 use crate::ipc::{self, registry, Objects};
 use crate::platform::{self, Once};
-use crate::process::{Family, Look, Namespace, ProcRef, Scope};
+use crate::process::{inspect, Family, Look, Namespace, ProcRef, Scope};
 use crate::region::{Guard, TableSpec};
 use crate::wait::{Deadline, Slept, Waiter, Waits, Wakeups};
 use ops::{evaluate, Outcome, Values};
@@ -117,6 +117,17 @@ impl Family for SemFamily {
                 // The set is gone: the record belongs to nothing.
                 _ => undos.release_of(ns, record, who),
             }
+        }
+    }
+
+    fn objects(&self, ns: &Namespace) -> Result<Vec<inspect::Object>> {
+        ctl::describe(ns)
+    }
+
+    fn remove(&self, ns: &Namespace, kind: inspect::Kind, handle: &inspect::Handle) -> Option<Result<()>> {
+        match (kind, handle) {
+            (inspect::Kind::Sem, &inspect::Handle::Id(id)) => Some(control(ns, id, 0, Command::Remove).map(drop)),
+            _ => None,
         }
     }
 }

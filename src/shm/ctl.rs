@@ -6,6 +6,7 @@ use super::{SHM_DEST, SHM_LOCKED};
 use crate::error::{Errno, Result};
 use crate::ipc::registry;
 use crate::platform::{self, CAP_IPC_LOCK};
+use crate::process::inspect::{Detail, Object};
 use crate::process::Namespace;
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -117,6 +118,31 @@ fn stat(ns: &Namespace, id: i32, by_index: bool, check_read: bool) -> Result<Rep
     ds.shm_lpid = seg.lpid.load(Relaxed);
     ds.shm_nattch = Attachments::of(ns)?.count(live_id) as _;
     Ok(Reply::Stat(if by_index { live_id } else { 0 }, ds))
+}
+
+/// Every live segment (and every removed one still attached), as
+/// SHM_STAT_ANY shows it.
+pub(super) fn describe(ns: &Namespace) -> Result<Vec<Object>> {
+    let last = max_index(ns)?;
+    let stat = |index| control(ns, index, Command::Stat { by_index: true, check_read: false });
+    let rows = (0..=last).filter_map(|index| match stat(index) {
+        Ok(Reply::Stat(id, ds)) => Some(Object::from_ipc_perm(id, &ds.shm_perm, detail_of(&ds))),
+        _ => None,
+    });
+    Ok(rows.collect())
+}
+
+#[allow(clippy::unnecessary_cast)] // the fields are narrower on 32-bit targets
+fn detail_of(ds: &libc::shmid_ds) -> Detail {
+    Detail::Shm {
+        size: ds.shm_segsz as u64,
+        attached: ds.shm_nattch as u64,
+        creator_pid: ds.shm_cpid,
+        last_pid: ds.shm_lpid,
+        attach_time: ds.shm_atime,
+        detach_time: ds.shm_dtime,
+        change_time: ds.shm_ctime,
+    }
 }
 
 fn set_attributes(ns: &Namespace, id: i32, new: &libc::shmid_ds) -> Result<i32> {

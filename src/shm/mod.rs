@@ -21,7 +21,7 @@ pub use ctl::{control, Command, Reply, ShmInfo, ShmInfoTotals};
 use crate::error::{Errno, Result};
 use crate::ipc::{self, registry, Object, ObjectHeader, Objects};
 use crate::platform::{self, Once};
-use crate::process::{Family, Namespace, ProcRef, Scope};
+use crate::process::{inspect, Family, Namespace, ProcRef, Scope};
 use crate::region::{Extent, Guard, Shared, TableSpec, CHUNK_SIZE};
 use attach::{Attachments, Local, LOCAL};
 use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed};
@@ -139,6 +139,17 @@ impl Family for ShmFamily {
 
     fn after_fork(&self, in_child: bool) {
         attach::after_fork(in_child);
+    }
+
+    fn objects(&self, ns: &Namespace) -> Result<Vec<inspect::Object>> {
+        ctl::describe(ns)
+    }
+
+    fn remove(&self, ns: &Namespace, kind: inspect::Kind, handle: &inspect::Handle) -> Option<Result<()>> {
+        match (kind, handle) {
+            (inspect::Kind::Shm, &inspect::Handle::Id(id)) => Some(control(ns, id, Command::Remove).map(drop)),
+            _ => None,
+        }
     }
 }
 
