@@ -56,6 +56,10 @@ pub struct RunArgs {
     /// Make the kernel's System V and POSIX queue system calls fail with ENOSYS (seccomp)
     #[arg(long)]
     pub no_kernel_ipc: bool,
+    /// Log every IPC call, a line each with pid, arguments and result, to
+    /// FILE (appended to), or to standard error
+    #[arg(long, value_name = "FILE", num_args = 0..=1, require_equals = true, default_missing_value = "/dev/stderr")]
+    pub trace: Option<OsString>,
     /// The program and its arguments
     #[arg(required = true, trailing_var_arg = true, value_name = "PROG")]
     pub program: Vec<OsString>,

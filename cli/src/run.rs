@@ -23,6 +23,9 @@ pub fn run(args: RunArgs) -> Result<std::convert::Infallible, Failure> {
     for (variable, value) in namespace_variables(&args.place)? {
         command.env(variable, value);
     }
+    if let Some(file) = &args.trace {
+        command.env("IPCSHIM_TRACE", absolute(file)?);
+    }
     if args.no_kernel_ipc {
         crate::seccomp::deny_kernel_ipc()?;
     }
@@ -54,10 +57,17 @@ fn namespace_variables(place: &Place) -> Result<Vec<(&'static str, OsString)>, F
         if !dir.is_dir() {
             return Err(Failure::new(format!("--dir {}: not a directory", dir.display())));
         }
-        let absolute = std::path::absolute(dir).map_err(|e| Failure::new(format!("--dir {}: {e}", dir.display())))?;
-        variables.push(("IPCSHIM_DIR", absolute.into_os_string()));
+        variables.push(("IPCSHIM_DIR", absolute(dir.as_os_str())?));
     }
     Ok(variables)
+}
+
+/// `path` made absolute, so that a program that changes directory keeps
+/// writing to the same file.
+fn absolute(path: &std::ffi::OsStr) -> Result<OsString, Failure> {
+    std::path::absolute(path)
+        .map(PathBuf::into_os_string)
+        .map_err(|e| Failure::new(format!("{}: {e}", Path::new(path).display())))
 }
 
 /// The library to preload: `IPCSHIM_LIB`, else the one beside this binary

@@ -152,3 +152,21 @@ fn bad_options_are_refused_with_a_message() {
         "/no/such/dir: not a directory",
     );
 }
+
+/// `--trace=FILE`: every call of the program, one line each, appended to
+/// FILE (made absolute, so the program may change directory).
+#[test]
+fn trace_logs_every_call_to_the_file() {
+    let (work, ns) = (TempDir::new("work"), TempDir::new("ns"));
+    let program = compile("calls_every_ipc", work.path());
+    let file = work.path().join("calls.trace");
+    let trace = format!("--trace={}", file.display());
+    let out = output(ipcshim(&["run", &trace, "--dir", ns.str(), "--", program.to_str().unwrap()]));
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let logged = std::fs::read_to_string(&file).expect("the trace file");
+    let names: Vec<&str> = logged.lines().filter_map(|l| l.split_once(' ')?.1.split('(').next()).collect();
+    for call in ["msgget", "msgsnd", "msgrcv", "msgctl", "semget", "semop", "semctl", "shmget", "shmat", "mq_open"] {
+        assert!(names.contains(&call), "{call} missing from the trace:\n{logged}");
+    }
+    assert!(logged.lines().all(|l| l.contains(") = ")), "every line ends with its result:\n{logged}");
+}
