@@ -363,7 +363,7 @@ fn assert_no_queue_left(ns: &Path) {
     assert!(anchors.is_empty(), "anchor files left: {anchors:?}");
     let (region, layout) = layout_of(ns);
     let file = std::fs::File::open(&region).expect("region file");
-    let (index, table) = layout.table(ipcshim::region::TableSpec::tag(b"MQU2")).expect("a queue table");
+    let (index, table) = layout.table(ipcshim::region::TableSpec::tag(b"MQU3")).expect("a queue table");
     let stride = table.spec.stride as usize;
     let mut entries = vec![0u8; table.spec.count as usize * stride];
     file.read_exact_at(&mut entries, table.entries).expect("read the queue table");
@@ -537,7 +537,7 @@ fn a_lock_word_naming_an_unrelated_live_process_is_taken_over() {
 
 /// Where the message queue table's entries start.
 fn msg_table(layout: &ipcshim::region::Layout) -> u64 {
-    let tag = ipcshim::region::TableSpec::tag(b"MSQ2");
+    let tag = ipcshim::region::TableSpec::tag(b"MSQ3");
     layout.table(tag).expect("a message queue table").1.entries
 }
 
@@ -635,6 +635,18 @@ fn trace_shows_each_call_and_its_result() {
             format!("{who} {}", without_addresses(call))
         })
         .collect();
+    // The queue's descriptor is the lowest free one, which depends on what
+    // the test harness left open.
+    let mqd = normal.iter().find_map(|l| l.strip_prefix("P mq_open(")?.rsplit_once(" = ").map(|(_, d)| d.to_owned()));
+    let mqd = mqd.expect("an mq_open line");
+    let normal: Vec<String> = normal
+        .into_iter()
+        .map(|l| match l.strip_suffix(&format!(" = {mqd}")) {
+            Some(open) if l.starts_with("P mq_open(") => format!("{open} = D"),
+            _ if l.starts_with("P mq_") => l.replace(&format!("({mqd},"), "(D,").replace(&format!("({mqd})"), "(D)"),
+            _ => l,
+        })
+        .collect();
     let expected = [
         "P msgget(0x1234, IPC_CREAT|IPC_EXCL|0600) = 0",
         r#"P msgsnd(0, {7, "hello\n"}, 6, IPC_NOWAIT) = 0"#,
@@ -649,10 +661,10 @@ fn trace_shows_each_call_and_its_result() {
         "P shmat(0, NULL, SHM_RDONLY) = ADDR",
         "P shmdt(ADDR) = 0",
         "P shmctl(0, IPC_RMID, NULL) = 0",
-        r#"P mq_open("/traced", O_RDWR|O_CREAT, 0600, {mq_maxmsg=4, mq_msgsize=64}) = 3"#,
-        r#"P mq_send(3, "abc", 3, 2) = 0"#,
-        "P mq_receive(3, ADDR, 64, ADDR) = 3",
-        "P mq_close(3) = 0",
+        r#"P mq_open("/traced", O_RDWR|O_CREAT, 0600, {mq_maxmsg=4, mq_msgsize=64}) = D"#,
+        r#"P mq_send(D, "abc", 3, 2) = 0"#,
+        "P mq_receive(D, ADDR, 64, ADDR) = 3",
+        "P mq_close(D) = 0",
         r#"P mq_unlink("/traced") = 0"#,
     ];
     assert_eq!(normal[..expected.len()], expected, "trace:\n{trace}");

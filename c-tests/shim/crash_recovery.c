@@ -222,8 +222,9 @@ int main(int argc, char **argv)
 		run_victim(argv[0], "victim-send", qid, point, n, small ? "small" : "mixed");
 		/* The n-th send dies; it counts as sent only once linked. The
 		 * chunk claim happens on the first send that needs a new chunk:
-		 * 16 one-block messages (256 bytes each) fill a 4 KiB chunk. */
-		int sent = strstr(point, "after-link") ? n : strstr(point, "chunk") ? (n - 1) * 16 : n - 1;
+		 * a 4 KiB chunk holds 16 one-block messages (256 bytes each),
+		 * the first one the queue's anchor and 15 messages. */
+		int sent = strstr(point, "after-link") ? n : strstr(point, "chunk") ? (n - 1) * 16 - 1 : n - 1;
 		expect_victim_messages(qid, 0, sent);
 	} else if (strstr(point, "receive")) {
 		struct message m;

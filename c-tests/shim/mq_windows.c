@@ -589,7 +589,9 @@ int main(int argc, char **argv)
 	} else if (strcmp(what, "send-after-link") == 0) {
 		send_window(self, "msg-send-after-link:6", 6, 1, 0);
 	} else if (strcmp(what, "send-chunk") == 0) {
-		send_window(self, "msg-chunk-claimed:4", 4, 0, 1);
+		/* The first send claims two chunks: one more block holds the
+		 * queue's anchor. */
+		send_window(self, "msg-chunk-claimed:5", 4, 0, 1);
 	} else if (strcmp(what, "receive-after-copy") == 0) {
 		receive_window(self, "msg-receive-after-copy:3", 3, 0);
 	} else if (strcmp(what, "receive-after-unlink") == 0) {

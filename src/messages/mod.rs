@@ -3,8 +3,16 @@
 //!
 //! Locking: everything here runs with the owning object's lock held.
 //!
-//! Crash consistency. The *primary* state is the message list: `head` and
-//! each message's `next_msg` link, plus the bytes of the messages on it.
+//! The list hangs from an *anchor*: the first block of the message taken
+//! off the front last (or of a blank message, before the first is taken).
+//! The first message is the anchor's successor. Taking it makes it the
+//! anchor, so taking a message off the front writes `head` only, never a
+//! link that an append may be writing at the same moment: the list's two
+//! ends share no word, whatever its length.
+//!
+//! Crash consistency. The *primary* state is the message list: `head` (the
+//! anchor) and each message's `next_msg` link, plus the bytes of the
+//! messages on it.
 //! Everything else (`tail`, each message's `prev_msg`, `count`, `bytes`,
 //! the free-block list and its count, and a [`TypedList`]'s index) is
 //! *derived*, and [`MessageList::repair`] rebuilds it from the primary
@@ -15,11 +23,15 @@
 //!
 //! - enqueue: take blocks off the free list (derived), fill them
 //!   (unreachable so far), point the new message at its successor, then
-//!   link it with one store to `head` or to its predecessor's `next_msg`,
-//!   then update the derived totals. Dying before the link leaves blocks
-//!   off every list: repair returns them to the free list.
-//! - receive: copy the message out first, then unlink it with one store,
-//!   then push its blocks on the free list. Dying before the unlink leaves
+//!   link it with one store to its predecessor's `next_msg` (the anchor's
+//!   for the first message; before the very first, a blank anchor is made
+//!   the same way and linked with one store to `head`), then update the
+//!   derived totals. Dying before the link leaves blocks off every list:
+//!   repair returns them to the free list.
+//! - receive: copy the message out first, then unlink it with one store
+//!   (`head`, making it the anchor, when it is the first; else its
+//!   predecessor's `next_msg`), then free its blocks (but the first block
+//!   of a new anchor) and the old anchor's. Dying before the unlink leaves
 //!   the message queued for the next receiver; after it, it is consumed.
 //! - chunk claim: see `region::chunks`; a chunk claimed but not yet threaded
 //!   on the free list is found again by repair, which scans the owner array.
@@ -57,9 +69,11 @@ pub const MAX_TEXT: usize = 1 << 24;
 /// The list, embedded in its owner's table entry.
 #[repr(C)]
 pub struct MessageList {
-    /// First message (block index), or NIL. Primary.
+    /// The anchor (block index; see the module docs), or NIL before the
+    /// first message. Primary.
     head: AtomicU32,
-    /// Last message, or NIL. Derived.
+    /// Last message, the anchor if there is none, NIL if there is no
+    /// anchor. Derived.
     tail: AtomicU32,
     /// Messages and text bytes on the list. Derived.
     count: AtomicU64,
@@ -420,7 +434,8 @@ impl MessageList {
     /// Makes sure a message of `size` bytes will find free blocks, claiming
     /// chunks for the owner as needed (ENOMEM when the region is full).
     pub fn reserve(&self, st: &Store, size: usize) -> crate::error::Result<()> {
-        let count = blocks_for(size);
+        // The first message also needs the blank anchor.
+        let count = blocks_for(size) + (self.head.load(Relaxed) == NIL) as usize;
         while (self.free_count.load(Relaxed) as usize) < count {
             let chunk = st.region.claim_chunk(st.owner)?;
             crate::crash_point::here("msg-chunk-claimed");
@@ -449,7 +464,11 @@ impl MessageList {
             done += len;
             block = st.block(block).ok_or(Corrupt)?.next.load(Relaxed);
         }
-        let (prev, next) = self.place_for(st, &goes_before)?;
+        let anchor = match self.head.load(Relaxed) {
+            NIL => self.make_anchor(st)?,
+            anchor => anchor,
+        };
+        let (prev, next) = self.place_for(st, anchor, &goes_before)?;
         let head = st.msg_head(first).ok_or(Corrupt)?;
         head.next_msg.store(next, Relaxed);
         head.prev_msg.store(prev, Relaxed);
@@ -458,10 +477,7 @@ impl MessageList {
 
         crate::crash_point::here("msg-send-before-link");
         // The single store that publishes the message (see module docs).
-        match prev {
-            NIL => self.head.store(first, Relaxed),
-            p => st.msg_head(p).ok_or(Corrupt)?.next_msg.store(first, Relaxed),
-        }
+        st.msg_head(prev).ok_or(Corrupt)?.next_msg.store(first, Relaxed);
         crate::crash_point::here("msg-send-after-link");
         match next {
             NIL => self.tail.store(first, Relaxed),
@@ -472,14 +488,37 @@ impl MessageList {
         Ok(first)
     }
 
-    /// Where a new message goes: between `prev` and `next` (NIL for the
-    /// head, the end).
-    fn place_for(&self, st: &Store, goes_before: &impl Fn(i64) -> bool) -> Result<(u32, u32), Corrupt> {
+    /// Makes a blank anchor for a list that never had one, and hangs the
+    /// list from it with one store. Its block.
+    fn make_anchor(&self, st: &Store) -> Result<u32, Corrupt> {
+        let anchor = self.take_free(st, 1)?;
+        let blank = st.msg_head(anchor).ok_or(Corrupt)?;
+        for link in [&blank.next_msg, &blank.prev_msg] {
+            link.store(NIL, Relaxed);
+        }
+        blank.size.store(0, Relaxed);
+        blank.tag.store(0, Relaxed);
+        self.head.store(anchor, Relaxed);
+        self.tail.store(anchor, Relaxed);
+        Ok(anchor)
+    }
+
+    /// The first message, or NIL.
+    fn first(&self, st: &Store) -> Result<u32, Corrupt> {
+        match self.head.load(Relaxed) {
+            NIL => Ok(NIL),
+            anchor => Ok(st.msg_head(anchor).ok_or(Corrupt)?.next_msg.load(Relaxed)),
+        }
+    }
+
+    /// Where a new message goes: between `prev` (the anchor, or a
+    /// message) and `next` (NIL: at the end).
+    fn place_for(&self, st: &Store, anchor: u32, goes_before: &impl Fn(i64) -> bool) -> Result<(u32, u32), Corrupt> {
         let tail = self.tail.load(Relaxed);
-        if tail == NIL || !goes_before(st.msg_head(tail).ok_or(Corrupt)?.tag.load(Relaxed)) {
+        if tail == anchor || !goes_before(st.msg_head(tail).ok_or(Corrupt)?.tag.load(Relaxed)) {
             return Ok((tail, NIL));
         }
-        let mut prev = NIL;
+        let mut prev = anchor;
         let mut found = None;
         self.walk(st, |block, head| {
             if goes_before(head.tag.load(Relaxed)) {
@@ -494,7 +533,7 @@ impl MessageList {
 
     /// Calls `visit` on each message in order while it returns true.
     fn walk(&self, st: &Store, mut visit: impl FnMut(u32, &MsgHead) -> bool) -> Result<(), Corrupt> {
-        let mut block = self.head.load(Relaxed);
+        let mut block = self.first(st)?;
         // Every message takes a block: a longer list is a cycle.
         let limit = self.count.load(Relaxed).min(st.total_blocks());
         let mut seen = 0u64;
@@ -536,7 +575,7 @@ impl MessageList {
 
     /// The first message, if any.
     pub fn head(&self, st: &Store) -> Result<Option<Found>, Corrupt> {
-        match self.head.load(Relaxed) {
+        match self.first(st)? {
             NIL => Ok(None),
             block => self.found(st, block).map(Some),
         }
@@ -571,23 +610,34 @@ impl MessageList {
         let (prev, next) = (head.prev_msg.load(Relaxed), head.next_msg.load(Relaxed));
         // `prev_msg` is derived: checked before it is trusted with the one
         // store that matters, so a wrong one changes nothing.
-        let link = match prev {
-            NIL => &self.head,
-            p => &st.msg_head(p).ok_or(Corrupt)?.next_msg,
-        };
+        let link = &st.msg_head(prev).ok_or(Corrupt)?.next_msg;
         if link.load(Relaxed) != found.block {
             return Err(Corrupt);
         }
-        // The single store that consumes the message (see module docs).
-        link.store(next, Relaxed);
-        crate::crash_point::here("msg-receive-after-unlink");
-        match next {
-            NIL => self.tail.store(prev, Relaxed),
-            n => st.msg_head(n).ok_or(Corrupt)?.prev_msg.store(prev, Relaxed),
+        let anchor = self.head.load(Relaxed);
+        if prev != anchor {
+            // The single store that consumes the message (see module docs).
+            link.store(next, Relaxed);
+            crate::crash_point::here("msg-receive-after-unlink");
+            match next {
+                NIL => self.tail.store(prev, Relaxed),
+                n => st.msg_head(n).ok_or(Corrupt)?.prev_msg.store(prev, Relaxed),
+            }
+            self.count.fetch_sub(1, Relaxed);
+            self.bytes.fetch_sub(found.size as u64, Relaxed);
+            return self.give_free(st, found.block, blocks_for(found.size));
         }
+        // The first message: the single store that consumes it makes it
+        // the anchor (the tail still, if it was the last).
+        self.head.store(found.block, Relaxed);
+        crate::crash_point::here("msg-receive-after-unlink");
         self.count.fetch_sub(1, Relaxed);
         self.bytes.fetch_sub(found.size as u64, Relaxed);
-        self.give_free(st, found.block, blocks_for(found.size))
+        let text = st.block(found.block).ok_or(Corrupt)?.next.swap(NIL, Relaxed);
+        if text != NIL {
+            self.give_free(st, text, blocks_for(found.size) - 1)?;
+        }
+        self.give_free(st, anchor, 1)
     }
 
     /// Rebuilds all derived state from the message list and the chunks the
@@ -606,7 +656,28 @@ impl MessageList {
     fn repair_keeping(&self, st: &Store, keep: Range<u32>) -> bool {
         let chunks = st.region.chunks_of(st.owner);
         let mut used = HashSet::new();
-        let (mut prev, mut block) = (NIL, self.head.load(Relaxed));
+        let anchor = self.head.load(Relaxed);
+        // An anchor is one block: the text blocks of a message that became
+        // the anchor are free, even if it died before it said so.
+        let anchor = match st.block(anchor) {
+            Some(block) => {
+                block.next.store(NIL, Relaxed);
+                used.insert(anchor);
+                anchor
+            }
+            None => {
+                if anchor != NIL {
+                    crate::log::diag(|| format!("{:?}: corrupted message list anchor dropped", st.owner));
+                }
+                self.head.store(NIL, Relaxed);
+                NIL
+            }
+        };
+        let first = match anchor {
+            NIL => NIL,
+            a => st.msg_head(a).map_or(NIL, |h| h.next_msg.load(Relaxed)),
+        };
+        let (mut prev, mut block) = (anchor, first);
         let (mut count, mut bytes) = (0u64, 0u64);
         while block != NIL {
             match self.message_blocks(st, block, &used) {
@@ -621,13 +692,8 @@ impl MessageList {
                     block = next;
                 }
                 None => {
-                    match prev {
-                        NIL => self.head.store(NIL, Relaxed),
-                        p => {
-                            if let Some(h) = st.msg_head(p) {
-                                h.next_msg.store(NIL, Relaxed)
-                            }
-                        }
+                    if let Some(h) = st.msg_head(prev) {
+                        h.next_msg.store(NIL, Relaxed)
                     }
                     crate::log::diag(|| format!("{:?}: corrupted message list cut", st.owner));
                     break;

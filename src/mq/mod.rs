@@ -34,7 +34,7 @@ use queue::{MqQueue, Names, CREATING, NAMED, UNLINKED};
 use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
-const TAG: u32 = crate::region::TableSpec::tag(b"MQU2");
+const TAG: u32 = crate::region::TableSpec::tag(b"MQU3");
 /// Queue slots in a namespace (Linux's HARD_QUEUESMAX is 1024; only
 /// CAP_SYS_RESOURCE goes past queues_max).
 const SLOTS: u32 = 1024;

@@ -33,7 +33,7 @@ pub const MSG_INFO: i32 = 12;
 pub const MSG_STAT_ANY: i32 = 13;
 pub const MSG_COPY: i32 = 0o40000;
 
-const TAG: u32 = TableSpec::tag(b"MSQ2");
+const TAG: u32 = TableSpec::tag(b"MSQ3");
 
 /// The system's limits, read once per process from /proc/sys/kernel (Linux's
 /// defaults where it is absent).
