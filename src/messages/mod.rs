@@ -42,14 +42,14 @@
 //! first; they mark the same instants for every user of the list.
 
 use crate::error::Errno;
-use crate::region::{Owner, Region, Shared, CHUNK_SIZE};
+use crate::region::{Guard, Owner, Region, RobustLock, Shared, CHUNK_SIZE};
 use crate::user::OutBuf;
 use crate::platform::spin::{self, Whereabouts};
 use crate::process::{Look, Namespace};
 use crate::wait::{self, Deadline, Slept, WaitQueue, Waiter, Waits, Wakeups};
 use std::collections::HashSet;
 use std::ops::Range;
-use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering::{Acquire, Relaxed, Release}};
 
 mod typed;
 
@@ -66,25 +66,80 @@ const NIL: u32 = u32::MAX;
 /// keeps repair from following absurd sizes in a corrupted list.
 pub const MAX_TEXT: usize = 1 << 24;
 
-/// The list, embedded in its owner's table entry.
+/// The list, embedded in its owner's table entry: its two ends, each on
+/// cache lines of its own and written by its own side only, and a word
+/// both read and nobody writes unless something went wrong.
 #[repr(C)]
 pub struct MessageList {
+    receiving: ReceivingEnd,
+    sending: SendingEnd,
+    condition: Condition,
+}
+
+/// What receivers change, under the owner's lock.
+#[repr(C, align(64))]
+struct ReceivingEnd {
     /// The anchor (block index; see the module docs), or NIL before the
-    /// first message. Primary.
+    /// first message. Primary. (Written once by a sender too: the blank
+    /// anchor of a list that has none, before any receiver can use it.)
     head: AtomicU32,
+    /// Blocks that receivers freed, linked through `Block::next`, for the
+    /// sending end to take all at once. Derived.
+    returned: AtomicU32,
+    /// Messages and text bytes ever taken off the list. Derived.
+    taken: AtomicU64,
+    taken_bytes: AtomicU64,
+}
+
+/// What senders change, under the list's own lock.
+#[repr(C, align(64))]
+struct SendingEnd {
+    lock: RobustLock,
     /// Last message, the anchor if there is none, NIL if there is no
     /// anchor. Derived.
     tail: AtomicU32,
-    /// Messages and text bytes on the list. Derived.
-    count: AtomicU64,
-    bytes: AtomicU64,
-    /// Free blocks in the owner's chunks, linked through `Block::next`. Derived.
+    /// Free blocks for senders, linked through `Block::next`, and how
+    /// many. Derived.
     free: AtomicU32,
     free_count: AtomicU32,
+    /// Messages and text bytes ever put on the list. Derived.
+    sent: AtomicU64,
+    sent_bytes: AtomicU64,
 }
 
-// SAFETY: repr(C), atomics only.
+#[repr(C, align(64))]
+struct Condition {
+    /// Set when the list must be repaired before it is used again: a
+    /// sender died holding the sending end, or a call found the list
+    /// corrupt with one end locked; repair wants both (see [`Ends`]).
+    damaged: AtomicU32,
+}
+
+// SAFETY: repr(C), atomics only (RobustLock is an atomic word).
 unsafe impl Shared for MessageList {}
+
+/// The ends of a list a call locks. A send locks the sending end and a
+/// receive of the first message the receiving end (the owner's lock), so
+/// a sender and a receiver do not wait for each other; whatever touches
+/// both ends (a message taken from the middle or put there, an index of
+/// the whole list, registering a waiter, repair, the owner's control
+/// calls) locks both, the receiving end first.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Ends {
+    Receiving,
+    Sending,
+    Both,
+}
+
+/// The locks of the ends a call holds.
+pub struct Held<'r> {
+    _receiving: Option<Guard<'r>>,
+    _sending: Option<Guard<'r>>,
+    pub ends: Ends,
+    /// The list (and the owner's state under its lock) must be repaired
+    /// before it is used: both ends are held.
+    pub recovered: bool,
+}
 
 /// Who waits on a queue of messages, and what they watch, apart from the
 /// list: a would-be waiter watches while the peer rewrites the list (the
@@ -188,17 +243,20 @@ pub struct Wait<'r> {
 
 impl<'r> Wait<'r> {
     /// Waits as `which` (RECEIVER or SENDER) on `waiting`, owned by
-    /// `owner`, whose lock `locked` holds: until settled, the deadline, a
-    /// signal or a look. `describe` writes what the waiter waits for into
-    /// its record; `relock` takes the lock again (and checks the queue
-    /// still exists). Returns the lock, for the caller to try once more,
-    /// with how the sleep ended and the record's state, or the relock's
-    /// error.
+    /// `owner`, whose list's `ends` `locked` holds: until settled, the
+    /// deadline, a signal or a look. `describe` writes what the waiter
+    /// waits for into its record; `relock` locks the ends it is given
+    /// again (and checks the queue still exists). Returns the lock, for
+    /// the caller to try once more, with how the sleep ended and the
+    /// record's state, or the relock's error.
     ///
     /// The first time, it only spins (when the peer can run meanwhile) on
-    /// the queue's `sent` (or `freed`) word, unregistered: in a ping-pong
-    /// the answer usually comes within microseconds, and then nobody had
-    /// to queue or be settled.
+    /// the queue's `sent` (or `freed`) word, unregistered, and locks the
+    /// same ends again: in a ping-pong the answer usually comes within
+    /// microseconds, and then nobody had to queue or be settled. A waiter
+    /// registers only with both ends held (so the peer, which settles
+    /// waiters under its own end, cannot have missed it): holding one, it
+    /// locks both and has the caller look once more first.
     #[allow(clippy::too_many_arguments)] // the state of one wait, threaded through the caller's loop
     pub fn step<G>(
         &mut self,
@@ -207,17 +265,23 @@ impl<'r> Wait<'r> {
         owner: Owner,
         which: u32,
         locked: G,
+        ends: Ends,
         deadline: Option<Deadline>,
         describe: impl FnOnce(&Waiter),
-        relock: impl Fn() -> crate::error::Result<G>,
+        relock: impl Fn(Ends) -> crate::error::Result<G>,
     ) -> crate::error::Result<(G, Slept, u32)> {
+        let again = |g| (g, Slept::Settled(wait::RECHECK), wait::RECHECK);
         if !self.spun && !spin::quiet() {
             self.spun = true;
             let progress = if which == SENDER { &waiting.freed } else { &waiting.sent };
             let seen = progress.count.load(Relaxed);
             drop(locked);
             spin::watch(&progress.count, seen, Some(&progress.at), spin::SPIN_TIME);
-            return relock().map(|g| (g, Slept::Settled(wait::RECHECK), wait::RECHECK));
+            return relock(ends).map(again);
+        }
+        if ends != Ends::Both {
+            drop(locked);
+            return relock(Ends::Both).map(again);
         }
         if self.waiter.is_none() {
             self.waiter = Some(Waits::of(ns)?.claim(ns, owner)?);
@@ -230,7 +294,7 @@ impl<'r> Wait<'r> {
         if slept == Slept::Look {
             ns.reap_dead(Look::Thorough, false);
         }
-        let relocked = relock();
+        let relocked = relock(Ends::Both);
         let state = w.dequeue(relocked.as_ref().ok().map(|_| waiting.queue(which)));
         Ok((relocked?, slept, state))
     }
@@ -374,29 +438,67 @@ impl Store<'_> {
 impl MessageList {
     /// Empties the list of a new owner (whose chunks are all new).
     pub fn init(&self) {
-        for list in [&self.head, &self.tail, &self.free] {
+        let (r, s) = (&self.receiving, &self.sending);
+        for list in [&r.head, &r.returned, &s.tail, &s.free] {
             list.store(NIL, Relaxed);
         }
-        for count in [&self.count, &self.bytes] {
+        for count in [&r.taken, &r.taken_bytes, &s.sent, &s.sent_bytes] {
             count.store(0, Relaxed);
         }
-        self.free_count.store(0, Relaxed);
+        s.free_count.store(0, Relaxed);
+        self.condition.damaged.store(0, Relaxed);
     }
 
-    /// Messages on the list.
+    /// Locks `ends` of the list, whose receiving end `receiving` (the
+    /// owner's lock) guards. Whoever finds the list damaged, or takes a
+    /// lock over from a dead holder, gets both ends, `recovered`, and
+    /// must repair before anything else: by the lock order, one who
+    /// finds the sending end so first lets it go, flags the list, and
+    /// takes both.
+    pub fn lock<'r>(&'r self, receiving: &'r RobustLock, ends: Ends) -> Held<'r> {
+        let damaged = &self.condition.damaged;
+        if ends == Ends::Sending {
+            let guard = self.sending.lock.lock();
+            if !guard.recovered && damaged.load(Relaxed) == 0 {
+                return Held { _receiving: None, _sending: Some(guard), ends, recovered: false };
+            }
+            damaged.store(1, Relaxed);
+            drop(guard);
+            return self.lock(receiving, Ends::Both);
+        }
+        let first = receiving.lock();
+        if ends == Ends::Receiving && !first.recovered && damaged.load(Relaxed) == 0 {
+            return Held { _receiving: Some(first), _sending: None, ends, recovered: false };
+        }
+        let second = self.sending.lock.lock();
+        let recovered = first.recovered || second.recovered || damaged.load(Relaxed) != 0;
+        Held { _receiving: Some(first), _sending: Some(second), ends: Ends::Both, recovered }
+    }
+
+    /// Flags the list for repair by the next holder of both ends (after it
+    /// was found corrupt with one end locked).
+    pub fn mark_damaged(&self) {
+        self.condition.damaged.store(1, Relaxed);
+    }
+
+    /// Messages on the list: exact with both ends locked, else what one
+    /// end saw last (each end counts what it did, after doing it).
     pub fn count(&self) -> u64 {
-        self.count.load(Relaxed)
+        let taken = self.receiving.taken.load(Relaxed);
+        self.sending.sent.load(Relaxed).saturating_sub(taken)
     }
 
-    /// Text bytes on the list.
+    /// Text bytes on the list, as [`MessageList::count`].
     pub fn bytes(&self) -> u64 {
-        self.bytes.load(Relaxed)
+        let taken = self.receiving.taken_bytes.load(Relaxed);
+        self.sending.sent_bytes.load(Relaxed).saturating_sub(taken)
     }
 
     fn push_free(&self, st: &Store, block: u32) -> Result<(), Corrupt> {
-        st.block(block).ok_or(Corrupt)?.next.store(self.free.load(Relaxed), Relaxed);
-        self.free.store(block, Relaxed);
-        self.free_count.fetch_add(1, Relaxed);
+        let s = &self.sending;
+        st.block(block).ok_or(Corrupt)?.next.store(s.free.load(Relaxed), Relaxed);
+        s.free.store(block, Relaxed);
+        s.free_count.fetch_add(1, Relaxed);
         Ok(())
     }
 
@@ -404,30 +506,65 @@ impl MessageList {
     /// through `next` already, in list order, so a message's blocks need no
     /// linking of their own: only the last one's link is cut. The first.
     fn take_free(&self, st: &Store, count: usize) -> Result<u32, Corrupt> {
-        let first = self.free.load(Relaxed);
+        let s = &self.sending;
+        let first = s.free.load(Relaxed);
         let mut last = first;
         for _ in 1..count {
             last = st.block(last).ok_or(Corrupt)?.next.load(Relaxed);
         }
         let last = st.block(last).ok_or(Corrupt)?;
-        self.free.store(last.next.load(Relaxed), Relaxed);
+        s.free.store(last.next.load(Relaxed), Relaxed);
         last.next.store(NIL, Relaxed);
-        self.free_count.fetch_sub(count as u32, Relaxed);
+        s.free_count.fetch_sub(count as u32, Relaxed);
         Ok(first)
     }
 
-    /// Gives back the `count` blocks chained from `first` (a message's) in
-    /// one go: their own links are kept, the last one's joins the free
-    /// list. (Each link rewritten would be a cache line taken from the CPU
-    /// of the process that wrote the message, under the lock.)
-    fn give_free(&self, st: &Store, first: u32, count: usize) -> Result<(), Corrupt> {
+    /// Returns the `count` blocks chained from `first` (a message's) to the
+    /// sending end in one go: their own links are kept, the last one's
+    /// joins the returned list. (Each link rewritten would be a cache line
+    /// taken from the CPU of the process that wrote the message.) Only the
+    /// receiving end's holder pushes; the sending end may take the whole
+    /// list meanwhile, hence the compare-and-swap.
+    fn give_back(&self, st: &Store, first: u32, count: usize) -> Result<(), Corrupt> {
         let mut last = first;
         for _ in 1..count {
             last = st.block(last).ok_or(Corrupt)?.next.load(Relaxed);
         }
-        st.block(last).ok_or(Corrupt)?.next.store(self.free.load(Relaxed), Relaxed);
-        self.free.store(first, Relaxed);
-        self.free_count.fetch_add(count as u32, Relaxed);
+        let last = st.block(last).ok_or(Corrupt)?;
+        let returned = &self.receiving.returned;
+        let mut top = returned.load(Relaxed);
+        loop {
+            last.next.store(top, Relaxed);
+            // Release: the sender that takes the blocks sees them as left.
+            match returned.compare_exchange_weak(top, first, Release, Relaxed) {
+                Ok(_) => return Ok(()),
+                Err(now) => top = now,
+            }
+        }
+    }
+
+    /// Moves the blocks receivers returned to the sending end's free list.
+    fn take_returned(&self, st: &Store) -> Result<(), Corrupt> {
+        // Acquire: pairs with the Release of `give_back`.
+        let first = self.receiving.returned.swap(NIL, Acquire);
+        if first == NIL {
+            return Ok(());
+        }
+        let (mut last, mut count) = (first, 1u64);
+        loop {
+            let next = st.block(last).ok_or(Corrupt)?.next.load(Relaxed);
+            if next == NIL {
+                break;
+            }
+            (last, count) = (next, count + 1);
+            if count > st.total_blocks() {
+                return Err(Corrupt); // a cycle
+            }
+        }
+        let s = &self.sending;
+        st.block(last).ok_or(Corrupt)?.next.store(s.free.load(Relaxed), Relaxed);
+        s.free.store(first, Relaxed);
+        s.free_count.fetch_add(count as u32, Relaxed);
         Ok(())
     }
 
@@ -435,8 +572,13 @@ impl MessageList {
     /// chunks for the owner as needed (ENOMEM when the region is full).
     pub fn reserve(&self, st: &Store, size: usize) -> crate::error::Result<()> {
         // The first message also needs the blank anchor.
-        let count = blocks_for(size) + (self.head.load(Relaxed) == NIL) as usize;
-        while (self.free_count.load(Relaxed) as usize) < count {
+        let count = blocks_for(size) + (self.receiving.head.load(Relaxed) == NIL) as usize;
+        let free_count = &self.sending.free_count;
+        if (free_count.load(Relaxed) as usize) < count && self.take_returned(st).is_err() {
+            self.mark_damaged();
+            return Err(crate::error::Errno::EIO);
+        }
+        while (free_count.load(Relaxed) as usize) < count {
             let chunk = st.region.claim_chunk(st.owner)?;
             crate::crash_point::here("msg-chunk-claimed");
             for i in (0..BLOCKS_PER_CHUNK).rev() {
@@ -464,7 +606,7 @@ impl MessageList {
             done += len;
             block = st.block(block).ok_or(Corrupt)?.next.load(Relaxed);
         }
-        let anchor = match self.head.load(Relaxed) {
+        let anchor = match self.receiving.head.load(Relaxed) {
             NIL => self.make_anchor(st)?,
             anchor => anchor,
         };
@@ -477,15 +619,31 @@ impl MessageList {
 
         crate::crash_point::here("msg-send-before-link");
         // The single store that publishes the message (see module docs).
-        st.msg_head(prev).ok_or(Corrupt)?.next_msg.store(first, Relaxed);
+        // Release: a receiver that sees the link sees the message.
+        st.msg_head(prev).ok_or(Corrupt)?.next_msg.store(first, Release);
         crate::crash_point::here("msg-send-after-link");
+        let s = &self.sending;
         match next {
-            NIL => self.tail.store(first, Relaxed),
+            NIL => s.tail.store(first, Relaxed),
             n => st.msg_head(n).ok_or(Corrupt)?.prev_msg.store(first, Relaxed),
         }
-        self.count.fetch_add(1, Relaxed);
-        self.bytes.fetch_add(text.len() as u64, Relaxed);
+        // Loads and stores: only the sending end's holder writes these.
+        s.sent.store(s.sent.load(Relaxed) + 1, Relaxed);
+        s.sent_bytes.store(s.sent_bytes.load(Relaxed) + text.len() as u64, Relaxed);
         Ok(first)
+    }
+
+    /// Whether a message that goes before those whose tag `goes_before`
+    /// accepts would go last, so that the sending end alone may put it
+    /// there (see [`MessageList::enqueue`]).
+    pub fn appends(&self, st: &Store, goes_before: impl Fn(i64) -> bool) -> bool {
+        let tail = self.sending.tail.load(Relaxed);
+        // The tail stays allocated while the sending end is held: a
+        // receiver frees a message's first block only once a later one
+        // is linked.
+        tail == NIL
+            || tail == self.receiving.head.load(Relaxed)
+            || st.msg_head(tail).is_some_and(|t| !goes_before(t.tag.load(Relaxed)))
     }
 
     /// Makes a blank anchor for a list that never had one, and hangs the
@@ -498,23 +656,27 @@ impl MessageList {
         }
         blank.size.store(0, Relaxed);
         blank.tag.store(0, Relaxed);
-        self.head.store(anchor, Relaxed);
-        self.tail.store(anchor, Relaxed);
+        // Release: a receiver that sees the anchor sees it blank.
+        self.receiving.head.store(anchor, Release);
+        self.sending.tail.store(anchor, Relaxed);
         Ok(anchor)
     }
 
     /// The first message, or NIL.
     fn first(&self, st: &Store) -> Result<u32, Corrupt> {
-        match self.head.load(Relaxed) {
+        // Acquire: pairs with the Release of the sender's link (and of the
+        // blank anchor's), which may have been made under the other end.
+        match self.receiving.head.load(Acquire) {
             NIL => Ok(NIL),
-            anchor => Ok(st.msg_head(anchor).ok_or(Corrupt)?.next_msg.load(Relaxed)),
+            anchor => Ok(st.msg_head(anchor).ok_or(Corrupt)?.next_msg.load(Acquire)),
         }
     }
 
     /// Where a new message goes: between `prev` (the anchor, or a
-    /// message) and `next` (NIL: at the end).
+    /// message) and `next` (NIL: at the end). Anywhere but last only with
+    /// both ends held (see [`MessageList::appends`]).
     fn place_for(&self, st: &Store, anchor: u32, goes_before: &impl Fn(i64) -> bool) -> Result<(u32, u32), Corrupt> {
-        let tail = self.tail.load(Relaxed);
+        let tail = self.sending.tail.load(Relaxed);
         if tail == anchor || !goes_before(st.msg_head(tail).ok_or(Corrupt)?.tag.load(Relaxed)) {
             return Ok((tail, NIL));
         }
@@ -535,7 +697,7 @@ impl MessageList {
     fn walk(&self, st: &Store, mut visit: impl FnMut(u32, &MsgHead) -> bool) -> Result<(), Corrupt> {
         let mut block = self.first(st)?;
         // Every message takes a block: a longer list is a cycle.
-        let limit = self.count.load(Relaxed).min(st.total_blocks());
+        let limit = st.total_blocks();
         let mut seen = 0u64;
         while block != NIL {
             seen += 1;
@@ -604,7 +766,8 @@ impl MessageList {
         Ok(())
     }
 
-    /// Takes `found` off the list and frees its blocks.
+    /// Takes `found` off the list and frees its blocks: the first message
+    /// with the receiving end held, any with both.
     pub fn unlink(&self, st: &Store, found: &Found) -> Result<(), Corrupt> {
         let head = st.msg_head(found.block).ok_or(Corrupt)?;
         let (prev, next) = (head.prev_msg.load(Relaxed), head.next_msg.load(Relaxed));
@@ -614,35 +777,39 @@ impl MessageList {
         if link.load(Relaxed) != found.block {
             return Err(Corrupt);
         }
-        let anchor = self.head.load(Relaxed);
+        let r = &self.receiving;
+        let anchor = r.head.load(Relaxed);
+        let taken = |r: &ReceivingEnd| {
+            // Loads and stores: only the receiving end's holder writes these.
+            r.taken.store(r.taken.load(Relaxed) + 1, Relaxed);
+            r.taken_bytes.store(r.taken_bytes.load(Relaxed) + found.size as u64, Relaxed);
+        };
         if prev != anchor {
             // The single store that consumes the message (see module docs).
             link.store(next, Relaxed);
             crate::crash_point::here("msg-receive-after-unlink");
             match next {
-                NIL => self.tail.store(prev, Relaxed),
+                NIL => self.sending.tail.store(prev, Relaxed),
                 n => st.msg_head(n).ok_or(Corrupt)?.prev_msg.store(prev, Relaxed),
             }
-            self.count.fetch_sub(1, Relaxed);
-            self.bytes.fetch_sub(found.size as u64, Relaxed);
-            return self.give_free(st, found.block, blocks_for(found.size));
+            taken(r);
+            return self.give_back(st, found.block, blocks_for(found.size));
         }
         // The first message: the single store that consumes it makes it
         // the anchor (the tail still, if it was the last).
-        self.head.store(found.block, Relaxed);
+        r.head.store(found.block, Relaxed);
         crate::crash_point::here("msg-receive-after-unlink");
-        self.count.fetch_sub(1, Relaxed);
-        self.bytes.fetch_sub(found.size as u64, Relaxed);
+        taken(r);
+        // Its text blocks and the old anchor go back together.
+        let anchor_block = st.block(anchor).ok_or(Corrupt)?;
         let text = st.block(found.block).ok_or(Corrupt)?.next.swap(NIL, Relaxed);
-        if text != NIL {
-            self.give_free(st, text, blocks_for(found.size) - 1)?;
-        }
-        self.give_free(st, anchor, 1)
+        anchor_block.next.store(text, Relaxed);
+        self.give_back(st, anchor, blocks_for(found.size))
     }
 
     /// Rebuilds all derived state from the message list and the chunks the
-    /// owner holds. Run by whoever takes the lock over from a dead holder,
-    /// or finds the list inconsistent. A message whose blocks are not all
+    /// owner holds, with both ends locked. Run by whoever takes a lock over
+    /// from a dead holder, or finds the list inconsistent. A message whose blocks are not all
     /// ours, or that shares a block with another, can only come from
     /// corruption: the list is cut before it.
     pub fn repair(&self, st: &Store) {
@@ -656,7 +823,8 @@ impl MessageList {
     fn repair_keeping(&self, st: &Store, keep: Range<u32>) -> bool {
         let chunks = st.region.chunks_of(st.owner);
         let mut used = HashSet::new();
-        let anchor = self.head.load(Relaxed);
+        let (r, s) = (&self.receiving, &self.sending);
+        let anchor = r.head.load(Relaxed);
         // An anchor is one block: the text blocks of a message that became
         // the anchor are free, even if it died before it said so.
         let anchor = match st.block(anchor) {
@@ -669,7 +837,7 @@ impl MessageList {
                 if anchor != NIL {
                     crate::log::diag(|| format!("{:?}: corrupted message list anchor dropped", st.owner));
                 }
-                self.head.store(NIL, Relaxed);
+                r.head.store(NIL, Relaxed);
                 NIL
             }
         };
@@ -700,11 +868,15 @@ impl MessageList {
                 }
             }
         }
-        self.tail.store(prev, Relaxed);
-        self.count.store(count, Relaxed);
-        self.bytes.store(bytes, Relaxed);
-        self.free.store(NIL, Relaxed);
-        self.free_count.store(0, Relaxed);
+        s.tail.store(prev, Relaxed);
+        r.taken.store(0, Relaxed);
+        r.taken_bytes.store(0, Relaxed);
+        s.sent.store(count, Relaxed);
+        s.sent_bytes.store(bytes, Relaxed);
+        r.returned.store(NIL, Relaxed);
+        s.free.store(NIL, Relaxed);
+        s.free_count.store(0, Relaxed);
+        self.condition.damaged.store(0, Relaxed);
         let kept = !used.iter().any(|block| keep.contains(&(block / BLOCKS_PER_CHUNK)));
         for chunk in chunks.iter().rev().filter(|c| !(kept && keep.contains(c))) {
             for block in (chunk * BLOCKS_PER_CHUNK..(chunk + 1) * BLOCKS_PER_CHUNK).rev() {

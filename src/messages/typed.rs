@@ -294,6 +294,23 @@ impl TypedList {
         self.list.count()
     }
 
+    /// [`MessageList::lock`].
+    pub fn lock<'r>(&'r self, receiving: &'r crate::region::RobustLock, ends: super::Ends) -> super::Held<'r> {
+        self.list.lock(receiving, ends)
+    }
+
+    /// [`MessageList::mark_damaged`].
+    pub fn mark_damaged(&self) {
+        self.list.mark_damaged()
+    }
+
+    /// Whether the list has an index, which sends and receives must keep
+    /// with both ends locked. (Made and dropped only with both locked, so
+    /// stable while either is held.)
+    pub fn has_index(&self) -> bool {
+        self.index.place.load(Relaxed) != 0
+    }
+
     pub fn bytes(&self) -> u64 {
         self.list.bytes()
     }

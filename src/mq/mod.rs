@@ -22,7 +22,7 @@ pub use notify::{Request, ThreadRequest};
 pub use queue::NAME_MAX;
 
 use crate::error::{Errno, Result};
-use crate::messages::{Corrupt, Fault, Progress, Store, Visit, Wait, MAX_TEXT, RECEIVER, SENDER};
+use crate::messages::{Corrupt, Ends, Fault, Held, Progress, Store, Visit, Wait, MAX_TEXT, RECEIVER, SENDER};
 use crate::platform::spin;
 use crate::platform::{self, descriptors as fd, LocalMutex};
 use crate::process::{inspect, Family, Namespace, ProcRef, Scope};
@@ -263,37 +263,65 @@ struct Locked<'r> {
     ns: &'r Namespace,
     q: &'r MqQueue,
     st: Store<'r>,
-    _guard: Guard<'r>,
+    held: Held<'r>,
 }
 
 impl<'r> Locked<'r> {
+    /// The list was found corrupt: repaired now with both ends held, else
+    /// flagged for the next holder of both.
+    fn repair(&self) {
+        match self.held.ends {
+            Ends::Both => self.q.list.repair(&self.st),
+            _ => self.q.list.mark_damaged(),
+        }
+    }
+
     /// Settles every waiter of `which` to try again (woken afterwards).
     fn settle_all(&self, which: u32, wakeups: &mut Wakeups<'r>) {
         self.q.waiting.settle_all(self.ns, self.st.owner, which, wait::RECHECK, wakeups);
     }
 }
 
-/// Locks queue `q` (slot `slot`), repairing it if the previous holder
+/// Locks queue `q` (slot `slot`) whole: both ends of its list.
+fn lock<'r>(ns: &'r Namespace, queues: &Queues<'r>, slot: u32, q: &'r MqQueue, generation: u32) -> Result<Locked<'r>> {
+    lock_ends(ns, queues, slot, q, generation, Ends::Both)
+}
+
+/// Locks `ends` of queue `q`'s list (the receiving end is the queue's
+/// lock; see `messages::Ends`), repairing the queue if a previous holder
 /// died, and checks that it still holds `generation` (EBADF: the
 /// descriptor's queue is gone, which only a concurrent close allows).
-fn lock<'r>(ns: &'r Namespace, queues: &Queues<'r>, slot: u32, q: &'r MqQueue, generation: u32) -> Result<Locked<'r>> {
-    let guard = q.lock.lock();
+fn lock_ends<'r>(
+    ns: &'r Namespace,
+    queues: &Queues<'r>,
+    slot: u32,
+    q: &'r MqQueue,
+    generation: u32,
+    ends: Ends,
+) -> Result<Locked<'r>> {
+    let held = q.list.lock(&q.lock, ends);
     if !q.holds(generation) {
         return Err(Errno::EBADF);
     }
     let st = Store { region: ns, owner: queues.owner(slot, generation) };
-    if guard.recovered {
+    if held.recovered {
         crate::log::diag(|| format!("mq slot {slot}: lock holder died; repairing"));
         q.list.repair(&st);
         q.waiting.recover(ns, st.owner)?;
     }
-    Ok(Locked { ns, q, st, _guard: guard })
+    Ok(Locked { ns, q, st, held })
 }
 
+/// Runs a queue mutation, repairing the queue once if it turns out
+/// corrupt; with one end locked, the call fails (EIO) and the next one to
+/// lock both ends repairs.
 fn with_repair<T>(locked: &Locked, mut op: impl FnMut() -> std::result::Result<T, Corrupt>) -> Result<T> {
     op().or_else(|Corrupt| {
-        locked.q.list.repair(&locked.st);
-        op().map_err(|Corrupt| Errno::EIO)
+        locked.repair();
+        match locked.held.ends {
+            Ends::Both => op().map_err(|Corrupt| Errno::EIO),
+            _ => Err(Errno::EIO),
+        }
     })
 }
 
@@ -320,7 +348,11 @@ fn target(ns: &Namespace, fd: i32) -> Result<(Target<'_>, Description)> {
 
 impl<'r> Target<'r> {
     fn lock(&self, ns: &'r Namespace) -> Result<Locked<'r>> {
-        lock(ns, &self.queues, self.slot, self.q, self.generation)
+        self.lock_ends(ns, Ends::Both)
+    }
+
+    fn lock_ends(&self, ns: &'r Namespace, ends: Ends) -> Result<Locked<'r>> {
+        lock_ends(ns, &self.queues, self.slot, self.q, self.generation, ends)
     }
 
     /// Whether the descriptor's open description has O_NONBLOCK.
@@ -611,15 +643,24 @@ pub fn check_send(ns: &Namespace, fd: i32, len: usize) -> Result<Target<'_>> {
 
 /// mq_timedsend(3), after [`check_send`] and reading the message.
 pub fn send(ns: &Namespace, t: &Target, text: &[u8], prio: u32, deadline: Option<Deadline>) -> Result<()> {
-    let mut locked = t.lock(ns)?;
+    let mut locked = t.lock_ends(ns, Ends::Sending)?;
     let q = t.q;
     let (mut pending, mut waited) = (Wait::default(), false);
     let (mut glanced, mut checked) = (false, false);
+    // Highest priority first, FIFO within one.
+    let goes_before = |p| p < prio as i64;
     loop {
+        // The sending end alone puts a message last, on a queue nobody
+        // asked to be notified about (which wants to know whether it was
+        // empty); anything else is done with both ends locked.
+        let registered = q.notify.owner.load(Relaxed) != 0;
+        if locked.held.ends == Ends::Sending && (registered || !q.list.appends(&locked.st, goes_before)) {
+            drop(locked);
+            locked = t.lock(ns)?;
+        }
         if q.list.count() < q.maxmsg() {
             q.list.reserve(&locked.st, text.len())?;
-            // Highest priority first, FIFO within one.
-            with_repair(&locked, || q.list.enqueue(&locked.st, prio as i64, text, |p| p < prio as i64))?;
+            with_repair(&locked, || q.list.enqueue(&locked.st, prio as i64, text, goes_before))?;
             q.last_pids[0].store(platform::pid(), Relaxed);
             let nobody_waits = q.waiting.receivers.is_empty();
             let mut wakeups = Wakeups::default();
@@ -645,16 +686,9 @@ pub fn send(ns: &Namespace, t: &Target, text: &[u8], prio: u32, deadline: Option
             return Err(Errno::EAGAIN);
         }
         checked = true;
-        locked = after_wait(pending.step(
-            ns,
-            &q.waiting,
-            locked.st.owner,
-            SENDER,
-            locked,
-            deadline,
-            |_| {},
-            || t.lock(ns),
-        )?)?;
+        let (owner, held) = (locked.st.owner, locked.held.ends);
+        let relock = |e| t.lock_ends(ns, e);
+        locked = after_wait(pending.step(ns, &q.waiting, owner, SENDER, locked, held, deadline, |_| {}, relock)?)?;
     }
 }
 
@@ -681,7 +715,8 @@ pub fn receive(
     prio: &mut OutBuf,
     deadline: Option<Deadline>,
 ) -> Result<usize> {
-    let mut locked = t.lock(ns)?;
+    // The first message is taken with the receiving end locked.
+    let mut locked = t.lock_ends(ns, Ends::Receiving)?;
     let q = t.q;
     let mut pending = Wait::default();
     let (mut glanced, mut checked) = (false, false);
@@ -691,7 +726,7 @@ pub fn receive(
                 Ok(()) => {}
                 Err(Fault::Caller(e)) => return Err(e),
                 Err(Fault::Corrupt) => {
-                    q.list.repair(&locked.st);
+                    locked.repair();
                     return Err(Errno::EIO);
                 }
             }
@@ -716,16 +751,9 @@ pub fn receive(
             return Err(Errno::EAGAIN);
         }
         checked = true;
-        locked = after_wait(pending.step(
-            ns,
-            &q.waiting,
-            locked.st.owner,
-            RECEIVER,
-            locked,
-            deadline,
-            |_| {},
-            || t.lock(ns),
-        )?)?;
+        let (owner, held) = (locked.st.owner, locked.held.ends);
+        let relock = |e| t.lock_ends(ns, e);
+        locked = after_wait(pending.step(ns, &q.waiting, owner, RECEIVER, locked, held, deadline, |_| {}, relock)?)?;
     }
 }
 
@@ -743,10 +771,10 @@ fn glance<'r>(ns: &'r Namespace, t: &Target<'r>, locked: Locked<'r>, progress: &
     if spin::quiet() {
         return Ok(locked);
     }
-    let seen = progress.count.load(Relaxed);
+    let (seen, ends) = (progress.count.load(Relaxed), locked.held.ends);
     drop(locked);
     spin::watch(&progress.count, seen, Some(&progress.at), GLANCE);
-    t.lock(ns)
+    t.lock_ends(ns, ends)
 }
 
 /// What a wait's end means for mq_send and mq_receive: the queue is gone

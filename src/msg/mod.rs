@@ -19,10 +19,10 @@ pub use queue::MsgQueue;
 
 use crate::error::{Errno, Result};
 use crate::ipc::{self, registry, Objects};
-use crate::messages::{Corrupt, Fault, Store, Wait, MAX_TEXT, RECEIVER, SENDER};
+use crate::messages::{Corrupt, Ends, Fault, Held, Store, Wait, MAX_TEXT, RECEIVER, SENDER};
 use crate::platform::{self, Once};
 use crate::process::{inspect, Family, Namespace, ProcRef, Scope};
-use crate::region::{Guard, TableSpec};
+use crate::region::TableSpec;
 use crate::user::OutBuf;
 use crate::wait::{self, Slept, Waiter, Waits, Wakeups};
 use queue::Select;
@@ -102,10 +102,19 @@ struct Locked<'r> {
     ns: &'r Namespace,
     q: &'r MsgQueue,
     st: Store<'r>,
-    _guard: Guard<'r>,
+    held: Held<'r>,
 }
 
 impl<'r> Locked<'r> {
+    /// The list was found corrupt: repaired now with both ends held, else
+    /// flagged for the next holder of both.
+    fn repair(&self) {
+        match self.held.ends {
+            Ends::Both => self.q.list.repair(&self.st),
+            _ => self.q.list.mark_damaged(),
+        }
+    }
+
     /// The wait table (looked up only when someone waits).
     fn waits(&self) -> Waits<'r> {
         Waits::of(self.ns).expect("checked when the namespace was opened")
@@ -117,20 +126,32 @@ impl<'r> Locked<'r> {
     }
 }
 
-/// Locks queue `id`, repairing it if the previous holder died, and checks
-/// that it still is queue `id` (EIDRM).
+/// Locks queue `id` whole (both ends of its list: see `messages::Ends`).
 fn lock<'r>(ns: &'r Namespace, queues: &Objects<'r, MsgQueue>, q: &'r MsgQueue, id: i32) -> Result<Locked<'r>> {
-    let guard = q.header.lock.lock();
+    lock_ends(ns, queues, q, id, Ends::Both)
+}
+
+/// Locks `ends` of queue `id`'s list (the receiving end is the queue's
+/// lock), repairing the queue if a previous holder died, and checks that
+/// it still is queue `id` (EIDRM).
+fn lock_ends<'r>(
+    ns: &'r Namespace,
+    queues: &Objects<'r, MsgQueue>,
+    q: &'r MsgQueue,
+    id: i32,
+    ends: Ends,
+) -> Result<Locked<'r>> {
+    let held = q.list.lock(&q.header.lock, ends);
     if !q.header.holds(id) {
         return Err(Errno::EIDRM);
     }
     let st = Store { region: ns, owner: ipc::owner_of(queues, id) };
-    if guard.recovered {
+    if held.recovered {
         crate::log::diag(|| format!("msg queue {id}: lock holder died; repairing"));
         q.list.repair(&st);
         q.waiting.recover(ns, st.owner)?;
     }
-    Ok(Locked { ns, q, st, _guard: guard })
+    Ok(Locked { ns, q, st, held })
 }
 
 /// The queue named `id`, and the table it is in.
@@ -140,11 +161,16 @@ fn find(ns: &Namespace, id: i32) -> Result<(Objects<'_, MsgQueue>, &MsgQueue)> {
     Ok((queues, q))
 }
 
-/// Runs a queue mutation, repairing the queue once if it turns out corrupt.
+/// Runs a queue mutation, repairing the queue once if it turns out
+/// corrupt; with one end locked, the call fails (EIO) and the next one to
+/// lock both ends repairs.
 fn with_repair<T>(locked: &Locked, mut op: impl FnMut() -> std::result::Result<T, Corrupt>) -> Result<T> {
     op().or_else(|Corrupt| {
-        locked.q.list.repair(&locked.st);
-        op().map_err(|Corrupt| Errno::EIO)
+        locked.repair();
+        match locked.held.ends {
+            Ends::Both => op().map_err(|Corrupt| Errno::EIO),
+            _ => Err(Errno::EIO),
+        }
     })
 }
 
@@ -175,9 +201,15 @@ pub fn check_send(id: i32, size: usize, mtype: i64) -> Result<()> {
 /// msgsnd(2), after [`check_send`].
 pub fn send(ns: &Namespace, id: i32, mtype: i64, text: &[u8], flags: i32) -> Result<()> {
     let (queues, q) = find(ns, id)?;
-    let mut locked = lock(ns, &queues, q, id)?;
+    // A queue with an index of types is sent to with both ends locked.
+    let ends = |indexed: bool| if indexed { Ends::Both } else { Ends::Sending };
+    let mut locked = lock_ends(ns, &queues, q, id, ends(q.list.has_index()))?;
     let mut pending = Wait::default();
     loop {
+        if locked.held.ends != ends(q.list.has_index()) && locked.held.ends != Ends::Both {
+            drop(locked);
+            locked = lock_ends(ns, &queues, q, id, Ends::Both)?;
+        }
         platform::with_credentials(|c| q.header.perm.check(c, 0o222))?;
         let qbytes = q.qbytes.load(Relaxed);
         if text.len() as u64 + q.list.bytes() <= qbytes && q.list.count() < qbytes {
@@ -204,7 +236,9 @@ pub fn send(ns: &Namespace, id: i32, mtype: i64, text: &[u8], flags: i32) -> Res
             return Err(Errno::EAGAIN);
         }
         let owner = locked.st.owner;
-        let woken = pending.step(ns, &q.waiting, owner, SENDER, locked, None, |_| {}, || lock(ns, &queues, q, id))?;
+        let held = locked.held.ends;
+        let relock = |e| lock_ends(ns, &queues, q, id, e);
+        let woken = pending.step(ns, &q.waiting, owner, SENDER, locked, held, None, |_| {}, relock)?;
         locked = after_wait(woken)?;
     }
 }
@@ -237,9 +271,16 @@ const MTYPE: usize = std::mem::size_of::<libc::c_long>();
 pub fn receive(ns: &Namespace, id: i32, buffer: &mut OutBuf, select: Select, flags: i32) -> Result<(i64, usize)> {
     let (queues, q) = find(ns, id)?;
     let capacity = buffer.len().saturating_sub(MTYPE);
-    let mut locked = lock(ns, &queues, q, id)?;
+    // The first message, of a queue without an index, is taken with the
+    // receiving end locked; any other with both.
+    let ends = |indexed: bool| if matches!(select, Select::Any) && !indexed { Ends::Receiving } else { Ends::Both };
+    let mut locked = lock_ends(ns, &queues, q, id, ends(q.list.has_index()))?;
     let mut pending = Wait::default();
     loop {
+        if locked.held.ends != ends(q.list.has_index()) && locked.held.ends != Ends::Both {
+            drop(locked);
+            locked = lock_ends(ns, &queues, q, id, Ends::Both)?;
+        }
         platform::with_credentials(|c| q.header.perm.check(c, 0o444))?;
         if let Some(found) = with_repair(&locked, || q.find(&locked.st, select))? {
             if found.size > capacity {
@@ -261,7 +302,7 @@ pub fn receive(ns: &Namespace, id: i32, buffer: &mut OutBuf, select: Select, fla
                 Ok(()) => {}
                 Err(Fault::Caller(e)) => return Err(e),
                 Err(Fault::Corrupt) => {
-                    q.list.repair(&locked.st);
+                    locked.repair();
                     return Err(Errno::EIO);
                 }
             }
@@ -286,8 +327,9 @@ pub fn receive(ns: &Namespace, id: i32, buffer: &mut OutBuf, select: Select, fla
             waiter.record().payload[0].store(kind, Relaxed);
             waiter.record().payload[1].store(value, Relaxed);
         };
-        let woken =
-            pending.step(ns, &q.waiting, owner, RECEIVER, locked, None, describe, || lock(ns, &queues, q, id))?;
+        let held = locked.held.ends;
+        let relock = |e| lock_ends(ns, &queues, q, id, e);
+        let woken = pending.step(ns, &q.waiting, owner, RECEIVER, locked, held, None, describe, relock)?;
         locked = after_wait(woken)?;
     }
 }
