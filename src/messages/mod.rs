@@ -307,6 +307,15 @@ struct Block {
     next: AtomicU32,
 }
 
+/// The first block of a chain given back to the sending end: how many
+/// blocks it and the chains below it hold, so that the sender that takes
+/// them need not walk them.
+#[repr(C)]
+struct Returned {
+    next: AtomicU32,
+    blocks: AtomicU32,
+}
+
 /// The first block of a message.
 #[repr(C)]
 struct MsgHead {
@@ -331,6 +340,8 @@ struct MsgHead {
 
 // SAFETY: repr(C), atomics only.
 unsafe impl Shared for Block {}
+// SAFETY: repr(C), atomics only.
+unsafe impl Shared for Returned {}
 // SAFETY: repr(C), atomics only.
 unsafe impl Shared for MsgHead {}
 
@@ -531,10 +542,19 @@ impl MessageList {
             last = st.block(last).ok_or(Corrupt)?.next.load(Relaxed);
         }
         let last = st.block(last).ok_or(Corrupt)?;
+        let head = st.at_block::<Returned>(first).ok_or(Corrupt)?;
         let returned = &self.receiving.returned;
         let mut top = returned.load(Relaxed);
         loop {
             last.next.store(top, Relaxed);
+            // The count below: read in a block the sending end may be
+            // taking and reusing right now, but then the exchange fails
+            // (only this end pushes, so the top cannot come back).
+            let below = match top {
+                NIL => 0,
+                t => st.at_block::<Returned>(t).ok_or(Corrupt)?.blocks.load(Relaxed),
+            };
+            head.blocks.store(below.saturating_add(count as u32), Relaxed);
             // Release: the sender that takes the blocks sees them as left.
             match returned.compare_exchange_weak(top, first, Release, Relaxed) {
                 Ok(_) => return Ok(()),
@@ -550,21 +570,23 @@ impl MessageList {
         if first == NIL {
             return Ok(());
         }
-        let (mut last, mut count) = (first, 1u64);
-        loop {
-            let next = st.block(last).ok_or(Corrupt)?.next.load(Relaxed);
-            if next == NIL {
-                break;
-            }
-            (last, count) = (next, count + 1);
-            if count > st.total_blocks() {
-                return Err(Corrupt); // a cycle
-            }
+        let count = st.at_block::<Returned>(first).ok_or(Corrupt)?.blocks.load(Relaxed);
+        if count as u64 > st.total_blocks() {
+            return Err(Corrupt);
         }
+        // The taken chain goes after the few free blocks the sending end
+        // has left (its own, in its cache), not walked itself.
         let s = &self.sending;
-        st.block(last).ok_or(Corrupt)?.next.store(s.free.load(Relaxed), Relaxed);
-        s.free.store(first, Relaxed);
-        s.free_count.fetch_add(count as u32, Relaxed);
+        let mut last = s.free.load(Relaxed);
+        if last == NIL {
+            s.free.store(first, Relaxed);
+        } else {
+            for _ in 1..s.free_count.load(Relaxed) {
+                last = st.block(last).ok_or(Corrupt)?.next.load(Relaxed);
+            }
+            st.block(last).ok_or(Corrupt)?.next.store(first, Relaxed);
+        }
+        s.free_count.fetch_add(count, Relaxed);
         Ok(())
     }
 
