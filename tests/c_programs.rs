@@ -1,9 +1,11 @@
-//! Every C program in `c-tests/` runs three ways: on the kernel, under the
-//! shim through LD_PRELOAD, and linked with the shim through pkg-config.
-//! Each prints a transcript of what it observed; the three transcripts and
-//! exit statuses must be identical. Each run gets a fresh working directory,
-//! and each shim run a namespace directory of its own, which must hold
-//! nothing but the region file afterwards.
+//! Every C program in `c-tests/` runs four ways: on the kernel, under the
+//! shim through LD_PRELOAD, linked with the shim through pkg-config, and
+//! under `ipcshim run --no-kernel-ipc` (the kernel's IPC system calls fail
+//! with ENOSYS there, so a call that reached the kernel shows). Each prints
+//! a transcript of what it observed; the four transcripts and exit statuses
+//! must be identical. Each run gets a fresh working directory, and each
+//! shim run a namespace directory of its own, which must hold nothing but
+//! the region file afterwards.
 
 mod common;
 
@@ -28,12 +30,21 @@ fn differential(name: &str) {
     let expected = String::from_utf8_lossy(&kernel.stdout).into_owned();
     assert!(!expected.is_empty(), "{name} printed nothing on the kernel");
 
-    for (how, exe, preload) in [("LD_PRELOAD", &native, true), ("linked", &linked, false)] {
+    let shim_runs = [
+        ("LD_PRELOAD", &native, Shim::Preload),
+        ("linked", &linked, Shim::Linked),
+        ("ipcshim run --no-kernel-ipc", &native, Shim::Command),
+    ];
+    for (how, exe, shim) in shim_runs {
         let ns = TempDir::new("ns");
         // Like /dev/shm: programs that change uid create queues there too.
         let sticky = std::os::unix::fs::PermissionsExt::from_mode(0o1777);
         std::fs::set_permissions(ns.path(), sticky).expect("chmod ns dir");
-        let mode = if preload { Mode::Preload(ns.path()) } else { Mode::Linked(ns.path()) };
+        let mode = match shim {
+            Shim::Preload => Mode::Preload(ns.path()),
+            Shim::Linked => Mode::Linked(ns.path()),
+            Shim::Command => Mode::Command(ns.path()),
+        };
         let shim = run(exe, mode, LIMIT);
         let got = String::from_utf8_lossy(&shim.stdout);
         if got != expected || shim.status.code() != kernel.status.code() {
@@ -52,6 +63,13 @@ fn differential(name: &str) {
             "{name} ({how}) left files behind in its namespace: {left:?}"
         );
     }
+}
+
+/// How a shim run gets the library.
+enum Shim {
+    Preload,
+    Linked,
+    Command,
 }
 
 fn first_difference(a: &str, b: &str) -> String {

@@ -26,6 +26,45 @@ pub fn shim_library() -> PathBuf {
     lib
 }
 
+/// The `ipcshim` command built from `cli/` with this test run's profile
+/// and target directory. `CARGO_BIN_EXE_ipcshim` exists only for the
+/// command's own tests, and a `cargo test` that selects only this crate's
+/// tests (`--test NAME`, `-p ipcshim`) does not build the command at all,
+/// while a copy left by an earlier build may be stale. So the first call in
+/// a test process runs `cargo build -p ipcshim-cli` itself (the cargo that
+/// built the tests, which holds no lock on the target directory while tests
+/// run): nothing to do when `cargo test` at the top already built it, and
+/// the command matching the sources otherwise. The library it preloads is
+/// chosen by the caller (`IPCSHIM_LIB`), never the one beside it.
+pub fn ipcshim_command() -> PathBuf {
+    static BUILT: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let profile_dir = profile_dir();
+        let dir_name = profile_dir.file_name().and_then(|n| n.to_str()).ok_or("target/<profile> has no name")?;
+        // Cargo's dev profile (and the test profile that inherits it) builds
+        // into debug/; every other profile into a directory of its name.
+        let profile = if dir_name == "debug" { "dev" } else { dir_name };
+        let target_dir = profile_dir.parent().ok_or("target/<profile> has no parent")?;
+        let out = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "-p", "ipcshim-cli", "--bin", "ipcshim", "--profile", profile])
+            .arg("--manifest-path")
+            .arg(repo().join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(target_dir)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run cargo: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("cargo build -p ipcshim-cli failed:\n{}", String::from_utf8_lossy(&out.stderr)));
+        }
+        Ok(profile_dir.join("ipcshim"))
+    });
+    match built {
+        Ok(binary) => binary.clone(),
+        Err(why) => panic!("{why}"),
+    }
+}
+
 /// A directory removed (with its contents) when dropped.
 pub struct TempDir(PathBuf);
 
@@ -97,6 +136,9 @@ pub enum Mode<'a> {
     Preload(&'a Path),
     /// A program linked with the shim, in the shim namespace directory given.
     Linked(&'a Path),
+    /// `ipcshim run --no-kernel-ipc --dir DIR -- exe`: under the shim
+    /// through the command, with the kernel's IPC system calls taken away.
+    Command(&'a Path),
 }
 
 /// Whether `unshare --ipc` works here (root, or user namespaces).
@@ -116,6 +158,11 @@ pub fn run(exe: &Path, mode: Mode, limit: Duration) -> Output {
             c.arg("--ipc").arg(exe);
             c
         }
+        Mode::Command(ns) => {
+            let mut c = Command::new(ipcshim_command());
+            c.args(["run", "--no-kernel-ipc", "--dir"]).arg(ns).arg("--").arg(exe);
+            c
+        }
         _ => Command::new(exe),
     };
     // cargo test sets LD_LIBRARY_PATH, which would beat the linked
@@ -131,6 +178,9 @@ pub fn run(exe: &Path, mode: Mode, limit: Duration) -> Output {
         }
         Mode::Linked(ns) => {
             cmd.env("IPCSHIM_DIR", ns);
+        }
+        Mode::Command(_) => {
+            cmd.env("IPCSHIM_LIB", shim_library());
         }
     }
     run_with_limit(cmd, limit)
