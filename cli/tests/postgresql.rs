@@ -24,8 +24,12 @@ use support::*;
 /// as the machine may be busy with other tests.
 const LIMIT: Duration = Duration::from_secs(180);
 
-/// The newest PostgreSQL server installed in Debian's layout,
-/// /usr/lib/postgresql/<major version>/bin: (version, directory).
+/// The programs the tests run.
+const PROGRAMS: [&str; 5] = ["initdb", "postgres", "pg_isready", "psql", "pgbench"];
+
+/// The newest PostgreSQL installed in Debian's layout with all of
+/// [`PROGRAMS`], /usr/lib/postgresql/<major version>/bin: (version,
+/// directory).
 fn server_programs() -> (u32, PathBuf) {
     let newest = std::fs::read_dir("/usr/lib/postgresql")
         .into_iter()
@@ -34,7 +38,7 @@ fn server_programs() -> (u32, PathBuf) {
             let e = e.ok()?;
             let version: u32 = e.file_name().to_str()?.parse().ok()?;
             let bin = e.path().join("bin");
-            bin.join("postgres").is_file().then_some((version, bin))
+            PROGRAMS.iter().all(|p| bin.join(p).is_file()).then_some((version, bin))
         })
         .max();
     newest.expect("PostgreSQL is needed for these tests: install the Debian package postgresql")
