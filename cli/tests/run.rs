@@ -35,7 +35,7 @@ fn every_call_reports(outcome: &str) -> String {
 fn every_ipc_call_succeeds_under_the_shim_with_the_kernel_s_taken_away() {
     let (work, ns) = (TempDir::new("work"), TempDir::new("ns"));
     let program = compile("calls_every_ipc", work.path());
-    let out = output(ipcshim(&["run", "--no-kernel-ipc", "--dir", ns.str(), "--", program.to_str().unwrap()]));
+    let out = output(without_kernel_ipc(Ipc::Shim, ns.path(), work.path(), program.to_str().unwrap(), &[]));
     assert_eq!(stdout(&out), every_call_reports("ok"), "stderr: {}", stderr(&out));
     assert!(out.status.success());
 }
@@ -46,10 +46,8 @@ fn the_filter_alone_makes_every_kernel_ipc_call_fail_with_enosys() {
     let program = compile("calls_every_ipc", work.path());
     // The same program and filter, with a library that does nothing
     // preloaded in the shim's place: the calls reach the kernel's filter.
-    let empty = compile_library("empty", work.path());
-    let mut command = ipcshim(&["run", "--no-kernel-ipc", "--", program.to_str().unwrap()]);
-    command.env("IPCSHIM_LIB", &empty);
-    let out = output(command);
+    let ns = TempDir::new("ns");
+    let out = output(without_kernel_ipc(Ipc::FilterAlone, ns.path(), work.path(), program.to_str().unwrap(), &[]));
     assert_eq!(stdout(&out), every_call_reports(&format!("errno {}", libc::ENOSYS)), "stderr: {}", stderr(&out));
     assert_eq!(out.status.code(), Some(1));
 }

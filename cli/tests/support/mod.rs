@@ -8,7 +8,8 @@
 #[path = "../../../tests/common/mod.rs"]
 mod common;
 
-pub use common::TempDir;
+#[allow(unused_imports)] // each test binary uses part of this
+pub use common::{run_bounded, Bounded, TempDir};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -87,6 +88,36 @@ pub fn compile(name: &str, out: &Path) -> PathBuf {
 /// Compiles `c-tests/<name>.c` into the library `out/<name>.so`.
 pub fn compile_library(name: &str, out: &Path) -> PathBuf {
     common::compile_library(name, out)
+}
+
+/// Where a program run under `ipcshim run --no-kernel-ipc` gets its IPC.
+#[derive(Clone, Copy, Debug)]
+pub enum Ipc {
+    /// From the shim.
+    Shim,
+    /// Nowhere: a library that does nothing is preloaded in the shim's
+    /// place, so the program's calls reach the kernel's filter (ENOSYS).
+    FilterAlone,
+}
+
+impl Ipc {
+    /// The library for `IPCSHIM_LIB`: the shim, or the empty library
+    /// (`c-tests/empty.c`), built into `work`.
+    pub fn library(self, work: &Path) -> PathBuf {
+        match self {
+            Ipc::Shim => library(),
+            Ipc::FilterAlone => compile_library("empty", work),
+        }
+    }
+}
+
+/// `ipcshim run --no-kernel-ipc --dir DIR -- PROGRAM ARGS` preloading
+/// `ipc`'s library (the empty one is built into `work`).
+pub fn without_kernel_ipc(ipc: Ipc, dir: &Path, work: &Path, program: &str, args: &[&str]) -> Command {
+    let dir = dir.to_str().expect("UTF-8 path");
+    let mut command = ipcshim(&["run", "--no-kernel-ipc", "--dir", dir, "--", program]);
+    command.args(args).env("IPCSHIM_LIB", ipc.library(work));
+    command
 }
 
 /// `sh -c SCRIPT` on the kernel, in an IPC namespace of its own (so the
