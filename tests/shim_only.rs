@@ -363,7 +363,7 @@ fn assert_no_queue_left(ns: &Path) {
     assert!(anchors.is_empty(), "anchor files left: {anchors:?}");
     let (region, layout) = layout_of(ns);
     let file = std::fs::File::open(&region).expect("region file");
-    let (index, table) = layout.table(ipcshim::region::TableSpec::tag(b"MQU3")).expect("a queue table");
+    let (index, table) = layout.table(ipcshim::mq::TAG).expect("a queue table");
     let stride = table.spec.stride as usize;
     let mut entries = vec![0u8; table.spec.count as usize * stride];
     file.read_exact_at(&mut entries, table.entries).expect("read the queue table");
@@ -526,9 +526,9 @@ fn a_lock_word_naming_an_unrelated_live_process_is_taken_over() {
     let ns = TempDir::new("ns");
     assert_success("fill", &under_shim(&probe, &["fill"], ns.path(), &[]));
     let (region, layout) = layout_of(ns.path());
-    // The lock word, after the slot header: TID 1 (init), and a start time
-    // in the upper half that init does not have.
-    let lock = std::mem::size_of::<ipcshim::region::Slot>() as u64;
+    // The lock word of the queue's receiving end: TID 1 (init), and a
+    // start time in the upper half that init does not have.
+    let lock = ipcshim::msg::MsgQueue::RECEIVING_LOCK as u64;
     patch(&region, msg_table(&layout) + lock, &(0xdead_beef_u64 << 32 | 1).to_le_bytes());
     let out = under_shim(&probe, &["use"], ns.path(), &[]);
     assert_success("use after a garbage lock word", &out);
@@ -537,7 +537,7 @@ fn a_lock_word_naming_an_unrelated_live_process_is_taken_over() {
 
 /// Where the message queue table's entries start.
 fn msg_table(layout: &ipcshim::region::Layout) -> u64 {
-    let tag = ipcshim::region::TableSpec::tag(b"MSQ3");
+    let tag = ipcshim::msg::TAG;
     layout.table(tag).expect("a message queue table").1.entries
 }
 

@@ -1,7 +1,7 @@
 //! A list of messages stored as chains of blocks in chunks that its owner
 //! holds: the storage of System V message queues and of POSIX queues.
 //!
-//! Locking: everything here runs with the owning object's lock held.
+//! Locking: the list has a lock for each of its two ends (see [`Ends`]).
 //!
 //! The list hangs from an *anchor*: the first block of the message taken
 //! off the front last (or of a blank message, before the first is taken).
@@ -42,14 +42,17 @@
 //! first; they mark the same instants for every user of the list.
 
 use crate::error::Errno;
-use crate::region::{Guard, Owner, Region, RobustLock, Shared, CHUNK_SIZE};
-use crate::user::OutBuf;
 use crate::platform::spin::{self, Whereabouts};
 use crate::process::{Look, Namespace};
+use crate::region::{Guard, Owner, Region, RobustLock, Shared, CHUNK_SIZE};
+use crate::user::OutBuf;
 use crate::wait::{self, Deadline, Slept, WaitQueue, Waiter, Waits, Wakeups};
 use std::collections::HashSet;
 use std::ops::Range;
-use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering::{Acquire, Relaxed, Release}};
+use std::sync::atomic::{
+    AtomicI32, AtomicI64, AtomicU32, AtomicU64,
+    Ordering::{Acquire, Relaxed, Release},
+};
 
 mod typed;
 
@@ -76,9 +79,10 @@ pub struct MessageList {
     condition: Condition,
 }
 
-/// What receivers change, under the owner's lock.
+/// What receivers change, under the receiving end's lock.
 #[repr(C, align(64))]
 struct ReceivingEnd {
+    lock: RobustLock,
     /// The anchor (block index; see the module docs), or NIL before the
     /// first message. Primary. (Written once by a sender too: the blank
     /// anchor of a list that has none, before any receiver can use it.)
@@ -105,6 +109,11 @@ struct SendingEnd {
     /// Messages and text bytes ever put on the list. Derived.
     sent: AtomicU64,
     sent_bytes: AtomicU64,
+    /// The receiving end's `taken` and `taken_bytes` as this end last read
+    /// them: never more than the truth (see [`MessageList::has_room`]).
+    /// Derived.
+    taken_seen: AtomicU64,
+    taken_bytes_seen: AtomicU64,
 }
 
 #[repr(C, align(64))]
@@ -119,7 +128,7 @@ struct Condition {
 unsafe impl Shared for MessageList {}
 
 /// The ends of a list a call locks. A send locks the sending end and a
-/// receive of the first message the receiving end (the owner's lock), so
+/// receive of the first message the receiving end, so
 /// a sender and a receiver do not wait for each other; whatever touches
 /// both ends (a message taken from the middle or put there, an index of
 /// the whole list, registering a waiter, repair, the owner's control
@@ -161,13 +170,39 @@ pub struct Waiting {
     pub senders: WaitQueue,
 }
 
-/// One side's progress: how often it acted, and where it last ran (a
+/// One side's progress: how often it acted, where it last ran (a
 /// would-be waiter watches `count` in the way that suits: see
-/// `platform::spin`).
+/// `platform::spin`), and who acted last and when (`msg_lspid` and
+/// `msg_stime`, or `msg_lrpid` and `msg_rtime`). Kept here, on the line
+/// only this side writes, rather than beside the owner's permissions,
+/// which both sides read at every call.
 #[repr(C, align(64))]
 pub struct Progress {
     pub count: AtomicU32,
     pub at: Whereabouts,
+    pub pid: AtomicI32,
+    /// Seconds since the epoch; 0 before the first action.
+    pub time: AtomicI64,
+}
+
+impl Progress {
+    fn clear(&self) {
+        self.pid.store(0, Relaxed);
+        self.time.store(0, Relaxed);
+    }
+
+    /// One more action, by the calling process, now.
+    fn note(&self) {
+        self.count.fetch_add(1, Relaxed);
+        self.at.note();
+        let (pid, now) = (crate::platform::pid(), crate::platform::now_secs());
+        if self.pid.load(Relaxed) != pid {
+            self.pid.store(pid, Relaxed);
+        }
+        if self.time.load(Relaxed) != now {
+            self.time.store(now, Relaxed);
+        }
+    }
 }
 
 // SAFETY: repr(C), atomics only.
@@ -181,18 +216,18 @@ impl Waiting {
     pub fn clear(&self) {
         self.receivers.clear();
         self.senders.clear();
+        self.sent.clear();
+        self.freed.clear();
     }
 
     /// A message was sent (and the lock released): for would-be receivers.
     pub fn note_sent(&self) {
-        self.sent.count.fetch_add(1, Relaxed);
-        self.sent.at.note();
+        self.sent.note();
     }
 
     /// A message was received (and the lock released): for would-be senders.
     pub fn note_freed(&self) {
-        self.freed.count.fetch_add(1, Relaxed);
-        self.freed.at.note();
+        self.freed.note();
     }
 
     /// The receivers' or the senders' queue.
@@ -204,7 +239,7 @@ impl Waiting {
         }
     }
 
-    /// After the owner's lock was taken over from a dead holder: it may
+    /// After a lock of the list was taken over from a dead holder: it may
     /// have sent or received without settling the waiters its change
     /// concerned, so everyone tries again.
     pub fn recover(&self, region: &Region, owner: Owner) -> crate::error::Result<()> {
@@ -453,20 +488,19 @@ impl MessageList {
         for list in [&r.head, &r.returned, &s.tail, &s.free] {
             list.store(NIL, Relaxed);
         }
-        for count in [&r.taken, &r.taken_bytes, &s.sent, &s.sent_bytes] {
+        for count in [&r.taken, &r.taken_bytes, &s.sent, &s.sent_bytes, &s.taken_seen, &s.taken_bytes_seen] {
             count.store(0, Relaxed);
         }
         s.free_count.store(0, Relaxed);
         self.condition.damaged.store(0, Relaxed);
     }
 
-    /// Locks `ends` of the list, whose receiving end `receiving` (the
-    /// owner's lock) guards. Whoever finds the list damaged, or takes a
+    /// Locks `ends` of the list. Whoever finds the list damaged, or takes a
     /// lock over from a dead holder, gets both ends, `recovered`, and
     /// must repair before anything else: by the lock order, one who
     /// finds the sending end so first lets it go, flags the list, and
     /// takes both.
-    pub fn lock<'r>(&'r self, receiving: &'r RobustLock, ends: Ends) -> Held<'r> {
+    pub fn lock(&self, ends: Ends) -> Held<'_> {
         let damaged = &self.condition.damaged;
         if ends == Ends::Sending {
             let guard = self.sending.lock.lock();
@@ -475,9 +509,9 @@ impl MessageList {
             }
             damaged.store(1, Relaxed);
             drop(guard);
-            return self.lock(receiving, Ends::Both);
+            return self.lock(Ends::Both);
         }
-        let first = receiving.lock();
+        let first = self.receiving.lock.lock();
         if ends == Ends::Receiving && !first.recovered && damaged.load(Relaxed) == 0 {
             return Held { _receiving: Some(first), _sending: None, ends, recovered: false };
         }
@@ -485,6 +519,11 @@ impl MessageList {
         let recovered = first.recovered || second.recovered || damaged.load(Relaxed) != 0;
         Held { _receiving: Some(first), _sending: Some(second), ends: Ends::Both, recovered }
     }
+
+    /// Where the receiving end's lock lies in a list (for tests that
+    /// scribble on it).
+    pub const RECEIVING_LOCK: usize =
+        std::mem::offset_of!(MessageList, receiving) + std::mem::offset_of!(ReceivingEnd, lock);
 
     /// Flags the list for repair by the next holder of both ends (after it
     /// was found corrupt with one end locked).
@@ -503,6 +542,30 @@ impl MessageList {
     pub fn bytes(&self) -> u64 {
         let taken = self.receiving.taken_bytes.load(Relaxed);
         self.sending.sent_bytes.load(Relaxed).saturating_sub(taken)
+    }
+
+    /// Whether a sender, holding the sending end, finds room: what
+    /// `room(messages, bytes)` says of the messages on the list. Asked
+    /// first of the receiving end's counts as this end last read them,
+    /// which can only overstate what is on the list, so that a yes holds;
+    /// only a no reads them afresh. A stream's sender thus reads the
+    /// receiving end's line once in a while, not at every message, and
+    /// leaves it in the receiver's cache.
+    pub fn has_room(&self, room: impl Fn(u64, u64) -> bool) -> bool {
+        let s = &self.sending;
+        let on_list = |taken: u64, taken_bytes: u64| {
+            let sent = s.sent.load(Relaxed).saturating_sub(taken);
+            (sent, s.sent_bytes.load(Relaxed).saturating_sub(taken_bytes))
+        };
+        let (count, bytes) = on_list(s.taken_seen.load(Relaxed), s.taken_bytes_seen.load(Relaxed));
+        if room(count, bytes) {
+            return true;
+        }
+        let (taken, taken_bytes) = (self.receiving.taken.load(Relaxed), self.receiving.taken_bytes.load(Relaxed));
+        s.taken_seen.store(taken, Relaxed);
+        s.taken_bytes_seen.store(taken_bytes, Relaxed);
+        let (count, bytes) = on_list(taken, taken_bytes);
+        room(count, bytes)
     }
 
     fn push_free(&self, st: &Store, block: u32) -> Result<(), Corrupt> {
@@ -617,7 +680,13 @@ impl MessageList {
     /// `goes_before` defines, so the last message is looked at first: when
     /// it may stay ahead (always, for a FIFO), the new one is appended at
     /// no cost. Returns the new message's block.
-    pub fn enqueue(&self, st: &Store, tag: i64, text: &[u8], goes_before: impl Fn(i64) -> bool) -> Result<u32, Corrupt> {
+    pub fn enqueue(
+        &self,
+        st: &Store,
+        tag: i64,
+        text: &[u8],
+        goes_before: impl Fn(i64) -> bool,
+    ) -> Result<u32, Corrupt> {
         let first = self.take_free(st, blocks_for(text.len()))?;
         let mut block = first;
         let mut done = 0;
@@ -663,9 +732,12 @@ impl MessageList {
         // The tail stays allocated while the sending end is held: a
         // receiver frees a message's first block only once a later one
         // is linked.
+        // The anchor's tag is a taken message's: it counts for nothing. The
+        // receiving end's head is read last, so that a stream in order
+        // leaves its line alone.
         tail == NIL
-            || tail == self.receiving.head.load(Relaxed)
             || st.msg_head(tail).is_some_and(|t| !goes_before(t.tag.load(Relaxed)))
+            || tail == self.receiving.head.load(Relaxed)
     }
 
     /// Makes a blank anchor for a list that never had one, and hangs the
@@ -891,8 +963,9 @@ impl MessageList {
             }
         }
         s.tail.store(prev, Relaxed);
-        r.taken.store(0, Relaxed);
-        r.taken_bytes.store(0, Relaxed);
+        for taken in [&r.taken, &r.taken_bytes, &s.taken_seen, &s.taken_bytes_seen] {
+            taken.store(0, Relaxed);
+        }
         s.sent.store(count, Relaxed);
         s.sent_bytes.store(bytes, Relaxed);
         r.returned.store(NIL, Relaxed);

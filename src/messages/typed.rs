@@ -295,9 +295,12 @@ impl TypedList {
     }
 
     /// [`MessageList::lock`].
-    pub fn lock<'r>(&'r self, receiving: &'r crate::region::RobustLock, ends: super::Ends) -> super::Held<'r> {
-        self.list.lock(receiving, ends)
+    pub fn lock(&self, ends: super::Ends) -> super::Held<'_> {
+        self.list.lock(ends)
     }
+
+    /// [`MessageList::RECEIVING_LOCK`].
+    pub const RECEIVING_LOCK: usize = std::mem::offset_of!(TypedList, list) + MessageList::RECEIVING_LOCK;
 
     /// [`MessageList::mark_damaged`].
     pub fn mark_damaged(&self) {
@@ -313,6 +316,11 @@ impl TypedList {
 
     pub fn bytes(&self) -> u64 {
         self.list.bytes()
+    }
+
+    /// [`MessageList::has_room`].
+    pub fn has_room(&self, room: impl Fn(u64, u64) -> bool) -> bool {
+        self.list.has_room(room)
     }
 
     /// [`MessageList::reserve`], and room in the index for one more tag.

@@ -34,7 +34,9 @@ use queue::{MqQueue, Names, CREATING, NAMED, UNLINKED};
 use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
-const TAG: u32 = crate::region::TableSpec::tag(b"MQU3");
+/// The queue table's tag: its name, and the version of its layout.
+pub const TAG: u32 = crate::region::TableSpec::tag(b"MQU4");
+
 /// Queue slots in a namespace (Linux's HARD_QUEUESMAX is 1024; only
 /// CAP_SYS_RESOURCE goes past queues_max).
 const SLOTS: u32 = 1024;
@@ -173,8 +175,8 @@ fn describe(ns: &Namespace) -> Result<Vec<inspect::Object>> {
             max_messages: q.maxmsg(),
             message_size: q.msgsize(),
             notification,
-            last_send_pid: q.last_pids[0].load(Relaxed),
-            last_receive_pid: q.last_pids[1].load(Relaxed),
+            last_send_pid: q.waiting.sent.pid.load(Relaxed),
+            last_receive_pid: q.waiting.freed.pid.load(Relaxed),
         };
         drop(locked);
         let (uid, gid) = (q.attr.uid.load(Relaxed), q.attr.gid.load(Relaxed));
@@ -299,7 +301,7 @@ fn lock_ends<'r>(
     generation: u32,
     ends: Ends,
 ) -> Result<Locked<'r>> {
-    let held = q.list.lock(&q.lock, ends);
+    let held = q.list.lock(ends);
     if !q.holds(generation) {
         return Err(Errno::EBADF);
     }
@@ -492,9 +494,6 @@ fn create(
     q.notify.clear();
     q.list.init();
     q.waiting.clear();
-    for pid in &q.last_pids {
-        pid.store(0, Relaxed);
-    }
     let what = Description { slot, generation, access: oflag & libc::O_ACCMODE };
     let path = descriptor::anchor_path(ns, slot, generation)?;
     let opened = descriptor::open(&path, what, oflag, true).or_else(|e| {
@@ -658,16 +657,16 @@ pub fn send(ns: &Namespace, t: &Target, text: &[u8], prio: u32, deadline: Option
             drop(locked);
             locked = t.lock(ns)?;
         }
-        if q.list.count() < q.maxmsg() {
+        if q.list.has_room(|count, _| count < q.maxmsg()) {
             q.list.reserve(&locked.st, text.len())?;
             with_repair(&locked, || q.list.enqueue(&locked.st, prio as i64, text, goes_before))?;
-            q.last_pids[0].store(platform::pid(), Relaxed);
             let nobody_waits = q.waiting.receivers.is_empty();
             let mut wakeups = Wakeups::default();
             locked.settle_all(RECEIVER, &mut wakeups);
             // Linux hands a waiting sender's message over inside the
             // receive that made room, and never notifies for it.
-            let relay = if q.list.count() == 1 && nobody_waits && !waited { notify::fire(q) } else { None };
+            let relay =
+                if registered && nobody_waits && !waited && q.list.count() == 1 { notify::fire(q) } else { None };
             drop(locked);
             q.waiting.note_sent();
             wakeups.wake();
@@ -734,7 +733,6 @@ pub fn receive(
                 prio.write_at(0, &(found.tag as u32).to_ne_bytes())?;
             }
             with_repair(&locked, || q.list.unlink(&locked.st, &found))?;
-            q.last_pids[1].store(platform::pid(), Relaxed);
             let mut wakeups = Wakeups::default();
             locked.settle_all(SENDER, &mut wakeups);
             drop(locked);

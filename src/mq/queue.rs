@@ -49,10 +49,10 @@ unsafe impl Shared for Names {}
 
 /// One slot of the queue table. Laid out by who writes what: the slot,
 /// attributes, name and registration change only at creation and on
-/// mq_notify, and every call reads them; the lock and the messages change
-/// at every send and receive; waiters watch `waiting`. Each group has
-/// cache lines of its own, so a sender and a receiver on two CPUs do not
-/// steal each other's read-only lines while they trade the lock.
+/// mq_notify, and every call reads them; the messages (with the locks of
+/// their two ends) change at every send and receive; waiters watch
+/// `waiting`. Each group has cache lines of its own, so a sender and a
+/// receiver on two CPUs do not steal each other's read-only lines.
 #[repr(C, align(64))]
 pub struct MqQueue {
     pub slot: Slot,
@@ -60,12 +60,9 @@ pub struct MqQueue {
     pub attr: Attributes,
     name: [AtomicU64; 32],
     pub notify: Registration,
-    pub lock: RobustLock,
     /// The messages, highest priority first, FIFO within one (`tag` is
     /// the priority).
     pub list: MessageList,
-    /// Last sender and receiver (for `ipcshim` tools; Linux keeps none).
-    pub last_pids: [AtomicI32; 2],
     pub waiting: Waiting,
 }
 

@@ -126,14 +126,14 @@ fn stat_of(q: &MsgQueue) -> libc::msqid_ds {
     // reserved fields as the kernel does).
     let mut ds: libc::msqid_ds = unsafe { std::mem::zeroed() };
     ds.msg_perm = q.header.perm.to_libc();
-    ds.msg_stime = q.stime.load(Relaxed);
-    ds.msg_rtime = q.rtime.load(Relaxed);
+    ds.msg_stime = q.waiting.sent.time.load(Relaxed);
+    ds.msg_rtime = q.waiting.freed.time.load(Relaxed);
     ds.msg_ctime = q.header.ctime.load(Relaxed);
     ds.__msg_cbytes = q.list.bytes() as _;
     ds.msg_qnum = q.list.count() as _;
     ds.msg_qbytes = q.qbytes.load(Relaxed) as _;
-    ds.msg_lspid = q.lspid.load(Relaxed);
-    ds.msg_lrpid = q.lrpid.load(Relaxed);
+    ds.msg_lspid = q.waiting.sent.pid.load(Relaxed);
+    ds.msg_lrpid = q.waiting.freed.pid.load(Relaxed);
     ds
 }
 

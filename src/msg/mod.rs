@@ -33,7 +33,8 @@ pub const MSG_INFO: i32 = 12;
 pub const MSG_STAT_ANY: i32 = 13;
 pub const MSG_COPY: i32 = 0o40000;
 
-const TAG: u32 = TableSpec::tag(b"MSQ3");
+/// The queue table's tag: its name, and the version of its layout.
+pub const TAG: u32 = TableSpec::tag(b"MSQ4");
 
 /// The system's limits, read once per process from /proc/sys/kernel (Linux's
 /// defaults where it is absent).
@@ -141,7 +142,7 @@ fn lock_ends<'r>(
     id: i32,
     ends: Ends,
 ) -> Result<Locked<'r>> {
-    let held = q.list.lock(&q.header.lock, ends);
+    let held = q.list.lock(ends);
     if !q.header.holds(id) {
         return Err(Errno::EIDRM);
     }
@@ -212,11 +213,9 @@ pub fn send(ns: &Namespace, id: i32, mtype: i64, text: &[u8], flags: i32) -> Res
         }
         platform::with_credentials(|c| q.header.perm.check(c, 0o222))?;
         let qbytes = q.qbytes.load(Relaxed);
-        if text.len() as u64 + q.list.bytes() <= qbytes && q.list.count() < qbytes {
+        if q.list.has_room(|count, bytes| text.len() as u64 + bytes <= qbytes && count < qbytes) {
             q.list.reserve(&locked.st, text.len())?;
             with_repair(&locked, || q.enqueue(&locked.st, mtype, text))?;
-            q.lspid.store(platform::pid(), Relaxed);
-            q.stime.store(platform::now_secs(), Relaxed);
             let mut wakeups = Wakeups::default();
             if !q.waiting.receivers.is_empty() {
                 let waits = locked.waits();
@@ -308,8 +307,6 @@ pub fn receive(ns: &Namespace, id: i32, buffer: &mut OutBuf, select: Select, fla
             }
             if flags & MSG_COPY == 0 {
                 with_repair(&locked, || q.list.unlink(&locked.st, &found))?;
-                q.lrpid.store(platform::pid(), Relaxed);
-                q.rtime.store(platform::now_secs(), Relaxed);
                 let mut wakeups = Wakeups::default();
                 locked.settle_all(SENDER, &mut wakeups);
                 drop(locked);

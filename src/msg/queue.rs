@@ -1,13 +1,17 @@
-//! One System V message queue in the region: its slot, its limits and
-//! times, and its messages (a [`TypedList`]: indexed by type; its module
-//! says how it stays consistent when a holder of the queue's lock dies).
+//! One System V message queue in the region: its slot, its limit, and its
+//! messages (a [`TypedList`]: indexed by type; its module says how it
+//! stays consistent when a holder of one of its locks dies). The last
+//! sender and receiver and their times are kept with who waits for them
+//! (`Waiting`), each on the line its side writes.
 //!
-//! Locking: everything here runs with the queue's `header.lock` held.
+//! Locking: everything here runs with the list's ends locked (see
+//! `messages::Ends`); the header's lock is the registry's, taken while the
+//! queue is made.
 
 use crate::ipc::{Object, ObjectHeader};
 use crate::messages::{Corrupt, Found, Store, TypedList, Waiting};
 use crate::region::Shared;
-use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// One slot of the message queue table.
 #[repr(C, align(64))]
@@ -15,10 +19,6 @@ pub struct MsgQueue {
     pub header: ObjectHeader,
     /// Capacity in bytes, and also in messages (as Linux: `msg_qbytes`).
     pub qbytes: AtomicU64,
-    pub lspid: AtomicI32,
-    pub lrpid: AtomicI32,
-    pub stime: AtomicI64,
-    pub rtime: AtomicI64,
     /// The messages, in the order sent (`tag` is the type).
     pub list: TypedList,
     pub waiting: Waiting,
@@ -80,15 +80,13 @@ impl Select {
 }
 
 impl MsgQueue {
+    /// Where, in a slot, the lock that every receive takes lies (for
+    /// tests that scribble on it).
+    pub const RECEIVING_LOCK: usize = std::mem::offset_of!(MsgQueue, list) + TypedList::RECEIVING_LOCK;
+
     /// Resets the family fields of a newly created queue.
     pub fn init(&self, qbytes: u64) {
         self.qbytes.store(qbytes, Relaxed);
-        for pid in [&self.lspid, &self.lrpid] {
-            pid.store(0, Relaxed);
-        }
-        for time in [&self.stime, &self.rtime] {
-            time.store(0, Relaxed);
-        }
         self.list.init();
         self.waiting.clear();
     }
