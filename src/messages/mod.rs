@@ -45,6 +45,7 @@ use crate::error::Errno;
 use crate::region::{Guard, Owner, Region, RobustLock, Shared, CHUNK_SIZE};
 use crate::user::OutBuf;
 use crate::platform::spin::{self, Whereabouts};
+use crate::process::inspect::{Party, Role};
 use crate::process::{Look, Namespace};
 use crate::wait::{self, Deadline, Slept, WaitQueue, Waiter, Waits, Wakeups};
 use std::collections::HashSet;
@@ -218,6 +219,23 @@ impl Waiting {
         }
         wakeups.wake();
         Ok(())
+    }
+
+    /// The processes waiting, receivers first, in queue order, leaving out
+    /// those that have exited (their reaper has yet to come). Under the
+    /// owner's lock.
+    pub fn parties(&self, region: &Region, owner: Owner) -> Vec<Party> {
+        let Ok(waits) = Waits::of(region) else { return Vec::new() };
+        let mut parties = Vec::new();
+        for (queue, role) in [(&self.receivers, Role::Receiver), (&self.senders, Role::Sender)] {
+            for (_, record) in waits.queued(queue, owner) {
+                let who = record.owner();
+                if who.0 != 0 && record.settled().is_none() && !Look::Quick.dead(who) {
+                    parties.push(Party { pid: who.pid(), role });
+                }
+            }
+        }
+        parties
     }
 
     /// Settles every waiter of queue `which` with `state`, to be woken
@@ -503,6 +521,12 @@ impl MessageList {
     pub fn bytes(&self) -> u64 {
         let taken = self.receiving.taken_bytes.load(Relaxed);
         self.sending.sent_bytes.load(Relaxed).saturating_sub(taken)
+    }
+
+    /// Messages ever put on the list and taken off it, as
+    /// [`MessageList::count`] (a repair starts them again).
+    pub fn totals(&self) -> (u64, u64) {
+        (self.sending.sent.load(Relaxed), self.receiving.taken.load(Relaxed))
     }
 
     fn push_free(&self, st: &Store, block: u32) -> Result<(), Corrupt> {
