@@ -3,6 +3,7 @@
 use clap::{Args, Parser, Subcommand};
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(
@@ -25,6 +26,8 @@ pub enum Command {
     Ipcrm(IpcrmArgs),
     /// List the namespaces of a directory, or remove one
     Namespaces(NamespacesArgs),
+    /// A live view of a namespace: queues, semaphore sets, segments, and the processes waiting on them or holding them
+    Top(TopArgs),
     /// Print a completion script for SHELL
     Completions {
         #[arg(value_enum)]
@@ -168,4 +171,29 @@ pub enum NamespacesAction {
         #[arg(long)]
         force: bool,
     },
+}
+
+#[derive(Args)]
+#[command(
+    about = "A live view of a namespace, refreshed every few seconds: message queues (messages, rates, waiting senders and receivers), semaphore sets (values, waiters), shared memory segments (attached processes), POSIX queues, and the processes waiting on them or holding them",
+    after_help = "On a terminal the screen is redrawn at each frame; in batch mode, or when standard output is not a terminal, frames are printed one after another. Ctrl-C ends it."
+)]
+pub struct TopArgs {
+    #[command(flatten)]
+    pub place: Place,
+    /// Seconds between frames (fractions allowed)
+    #[arg(short, long, value_name = "SECS", default_value = "1", value_parser = parse_delay)]
+    pub delay: Duration,
+    /// Stop after N frames
+    #[arg(short = 'n', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub iterations: Option<u64>,
+    /// Print frames one after another instead of redrawing the screen
+    #[arg(short, long)]
+    pub batch: bool,
+}
+
+/// A delay in seconds, fractions allowed ("0.5"), not negative.
+fn parse_delay(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text.parse().map_err(|_| format!("not a number of seconds: '{text}'"))?;
+    Duration::try_from_secs_f64(seconds).map_err(|_| format!("not a delay: '{text}' (0 or more seconds)"))
 }

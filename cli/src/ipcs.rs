@@ -527,6 +527,7 @@ fn details(out: &mut String, object: &Object, unit: Unit) {
             send_time,
             receive_time,
             change_time,
+            ..
         } => {
             let _ = writeln!(out, "\nMessage Queue msqid={id}");
             let _ = writeln!(

@@ -8,6 +8,8 @@
 //!   library's generic walk of its objects (`ipcs`, `ipcrm`, with `place`:
 //!   which namespace, opened with a message for each way that can fail).
 //! - `namespaces`: the namespaces of a directory.
+//! - `top`: a live view of a namespace, from the same walk, with who waits
+//!   on and holds each object.
 //! - `completions`, `manpage`: shell completions and the man page.
 
 mod cli;
@@ -18,6 +20,7 @@ mod namespaces;
 mod place;
 mod run;
 mod seccomp;
+mod top;
 
 use clap::{CommandFactory, FromArgMatches};
 use std::process::ExitCode;
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
         cli::Command::Ipcs(args) => ipcs::ipcs(&args, sub),
         cli::Command::Ipcrm(args) => ipcrm::ipcrm(&args, sub),
         cli::Command::Namespaces(args) => namespaces::namespaces(&args),
+        cli::Command::Top(args) => top::top(&args),
         cli::Command::Completions { shell } => {
             clap_complete::generate(shell, &mut cli::Cli::command(), "ipcshim", &mut std::io::stdout());
             Ok(0)

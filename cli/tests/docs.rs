@@ -10,7 +10,7 @@ fn completions_cover_every_subcommand() {
         let out = output(ipcshim(&["completions", shell]));
         assert!(out.status.success(), "{shell}: {}", stderr(&out));
         let script = stdout(&out);
-        for word in ["run", "ipcs", "ipcrm", "namespaces", "no-kernel-ipc", "queue-key"] {
+        for word in ["run", "ipcs", "ipcrm", "namespaces", "top", "no-kernel-ipc", "queue-key", "iterations"] {
             assert!(script.contains(word), "{shell} completion lacks {word}");
         }
     }
@@ -24,7 +24,9 @@ fn the_man_page_and_one_per_subcommand() {
     let dir = TempDir::new("man");
     let out = output(ipcshim(&["manpage", "--out-dir", dir.str()]));
     assert!(out.status.success(), "{}", stderr(&out));
-    for page in ["ipcshim.1", "ipcshim-run.1", "ipcshim-ipcs.1", "ipcshim-ipcrm.1", "ipcshim-namespaces.1"] {
+    for page in
+        ["ipcshim.1", "ipcshim-run.1", "ipcshim-ipcs.1", "ipcshim-ipcrm.1", "ipcshim-namespaces.1", "ipcshim-top.1"]
+    {
         let text = std::fs::read_to_string(dir.path().join(page)).unwrap_or_default();
         assert!(text.contains(".TH "), "{page}: {text}");
     }

@@ -102,6 +102,8 @@ fn a_damaged_region_file_is_reported_by_every_command() {
     for name in ["cut", "junk"] {
         let damaged = format!("{}: damaged region file", region(ns.path(), name).display());
         assert_fails_cleanly(&output(ipcshim(&["ipcs", "--dir", ns.str(), "--namespace", name])), 1, &damaged);
+        let out = output(ipcshim(&["top", "--dir", ns.str(), "--namespace", name, "-b", "-n", "1"]));
+        assert_fails_cleanly(&out, 1, &damaged);
         let out = output(ipcshim(&["ipcrm", "--dir", ns.str(), "--namespace", name, "-q", "0"]));
         assert_fails_cleanly(&out, 1, &damaged);
         let out = output(ipcshim(&["namespaces", "--dir", ns.str(), "rm", name]));
@@ -125,6 +127,8 @@ fn someone_else_s_region_file_is_refused() {
     std::os::unix::fs::chown(&theirs, Some(other), Some(other)).expect("the tests run as root");
     let refused = format!("{}: refused: not a regular file of this user (uid {})", theirs.display(), euid());
     assert_fails_cleanly(&output(ipcshim(&["ipcs", "--dir", ns.str(), "--namespace", "theirs"])), 1, &refused);
+    let out = output(ipcshim(&["top", "--dir", ns.str(), "--namespace", "theirs", "-b", "-n", "1"]));
+    assert_fails_cleanly(&out, 1, &refused);
     let out = output(ipcshim(&["namespaces", "--dir", ns.str(), "rm", "--force", "theirs"]));
     assert_fails_cleanly(&out, 1, &refused);
     assert!(theirs.exists());

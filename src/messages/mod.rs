@@ -43,6 +43,7 @@
 
 use crate::error::Errno;
 use crate::platform::spin::{self, Whereabouts};
+use crate::process::inspect::{Party, Role};
 use crate::process::{Look, Namespace};
 use crate::region::{Guard, Owner, Region, RobustLock, Shared, CHUNK_SIZE};
 use crate::user::OutBuf;
@@ -253,6 +254,23 @@ impl Waiting {
         }
         wakeups.wake();
         Ok(())
+    }
+
+    /// The processes waiting, receivers first, in queue order, leaving out
+    /// those that have exited (their reaper has yet to come). Under the
+    /// owner's lock.
+    pub fn parties(&self, region: &Region, owner: Owner) -> Vec<Party> {
+        let Ok(waits) = Waits::of(region) else { return Vec::new() };
+        let mut parties = Vec::new();
+        for (queue, role) in [(&self.receivers, Role::Receiver), (&self.senders, Role::Sender)] {
+            for (_, record) in waits.queued(queue, owner) {
+                let who = record.owner();
+                if who.0 != 0 && record.settled().is_none() && !Look::Quick.dead(who) {
+                    parties.push(Party { pid: who.pid(), role });
+                }
+            }
+        }
+        parties
     }
 
     /// Settles every waiter of queue `which` with `state`, to be woken
@@ -566,6 +584,12 @@ impl MessageList {
         s.taken_bytes_seen.store(taken_bytes, Relaxed);
         let (count, bytes) = on_list(taken, taken_bytes);
         room(count, bytes)
+    }
+
+    /// Messages ever put on the list and taken off it, as
+    /// [`MessageList::count`] (a repair starts them again).
+    pub fn totals(&self) -> (u64, u64) {
+        (self.sending.sent.load(Relaxed), self.receiving.taken.load(Relaxed))
     }
 
     fn push_free(&self, st: &Store, block: u32) -> Result<(), Corrupt> {

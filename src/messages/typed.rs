@@ -323,6 +323,11 @@ impl TypedList {
         self.list.has_room(room)
     }
 
+    /// [`MessageList::totals`].
+    pub fn totals(&self) -> (u64, u64) {
+        self.list.totals()
+    }
+
     /// [`MessageList::reserve`], and room in the index for one more tag.
     pub fn reserve(&self, st: &Store, size: usize) -> crate::error::Result<()> {
         self.list.reserve(st, size)?;

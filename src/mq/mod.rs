@@ -154,7 +154,9 @@ impl Family for MqFamily {
 }
 
 /// Every named queue (as /dev/mqueue lists them), read under its lock so
-/// that what a dead holder left half-done is repaired first.
+/// that what a dead holder left half-done is repaired first: with its
+/// waiters, its registered process, and its running totals. (Who has it
+/// open is not recorded here: its descriptors are the program's own.)
 fn describe(ns: &Namespace) -> Result<Vec<inspect::Object>> {
     let queues = queues(ns)?;
     let mut rows = Vec::new();
@@ -169,6 +171,7 @@ fn describe(ns: &Namespace) -> Result<Vec<inspect::Object>> {
             kind: q.notify.kind.load(Relaxed),
             signal: q.notify.signo.load(Relaxed),
         });
+        let (sent, taken) = q.list.totals();
         let detail = inspect::Detail::Mq {
             bytes: q.list.bytes(),
             messages: q.list.count(),
@@ -177,7 +180,11 @@ fn describe(ns: &Namespace) -> Result<Vec<inspect::Object>> {
             notification,
             last_send_pid: q.waiting.sent.pid.load(Relaxed),
             last_receive_pid: q.waiting.freed.pid.load(Relaxed),
+            sent,
+            taken,
         };
+        let mut parties = q.waiting.parties(ns, locked.st.owner);
+        parties.extend(notification.map(|n| inspect::Party { pid: n.pid, role: inspect::Role::Notified }));
         drop(locked);
         let (uid, gid) = (q.attr.uid.load(Relaxed), q.attr.gid.load(Relaxed));
         rows.push(inspect::Object {
@@ -189,6 +196,7 @@ fn describe(ns: &Namespace) -> Result<Vec<inspect::Object>> {
             cgid: gid,
             mode: q.attr.mode.load(Relaxed),
             detail,
+            parties,
         });
     }
     Ok(rows)

@@ -96,25 +96,35 @@ fn stat(ns: &Namespace, id: i32, check_read: bool) -> Result<libc::msqid_ds> {
     Ok(stat_of(q))
 }
 
-/// Every live queue, as MSG_STAT_ANY shows it.
+/// Every live queue, as MSG_STAT_ANY shows it, with its waiters and its
+/// running totals, all read under the lock IPC_STAT takes.
 pub(super) fn describe(ns: &Namespace) -> Result<Vec<Object>> {
-    let Some(last) = registry::max_index(&queues(ns)?) else { return Ok(Vec::new()) };
-    let stat = |index| control(ns, index as i32, Command::Stat { by_index: true, check_read: false });
-    let rows = (0..=last).filter_map(|index| match stat(index) {
-        Ok(Reply::Stat(id, ds)) => Some(Object::from_ipc_perm(id, &ds.msg_perm, detail_of(&ds))),
-        _ => None,
-    });
-    Ok(rows.collect())
+    let queues = queues(ns)?;
+    let Some(last) = registry::max_index(&queues) else { return Ok(Vec::new()) };
+    let mut rows = Vec::new();
+    for index in 0..=last as i32 {
+        let Ok(q) = registry::at_index(&queues, index) else { continue };
+        let id = q.header.id();
+        let Ok(locked) = lock(ns, &queues, q, id) else { continue };
+        let ds = stat_of(q);
+        let parties = q.waiting.parties(ns, locked.st.owner);
+        let totals = q.list.totals();
+        drop(locked);
+        rows.push(Object::from_ipc_perm(id, &ds.msg_perm, detail_of(&ds, totals), parties));
+    }
+    Ok(rows)
 }
 
 #[allow(clippy::unnecessary_cast)] // the fields are narrower on 32-bit targets
-fn detail_of(ds: &libc::msqid_ds) -> Detail {
+fn detail_of(ds: &libc::msqid_ds, (sent, taken): (u64, u64)) -> Detail {
     Detail::Msg {
         bytes: ds.__msg_cbytes as u64,
         messages: ds.msg_qnum as u64,
         max_bytes: ds.msg_qbytes as u64,
         last_send_pid: ds.msg_lspid,
         last_receive_pid: ds.msg_lrpid,
+        sent,
+        taken,
         send_time: ds.msg_stime,
         receive_time: ds.msg_rtime,
         change_time: ds.msg_ctime,

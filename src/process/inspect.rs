@@ -2,7 +2,9 @@
 //! cleans it up: every family describes its objects as [`Object`] rows and
 //! removes one of them by its own rules ([`Family::objects`],
 //! [`Family::remove`]), so that a tool walks the namespace without knowing
-//! its families.
+//! its families. Besides what IPC_STAT shows, a row names the processes
+//! that wait on the object or hold something in it ([`Party`]), and a
+//! queue's running totals of messages, from which a tool derives rates.
 //!
 //! [`Family::objects`]: super::Family::objects
 //! [`Family::remove`]: super::Family::remove
@@ -42,6 +44,43 @@ pub struct Object {
     /// The permission bits, with the family's flags (SHM_DEST, SHM_LOCKED).
     pub mode: u32,
     pub detail: Detail,
+    /// The processes waiting on it or holding something in it, as far as
+    /// its family records them (a POSIX queue's descriptors are the
+    /// program's own, so who has one open is not recorded).
+    pub parties: Vec<Party>,
+}
+
+/// A process, and what it waits for or holds in an object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Party {
+    pub pid: i32,
+    pub role: Role,
+}
+
+/// What a [`Party`] waits for or holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Waits to send: the queue is full.
+    Sender,
+    /// Waits for a message.
+    Receiver,
+    /// Waits in semop for semaphore `n` to increase (counted by GETNCNT).
+    Increase(u32),
+    /// Waits in semop for semaphore `n` to be zero (counted by GETZCNT).
+    Zero(u32),
+    /// Has the segment attached, this many times.
+    Attached(u32),
+    /// Holds SEM_UNDO adjustments in the set.
+    Undo,
+    /// Is registered for the queue's notification (mq_notify).
+    Notified,
+}
+
+impl Role {
+    /// Whether the process is blocked on the object (else it holds something).
+    pub fn is_wait(self) -> bool {
+        matches!(self, Role::Sender | Role::Receiver | Role::Increase(_) | Role::Zero(_))
+    }
 }
 
 /// What each kind of object holds besides its name and permissions. Times
@@ -54,6 +93,11 @@ pub enum Detail {
         max_bytes: u64,
         last_send_pid: i32,
         last_receive_pid: i32,
+        /// Messages ever sent to and taken from the queue (from its
+        /// creation, or from the last repair of its list, which starts
+        /// them again from what it holds).
+        sent: u64,
+        taken: u64,
         send_time: i64,
         receive_time: i64,
         change_time: i64,
@@ -80,6 +124,9 @@ pub enum Detail {
         notification: Option<Notification>,
         last_send_pid: i32,
         last_receive_pid: i32,
+        /// As a System V queue's.
+        sent: u64,
+        taken: u64,
     },
 }
 
@@ -113,7 +160,7 @@ impl Object {
     }
 
     /// A System V object's row from its `ipc_perm`, as IPC_STAT filled it.
-    pub fn from_ipc_perm(id: i32, perm: &libc::ipc_perm, detail: Detail) -> Object {
+    pub fn from_ipc_perm(id: i32, perm: &libc::ipc_perm, detail: Detail, parties: Vec<Party>) -> Object {
         Object {
             handle: Handle::Id(id),
             key: perm.__key,
@@ -123,6 +170,7 @@ impl Object {
             cgid: perm.cgid,
             mode: perm.mode as u32,
             detail,
+            parties,
         }
     }
 }

@@ -1,11 +1,11 @@
 //! semctl(2).
 
 use super::set::{Change, SEMAEM, SEMVMX};
-use super::{limits, lock, lock_after_reaping, sets, wait, with_set, SemSet};
+use super::{limits, lock, lock_after_reaping, sets, undo, wait, with_set, SemSet};
 use crate::error::{Errno, Result};
 use crate::ipc::{self, registry};
 use crate::platform;
-use crate::process::inspect::{Detail, Object, Semaphore};
+use crate::process::inspect::{Detail, Object, Party, Role, Semaphore};
 use crate::process::{Look, Namespace};
 use crate::wait::Wakeups;
 use std::sync::atomic::Ordering::Relaxed;
@@ -117,28 +117,53 @@ fn stat(ns: &Namespace, id: i32, by_index: bool, check_read: bool) -> Result<Rep
 }
 
 /// Every live set, as SEM_STAT_ANY shows it, with each semaphore's value,
-/// waiters and last pid.
+/// waiters and last pid, and the processes waiting on it or holding undo
+/// records in it: read as GETVAL and the other queries read them (after
+/// reaping the dead around the set, with read permission), in one hold of
+/// its lock. A set the caller may not read shows zeros and no processes.
 pub(super) fn describe(ns: &Namespace) -> Result<Vec<Object>> {
     let Some(last) = registry::max_index(&sets(ns)?) else { return Ok(Vec::new()) };
     let mut rows = Vec::new();
     for index in 0..=last as i32 {
         let Ok(Reply::Stat(id, ds)) = stat(ns, index, true, false) else { continue };
-        let value = |semnum, query| match get(ns, id, semnum, query) {
-            Ok(Reply::Value(v)) => v,
-            _ => 0,
-        };
-        let semaphores = (0..ds.sem_nsems as i32)
-            .map(|n| Semaphore {
-                value: value(n, Command::GetVal),
-                waiting_increase: value(n, Command::GetNcnt),
-                waiting_zero: value(n, Command::GetZcnt),
-                last_pid: value(n, Command::GetPid),
-            })
-            .collect();
+        let read = with_set(ns, id, Some(Look::Thorough), |storage, _| {
+            platform::with_credentials(|c| storage.set.header.perm.check(c, 0o444))?;
+            Ok(activity(storage))
+        });
+        let (semaphores, parties) = read.unwrap_or_else(|_| {
+            let zero = Semaphore { value: 0, waiting_increase: 0, waiting_zero: 0, last_pid: 0 };
+            (vec![zero; ds.sem_nsems as usize], Vec::new())
+        });
         let detail = Detail::Sem { semaphores, op_time: ds.sem_otime, change_time: ds.sem_ctime };
-        rows.push(Object::from_ipc_perm(id, &ds.sem_perm, detail));
+        rows.push(Object::from_ipc_perm(id, &ds.sem_perm, detail, parties));
     }
     Ok(rows)
+}
+
+/// A locked set's semaphores, its sleepers (by the operation that blocks
+/// them) and the holders of its undo records.
+fn activity(storage: &super::Storage) -> (Vec<Semaphore>, Vec<Party>) {
+    let sleepers = wait::sleepers(storage);
+    let count = |sem: u32, zero: bool| sleepers.iter().filter(|&&(_, s, z)| (s, z) == (sem, zero)).count() as i32;
+    let semaphores = (0..storage.nsems())
+        .map(|sem| Semaphore {
+            value: storage.value(sem),
+            waiting_increase: count(sem, false),
+            waiting_zero: count(sem, true),
+            last_pid: storage.sem(sem).map_or(0, |s| s.pid.load(Relaxed)),
+        })
+        .collect();
+    let waiting = sleepers.iter().map(|&(who, sem, zero)| Party {
+        pid: who.pid(),
+        role: if zero { Role::Zero(sem) } else { Role::Increase(sem) },
+    });
+    let undos = storage.undos();
+    let holding = undos
+        .of_set(&storage.set.undo_list())
+        .into_iter()
+        .filter_map(|(record, _)| undo::holder(&undos, record))
+        .map(|who| Party { pid: who.pid(), role: Role::Undo });
+    (semaphores, waiting.chain(holding).collect())
 }
 
 /// GETVAL, GETPID, GETNCNT, GETZCNT, GETALL: after reaping the dead around

@@ -100,10 +100,16 @@ pub fn update_queue<'r>(storage: &Storage<'r>, wakeups: &mut Wakeups<'r>) -> Sma
 /// GETNCNT / GETZCNT: sleepers whose blocking operation waits on `sem`
 /// for an increase (`zero == false`) or for zero.
 pub fn count_waiting(storage: &Storage, sem: u32, zero: bool) -> i32 {
-    storage
-        .waits()
-        .queued(&storage.set.waiters, storage.owner)
+    sleepers(storage).iter().filter(|&&(_, s, z)| (s, z) == (sem, zero)).count() as i32
+}
+
+/// The sleepers GETNCNT and GETZCNT count, in queue order: each with its
+/// blocking operation's semaphore, and whether it waits for zero.
+pub fn sleepers(storage: &Storage) -> SmallVec<[(ProcRef, u32, bool); 4]> {
+    let queued = storage.waits().queued(&storage.set.waiters, storage.owner);
+    queued
         .iter()
-        .filter(|(_, r)| r.settled().is_none() && blocking(r) == (sem, zero))
-        .count() as i32
+        .filter(|(_, r)| r.settled().is_none())
+        .map(|(_, r)| (r.owner(), blocking(r).0, blocking(r).1))
+        .collect()
 }

@@ -121,6 +121,25 @@ impl<'r> Attachments<'r> {
         total
     }
 
+    /// The live processes with `shm_id` attached, and how many times each
+    /// (what [`Attachments::count`] sums; records of dead processes are
+    /// freed on the way, as there).
+    pub fn holders(&self, shm_id: i32) -> Vec<(ProcRef, u32)> {
+        let mut holders = Vec::new();
+        for record in self.used() {
+            let owner = record.owner.load(Acquire);
+            if owner == 0 || record.shm_id.load(Acquire) != shm_id {
+                continue;
+            }
+            if Look::Thorough.dead(ProcRef(owner)) {
+                free(record);
+            } else if let Ok(count @ 1..) = u32::try_from(record.count.load(Relaxed)) {
+                holders.push((ProcRef(owner), count));
+            }
+        }
+        holders
+    }
+
     /// The segments `who` has records for (freeing those of no segment,
     /// left by a claimer that died; see `Namespace::adopt`).
     pub fn segments_of(&self, ns: &Namespace, who: ProcRef) -> Vec<i32> {

@@ -6,7 +6,7 @@ use super::{SHM_DEST, SHM_LOCKED};
 use crate::error::{Errno, Result};
 use crate::ipc::registry;
 use crate::platform::{self, CAP_IPC_LOCK};
-use crate::process::inspect::{Detail, Object};
+use crate::process::inspect::{Detail, Object, Party, Role};
 use crate::process::Namespace;
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -121,15 +121,29 @@ fn stat(ns: &Namespace, id: i32, by_index: bool, check_read: bool) -> Result<Rep
 }
 
 /// Every live segment (and every removed one still attached), as
-/// SHM_STAT_ANY shows it.
+/// SHM_STAT_ANY shows it, with the processes that have it attached.
 pub(super) fn describe(ns: &Namespace) -> Result<Vec<Object>> {
     let last = max_index(ns)?;
+    let attachments = Attachments::of(ns)?;
     let stat = |index| control(ns, index, Command::Stat { by_index: true, check_read: false });
     let rows = (0..=last).filter_map(|index| match stat(index) {
-        Ok(Reply::Stat(id, ds)) => Some(Object::from_ipc_perm(id, &ds.shm_perm, detail_of(&ds))),
+        Ok(Reply::Stat(id, ds)) => {
+            let parties = holders(ns, &attachments, id);
+            Some(Object::from_ipc_perm(id, &ds.shm_perm, detail_of(&ds), parties))
+        }
         _ => None,
     });
     Ok(rows.collect())
+}
+
+/// The processes that have segment `id` attached, read under its lock
+/// (none if it is gone meanwhile).
+fn holders(ns: &Namespace, attachments: &Attachments, id: i32) -> Vec<Party> {
+    let Ok(segments) = segments(ns) else { return Vec::new() };
+    let Ok(seg) = registry::lookup(&segments, id) else { return Vec::new() };
+    let Ok(_guard) = lock(seg, id) else { return Vec::new() };
+    let holders = attachments.holders(id);
+    holders.into_iter().map(|(who, count)| Party { pid: who.pid(), role: Role::Attached(count) }).collect()
 }
 
 #[allow(clippy::unnecessary_cast)] // the fields are narrower on 32-bit targets

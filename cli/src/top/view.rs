@@ -1,0 +1,179 @@
+//! A frame as text: a header line, a section per kind of object, then the
+//! processes. Columns are separated by spaces and hold no spaces, but for
+//! the processes' last two.
+
+use super::frame::{handle_text, Frame};
+use crate::names::{human, user_column};
+use crate::place::Target;
+use ipcshim::process::inspect::{Detail, Kind, Role};
+use std::fmt::Write;
+
+/// Longest list of semaphore values or pids shown before it is cut ("…").
+const LIST_WIDTH: usize = 24;
+
+pub fn render(out: &mut String, target: &Target, frame: &Frame, before: Option<&Frame>) {
+    let clock = crate::names::ctime(frame.time);
+    let _ = writeln!(
+        out,
+        "ipcshim top - {} - namespace {:?} in {} - {} live process{}",
+        clock.get(11..19).unwrap_or(&clock),
+        target.name,
+        target.dir.display(),
+        frame.live.len(),
+        if frame.live.len() == 1 { "" } else { "es" }
+    );
+    queues(out, frame, before, Kind::Msg);
+    queues(out, frame, before, Kind::Mq);
+    semaphores(out, frame);
+    segments(out, frame);
+    processes(out, frame);
+}
+
+fn title(out: &mut String, title: &str) {
+    let _ = write!(out, "\n{title}\n");
+}
+
+fn none(out: &mut String) {
+    out.push_str("  none\n");
+}
+
+/// Message queues of `kind` (System V, or POSIX).
+fn queues(out: &mut String, frame: &Frame, before: Option<&Frame>, kind: Kind) {
+    let rows = frame.of(kind);
+    let columns = "MESSAGES      BYTES    IN/S   OUT/S SND-WAIT RCV-WAIT   LSPID   LRPID";
+    if kind == Kind::Msg {
+        title(out, "Message queues");
+        let _ = writeln!(out, "{:>8} {:<10} {:<10} {columns}", "ID", "KEY", "OWNER");
+    } else {
+        title(out, "POSIX message queues");
+        let _ = writeln!(out, "{:<19} {:<10} {columns}", "NAME", "OWNER");
+    }
+    if rows.is_empty() {
+        return none(out);
+    }
+    for object in rows {
+        let (messages, bytes, send_pid, receive_pid) = match object.detail {
+            Detail::Msg { messages, bytes, last_send_pid, last_receive_pid, .. }
+            | Detail::Mq { messages, bytes, last_send_pid, last_receive_pid, .. } => {
+                (messages, bytes, last_send_pid, last_receive_pid)
+            }
+            _ => continue,
+        };
+        let waiting = |role: Role| object.parties.iter().filter(|p| p.role == role).count();
+        let (rate_in, rate_out) = match frame.rates(object, before) {
+            Some((sent, taken)) => (format!("{sent:.1}"), format!("{taken:.1}")),
+            None => ("-".to_owned(), "-".to_owned()),
+        };
+        if kind == Kind::Msg {
+            let _ = write!(out, "{:>8} 0x{:08x} ", handle_text(&object.handle), object.key as u32);
+        } else {
+            let _ = write!(out, "{:<19} ", handle_text(&object.handle));
+        }
+        let _ = writeln!(
+            out,
+            "{} {messages:>8} {bytes:>10} {rate_in:>7} {rate_out:>7} {:>8} {:>8} {send_pid:>7} {receive_pid:>7}",
+            user_column(object.uid, true),
+            waiting(Role::Sender),
+            waiting(Role::Receiver)
+        );
+    }
+}
+
+fn semaphores(out: &mut String, frame: &Frame) {
+    title(out, "Semaphore sets");
+    let _ = writeln!(
+        out,
+        "{:>8} {:<10} {:<10} {:>5} {:<LIST_WIDTH$} {:>4} {:>4} LAST-PIDS",
+        "ID", "KEY", "OWNER", "NSEMS", "VALUES", "NCNT", "ZCNT"
+    );
+    let rows = frame.of(Kind::Sem);
+    if rows.is_empty() {
+        return none(out);
+    }
+    for object in rows {
+        let Detail::Sem { semaphores, .. } = &object.detail else { continue };
+        let values: Vec<String> = semaphores.iter().map(|s| s.value.to_string()).collect();
+        let mut pids: Vec<String> = Vec::new();
+        for pid in semaphores.iter().map(|s| s.last_pid).filter(|&p| p != 0) {
+            if !pids.contains(&pid.to_string()) {
+                pids.push(pid.to_string());
+            }
+        }
+        let _ = writeln!(
+            out,
+            "{:>8} 0x{:08x} {} {:>5} {:<LIST_WIDTH$} {:>4} {:>4} {}",
+            handle_text(&object.handle),
+            object.key as u32,
+            user_column(object.uid, true),
+            semaphores.len(),
+            cut(&values.join(",")),
+            semaphores.iter().map(|s| s.waiting_increase.max(0) as u64).sum::<u64>(),
+            semaphores.iter().map(|s| s.waiting_zero.max(0) as u64).sum::<u64>(),
+            if pids.is_empty() { "-".to_owned() } else { cut(&pids.join(",")) }
+        );
+    }
+}
+
+fn segments(out: &mut String, frame: &Frame) {
+    title(out, "Shared memory segments");
+    let _ = writeln!(
+        out,
+        "{:>8} {:<10} {:<10} {:>7} {:>6} {:>7} {:>7} ATTACHED",
+        "ID", "KEY", "OWNER", "SIZE", "NATTCH", "CPID", "LPID"
+    );
+    let rows = frame.of(Kind::Shm);
+    if rows.is_empty() {
+        return none(out);
+    }
+    for object in rows {
+        let Detail::Shm { size, attached, creator_pid, last_pid, .. } = object.detail else { continue };
+        let holders: Vec<String> =
+            object.parties.iter().filter(|p| matches!(p.role, Role::Attached(_))).map(|p| p.pid.to_string()).collect();
+        let _ = writeln!(
+            out,
+            "{:>8} 0x{:08x} {} {:>7} {attached:>6} {creator_pid:>7} {last_pid:>7} {}",
+            handle_text(&object.handle),
+            object.key as u32,
+            user_column(object.uid, true),
+            human(size),
+            if holders.is_empty() { "-".to_owned() } else { holders.join(",") }
+        );
+    }
+}
+
+fn processes(out: &mut String, frame: &Frame) {
+    title(out, "Processes");
+    let _ = writeln!(out, "{:>7} {:<16} {:<32} WAITS ON", "PID", "COMMAND", "HOLDS");
+    let all = frame.processes();
+    if all.is_empty() {
+        return none(out);
+    }
+    let list = |items: &[String]| if items.is_empty() { "-".to_owned() } else { items.join(", ") };
+    for (pid, involvement) in all {
+        let _ = writeln!(
+            out,
+            "{pid:>7} {:<16} {:<32} {}",
+            command(pid),
+            list(&involvement.holds),
+            list(&involvement.waits)
+        );
+    }
+}
+
+/// The process's command name (/proc/PID/comm), or "?".
+fn command(pid: i32) -> String {
+    match std::fs::read_to_string(format!("/proc/{pid}/comm")) {
+        Ok(name) => name.trim_end().replace(' ', "_"),
+        Err(_) => "?".to_owned(),
+    }
+}
+
+/// `text`, cut to [`LIST_WIDTH`] characters with "…" if longer.
+fn cut(text: &str) -> String {
+    if text.chars().count() <= LIST_WIDTH {
+        return text.to_owned();
+    }
+    let mut short: String = text.chars().take(LIST_WIDTH - 1).collect();
+    short.push('…');
+    short
+}
