@@ -5,9 +5,12 @@
 //! RESULTS is the file the benches appended their lines to (env
 //! `BENCH_RESULTS`, see `harness/mod.rs`), idle and loaded runs alike.
 //! MARKDOWN (default `BENCHMARKS.md` in the package root) gets a table per
-//! bench, one row per case and placement with the idle and the loaded
-//! result side by side, and a description of this machine; the plot goes
-//! beside it, with `.svg` for `.md`.  Every line is taken by its keys, so new
+//! bench, one row per case, placement and compared side with the idle and
+//! the loaded result side by side, and a description of this machine; the
+//! plot of the cases compared with the kernel goes beside it, with `.svg`
+//! for `.md`.  A bench with another baseline (the shim against itself) gets
+//! a table with its sides' names and [`SECTION_NOTES`]' note, and stays out
+//! of the plot and of the counts of cases where the shim is faster.  Every line is taken by its keys, so new
 //! benches and cases appear without change here.  `benches/regenerate.sh`
 //! runs the benches and then this.
 
@@ -48,10 +51,16 @@ fn run() -> Result<(), String> {
     }
     let plot = markdown.with_extension("svg");
     let plot_name = plot.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    let page = markdown_page(&rows, &Machine::this(), &plot_name);
+    let against_kernel: Vec<&Row> = rows.iter().filter(|r| r.against_kernel()).collect();
+    let plotted = !against_kernel.is_empty();
+    let page = markdown_page(&rows, &Machine::this(), plotted.then_some(plot_name.as_str()));
     fs::write(&markdown, page).map_err(|e| format!("writing {}: {e}", markdown.display()))?;
-    draw_plot(&rows, &plot).map_err(|e| format!("drawing {}: {e}", plot.display()))?;
-    eprintln!("wrote {} and {}", markdown.display(), plot.display());
+    if plotted {
+        draw_plot(&against_kernel, &plot).map_err(|e| format!("drawing {}: {e}", plot.display()))?;
+        eprintln!("wrote {} and {}", markdown.display(), plot.display());
+    } else {
+        eprintln!("wrote {} (no case against the kernel to plot)", markdown.display());
+    }
     Ok(())
 }
 
@@ -63,10 +72,14 @@ struct Outcome {
     loaded: bool,
     /// Whether the program measured a rate (else a time).
     higher_is_better: bool,
+    /// The names of the baseline and of the side compared with it
+    /// ("kernel", "shim").
+    base: String,
+    side: String,
     /// The medians with their unit.
-    kernel_shown: String,
-    shim_shown: String,
-    /// Median, lowest and highest per-round shim/kernel ratio.
+    base_shown: String,
+    side_shown: String,
+    /// Median, lowest and highest per-round side/baseline ratio.
     ratio: f64,
     min: f64,
     max: f64,
@@ -108,8 +121,10 @@ impl Outcome {
             placement: text("placement")?,
             loaded: choice("load", "on", "off")?,
             higher_is_better: choice("better", "higher", "lower")?,
-            kernel_shown: text("kernel_shown")?,
-            shim_shown: text("shim_shown")?,
+            base: text("base")?,
+            side: text("side")?,
+            base_shown: text("base_shown")?,
+            side_shown: text("side_shown")?,
             ratio: number("ratio")?,
             min: number("min")?,
             max: number("max")?,
@@ -142,17 +157,19 @@ impl Outcome {
         let d = if self.min < 0.1 { 3 } else { 2 };
         format!(
             "{} | {} | **{:.d$}** ({:.d$}–{:.d$})",
-            self.kernel_shown, self.shim_shown, self.ratio, self.min, self.max
+            self.base_shown, self.side_shown, self.ratio, self.min, self.max
         )
     }
 }
 
-/// A case in one placement, with its idle and its loaded outcome (either
-/// may be missing: a run filtered out, or not done).
+/// A case in one placement on one side, with its idle and its loaded
+/// outcome (either may be missing: a run filtered out, or not done).
 struct Row {
     bench: String,
     case: String,
     placement: String,
+    base: String,
+    side: String,
     idle: Option<Outcome>,
     loaded: Option<Outcome>,
 }
@@ -168,7 +185,8 @@ impl Row {
                 Some(at) => at,
                 None => {
                     let (bench, case, placement) = (o.bench.clone(), o.case.clone(), o.placement.clone());
-                    rows.push(Row { bench, case, placement, idle: None, loaded: None });
+                    let (base, side) = (o.base.clone(), o.side.clone());
+                    rows.push(Row { bench, case, placement, base, side, idle: None, loaded: None });
                     rows.len() - 1
                 }
             };
@@ -179,7 +197,17 @@ impl Row {
     }
 
     fn is_of(&self, o: &Outcome) -> bool {
-        self.bench == o.bench && self.case == o.case && self.placement == o.placement
+        self.bench == o.bench
+            && self.case == o.case
+            && self.placement == o.placement
+            && self.base == o.base
+            && self.side == o.side
+    }
+
+    /// Whether the row compares the shim with the kernel (and not with
+    /// itself).
+    fn against_kernel(&self) -> bool {
+        self.base == "kernel"
     }
 
     fn outcomes(&self) -> impl Iterator<Item = &Outcome> {
@@ -272,7 +300,26 @@ fn distinct<'a>(rows: &'a [Row], field: impl Fn(&'a Outcome) -> Option<&'a str>)
     seen
 }
 
-fn markdown_page(rows: &[Row], machine: &Machine, plot: &str) -> String {
+/// What a bench compares whose baseline is not the kernel, written under
+/// its heading.
+const SECTION_NOTES: &[(&str, &str)] = &[(
+    "trace",
+    "The shim against itself: what call tracing (`IPCSHIM_TRACE`) costs, on \
+     the cheapest calls in a loop that never waits.  *untraced* is the \
+     library built without the `trace` feature, where a call goes straight \
+     to its work; *trace-off* the library as built by default, tracing \
+     compiled in but `IPCSHIM_TRACE` unset; *trace-on* the same with \
+     `IPCSHIM_TRACE=/dev/null`, a line per call.  Tracing that is off should \
+     cost nothing: trace-off/untraced 1 within the spread.",
+)];
+
+/// "Kernel" for "kernel": a side's name as a column title begins.
+fn title(name: &str) -> String {
+    let mut chars = name.chars();
+    chars.next().map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
+}
+
+fn markdown_page(rows: &[Row], machine: &Machine, plot: Option<&str>) -> String {
     let mut md = String::new();
     let rounds = distinct(rows, |o| Some(&o.rounds));
     let rounds_setting = rounds.first().copied().unwrap_or("7");
@@ -280,6 +327,7 @@ fn markdown_page(rows: &[Row], machine: &Machine, plot: &str) -> String {
     let usable = distinct(rows, |o| o.cpus.as_deref()).join(" or ");
     let hogs = distinct(rows, |o| o.hogs.as_deref().filter(|&h| h != "0")).join(" or ");
     let hogs = if hogs.is_empty() { hogs } else { format!(", {hogs} in all") };
+    let written = plot.map_or_else(|| "this file".to_string(), |p| format!("this file and [{p}]({p})"));
     let _ = write!(
         md,
         "# Benchmarks: ipcshim vs the kernel
@@ -289,7 +337,7 @@ Generated; do not edit.  Regenerate with
     BENCH_ROUNDS={rounds_setting} benches/regenerate.sh
 
 which builds the release library, runs every bench idle and then with
-`BENCH_LOAD=1`, and writes this file and [{plot}]({plot}).
+`BENCH_LOAD=1`, and writes {written}.
 
 Each case runs its C program (`benches/c/`) on the kernel and under the shim
 (`LD_PRELOAD`) in turn, alternating which goes first, once per round.  A
@@ -299,7 +347,22 @@ above 1 the shim is faster).  Shown are the medians of each side and the
 median ratio with its lowest and highest per-round value.  *Loaded* runs
 compete with one busy-looping process per online CPU, started before and
 killed after every single run, kernel and shim alike.
-
+"
+    );
+    if rows.iter().any(|r| !r.against_kernel()) {
+        let _ = write!(
+            md,
+            "
+A bench whose baseline is not the kernel (`trace`) compares the shim with
+another build or setting of itself the same way, each side going first in
+turn; its table names the sides, its ratios are side/baseline, and it is
+left out of the counts and the plot below.
+"
+        );
+    }
+    let _ = write!(
+        md,
+        "
 | Machine | |
 | --- | --- |
 | CPU | {} |
@@ -312,15 +375,18 @@ killed after every single run, kernel and shim alike.
 ",
         machine.cpu_model, machine.online_cpus, machine.kernel, machine.date
     );
-    let idle: Vec<&Outcome> = rows.iter().filter_map(|r| r.idle.as_ref()).collect();
-    let loaded: Vec<&Outcome> = rows.iter().filter_map(|r| r.loaded.as_ref()).collect();
+    let against_kernel = || rows.iter().filter(|r| r.against_kernel());
+    let idle: Vec<&Outcome> = against_kernel().filter_map(|r| r.idle.as_ref()).collect();
+    let loaded: Vec<&Outcome> = against_kernel().filter_map(|r| r.loaded.as_ref()).collect();
     for (load, measured) in [("idle", idle), ("loaded", loaded)] {
         if !measured.is_empty() {
             let ahead = measured.iter().filter(|o| o.shim_ahead()).count();
             let _ = writeln!(md, "- {load}: the shim is faster in {ahead} of {} cases", measured.len());
         }
     }
-    let _ = writeln!(md, "\n![shim speed relative to the kernel per case]({plot})");
+    if let Some(plot) = plot {
+        let _ = writeln!(md, "\n![shim speed relative to the kernel per case]({plot})");
+    }
     let mut benches: Vec<&str> = Vec::new();
     for r in rows {
         if !benches.contains(&r.bench.as_str()) {
@@ -328,27 +394,59 @@ killed after every single run, kernel and shim alike.
         }
     }
     for bench in benches {
-        let _ = write!(
-            md,
-            "\n## {bench}\n\n\
-             | Case | Placement | Better | Kernel idle | Shim idle | Shim/kernel idle | Kernel loaded | Shim loaded | Shim/kernel loaded | Target |\n\
-             | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n"
-        );
-        for r in rows.iter().filter(|r| r.bench == bench) {
-            let better = r.outcomes().next().map_or("", |o| if o.higher_is_better { "higher" } else { "lower" });
-            let cells = |o: &Option<Outcome>| o.as_ref().map_or_else(|| "– | – | –".to_string(), Outcome::cells);
-            let _ = writeln!(
-                md,
-                "| {} | {} | {better} | {} | {} | {} |",
-                r.case,
-                r.placement,
-                cells(&r.idle),
-                cells(&r.loaded),
-                r.target_cell()
-            );
+        let of_bench: Vec<&Row> = rows.iter().filter(|r| r.bench == bench).collect();
+        if of_bench.iter().all(|r| r.against_kernel()) {
+            kernel_section(&mut md, bench, &of_bench);
+        } else {
+            self_section(&mut md, bench, &of_bench);
         }
     }
     md
+}
+
+/// A bench's cells for the "better" column and the idle and loaded results.
+fn result_cells(r: &Row) -> (&'static str, String, String) {
+    let better = r.outcomes().next().map_or("", |o| if o.higher_is_better { "higher" } else { "lower" });
+    let cells = |o: &Option<Outcome>| o.as_ref().map_or_else(|| "– | – | –".to_string(), Outcome::cells);
+    (better, cells(&r.idle), cells(&r.loaded))
+}
+
+/// The table of a bench that compares the shim with the kernel.
+fn kernel_section(md: &mut String, bench: &str, rows: &[&Row]) {
+    let _ = write!(
+        md,
+        "\n## {bench}\n\n\
+         | Case | Placement | Better | Kernel idle | Shim idle | Shim/kernel idle | Kernel loaded | Shim loaded | Shim/kernel loaded | Target |\n\
+         | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n"
+    );
+    for r in rows {
+        let (better, idle, loaded) = result_cells(r);
+        let _ = writeln!(md, "| {} | {} | {better} | {idle} | {loaded} | {} |", r.case, r.placement, r.target_cell());
+    }
+}
+
+/// The table of a bench that compares the shim with itself: a row per case,
+/// placement and side compared with the baseline, whose name (the first
+/// row's) heads the columns; a target column only if some case has one.
+fn self_section(md: &mut String, bench: &str, rows: &[&Row]) {
+    let _ = writeln!(md, "\n## {bench}\n");
+    if let Some((_, note)) = SECTION_NOTES.iter().find(|(b, _)| *b == bench) {
+        let _ = writeln!(md, "{note}\n");
+    }
+    let base = rows.first().map_or("baseline", |r| r.base.as_str());
+    let (title, targets) = (title(base), rows.iter().any(|r| !r.target_cell().is_empty()));
+    let _ = writeln!(
+        md,
+        "| Case | Placement | Better | Side | {title} idle | Side idle | Side/{base} idle | {title} loaded | Side loaded | Side/{base} loaded |{}\n\
+         | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |{}",
+        if targets { " Target |" } else { "" },
+        if targets { " --- |" } else { "" },
+    );
+    for r in rows {
+        let (better, idle, loaded) = result_cells(r);
+        let target = if targets { format!(" {} |", r.target_cell()) } else { String::new() };
+        let _ = writeln!(md, "| {} | {} | {better} | {} | {idle} | {loaded} |{target}", r.case, r.placement, r.side);
+    }
 }
 
 /// Bar colours: idle, loaded.
@@ -361,9 +459,9 @@ const NAMES_WIDTH: u32 = 250;
 /// A horizontal bar per case and load: the shim's speed over the kernel's
 /// on a log scale, from the kernel's line at 1 (right: shim faster), with a
 /// whisker over the rounds' spread and the median written at its end.
-fn draw_plot(rows: &[Row], path: &Path) -> Result<(), Box<dyn std::error::Error>> {
+fn draw_plot(rows: &[&Row], path: &Path) -> Result<(), Box<dyn std::error::Error>> {
     let n = rows.len();
-    let speeds = rows.iter().flat_map(Row::outcomes).map(Outcome::speed);
+    let speeds = rows.iter().flat_map(|r| r.outcomes()).map(Outcome::speed);
     let (lo, hi) = speeds.fold((1.0f64, 1.0f64), |(lo, hi), (_, min, max)| (lo.min(min), hi.max(max)));
     // Room for the numbers written beside the bars.
     let (lo, hi) = (lo / 1.8, hi * 1.8);

@@ -1,7 +1,8 @@
 /*
  * bench.h: scaffolding shared by the benchmark programs (msgbench.c,
- * sembench.c, mqbench.c).  Header-only; the harness (benches/harness/mod.rs)
- * writes it beside the program's .c file before compiling.
+ * sembench.c, mqbench.c, tracebench.c).  Header-only; the harness
+ * (benches/harness/mod.rs) writes it beside the program's .c file before
+ * compiling.
  *
  * Before including it a program defines _GNU_SOURCE and BENCH_NAME (the
  * prefix of its error messages, e.g. "msgbench"), and it must define

@@ -1,16 +1,21 @@
-//! Shared by the kernel-vs-ipcshim benches.
+//! Shared by the benches: the kernel vs ipcshim, or one build or setting of
+//! ipcshim vs another.
 //!
 //! A bench compiles its C program with `cc` and, for every case, runs it R
-//! rounds (env `BENCH_ROUNDS`, default 7).  A round runs the program once
-//! against the kernel and once with `LD_PRELOAD=libipcshim.so` (and a fresh
-//! `IPCSHIM_DIR`), back to back, alternating which goes first, so that noise
-//! on a shared machine hits both sides alike.  The program prints one
-//! positive number; reported are the median of each side and the median and
-//! min–max of the per-round shim/kernel ratio.
+//! rounds (env `BENCH_ROUNDS`, default 7).  A round runs the program once on
+//! each of the bench's sides, back to back, each side going first in turn,
+//! so that noise on a shared machine hits all sides alike.  The sides are
+//! the kernel and `LD_PRELOAD=libipcshim.so` (with a fresh `IPCSHIM_DIR`)
+//! unless the bench names its own ([`Bench::with_sides`]): the first is the
+//! baseline, and every other is compared with it.  The program prints one
+//! positive number; reported per compared side are the median of it and of
+//! the baseline, and the median and min–max of the per-round side/baseline
+//! ratio (shim/kernel).
 //!
 //! The library is `target/release/libipcshim.so` (found next to the bench
 //! binary's `deps/` directory) unless `IPCSHIM_LIB` names another one.
-//! Arguments that do not start with `-` select cases by substring.
+//! `IPCSHIM_TRACE` is never passed on (a side may set it).  Arguments that
+//! do not start with `-` select cases by substring.
 //!
 //! With env `BENCH_LOAD=1` every measured run, kernel and shim alike, has
 //! competing load: one busy-looping `sh` per online CPU, unpinned, started
@@ -42,7 +47,8 @@ pub fn main(tag: &str, body: impl FnOnce() -> Result<(), String>) -> ExitCode {
 }
 
 /// How much worse than the kernel the shim may be, at most, in any case
-/// when other work competes for the CPUs.
+/// when other work competes for the CPUs (in benches with the kernel as
+/// baseline).
 pub const LOADED_BOUND: f64 = 1.5;
 
 /// What a case's program prints, and so which way is better.
@@ -105,11 +111,23 @@ pub struct Case {
     pub target: Option<f64>,
 }
 
+/// One way of running a case's program.
+#[derive(Clone)]
+pub struct Side {
+    /// Its name in rows and result lines ("kernel", "shim").
+    pub name: &'static str,
+    /// The library to preload, with a fresh `IPCSHIM_DIR`; none: the kernel.
+    pub lib: Option<PathBuf>,
+    /// More environment for the program.
+    pub env: Vec<(&'static str, String)>,
+}
+
 /// A compiled C benchmark program plus the run settings.
 pub struct Bench {
     name: &'static str,
     bin: PathBuf,
-    lib: PathBuf,
+    /// The baseline first, then the sides compared with it.
+    sides: Vec<Side>,
     rounds: usize,
     /// Busy-looping hogs to run beside each measured run (0: no load).
     hogs: usize,
@@ -123,9 +141,19 @@ pub struct Bench {
 
 impl Bench {
     /// Locates the library, reads the settings and compiles `source` as
-    /// program `name`.
+    /// program `name`, to be run on the kernel and under the shim.
+    #[allow(dead_code)] // the trace bench names its own sides
     pub fn new(name: &'static str, source: &str) -> Result<Bench, String> {
-        let lib = shim_library()?;
+        let shim = Side { name: "shim", lib: Some(shim_library()?), env: Vec::new() };
+        Self::with_sides(name, source, vec![Side { name: "kernel", lib: None, env: Vec::new() }, shim])
+    }
+
+    /// As [`Bench::new`], with `sides` instead: the first is the baseline,
+    /// each other one is compared with it.
+    pub fn with_sides(name: &'static str, source: &str, sides: Vec<Side>) -> Result<Bench, String> {
+        if sides.len() < 2 {
+            return Err("a bench needs a baseline and at least one side to compare with it".to_string());
+        }
         let rounds = match env::var("BENCH_ROUNDS") {
             Ok(s) => s
                 .parse()
@@ -150,13 +178,15 @@ impl Bench {
             0 => "off".to_string(),
             n => format!("on ({n} busy-looping hog{}, one per online CPU)", if n == 1 { "" } else { "s" }),
         };
-        eprintln!("shim library: {}; {rounds} rounds per case; load {load}", lib.display());
-        Ok(Bench { name, bin, lib, rounds, hogs, cpus, filters, results, _build: build })
+        let libs = sides.iter().filter_map(|s| Some(format!("{} library: {}", s.name, s.lib.as_ref()?.display())));
+        eprintln!("{}; {rounds} rounds per case; load {load}", libs.collect::<Vec<_>>().join("; "));
+        Ok(Bench { name, bin, sides, rounds, hogs, cpus, filters, results, _build: build })
     }
 
     /// Measures `case` unless the command-line filters leave it out: prints
-    /// its table row and, with `BENCH_RESULTS` set, appends its result line
-    /// (see [`Bench::result_line`]).
+    /// a table row per side compared with the baseline and, with
+    /// `BENCH_RESULTS` set, appends its result line (see
+    /// [`Bench::result_line`]).
     pub fn run(&self, case: &Case) -> Result<(), String> {
         let full_name = format!("{} {}", case.name, case.placement);
         if !self.filters.is_empty() && !self.filters.iter().any(|f| full_name.contains(f.as_str())) {
@@ -166,51 +196,56 @@ impl Bench {
             println!("{:<20} skipped: this process may run on only {} CPU", format!("{full_name}:"), self.cpus);
             return Ok(());
         }
-        // Under load every case has one target: never worse than the
-        // kernel by more than LOADED_BOUND.
+        // Under load every case compared with the kernel has one target:
+        // never worse than the kernel by more than LOADED_BOUND.
         let loaded;
-        let case = if self.hogs > 0 {
+        let case = if self.hogs > 0 && self.sides[0].lib.is_none() {
             loaded = Case { target: Some(case.measure.loaded_bound()), ..case.clone() };
             &loaded
         } else {
             case
         };
-        let c = self.compare(&case.args)?;
-        let met = case.target.map(|t| case.measure.meets(median(&c.ratio), t));
-        let mut row = c.row(&full_name, case.show, case.measure);
-        if let (Some(t), Some(met)) = (case.target, met) {
-            let bound = match case.measure {
-                Measure::Time => "≤",
-                Measure::Rate => "≥",
-            };
-            row += &format!(" [target {bound} {t:.2}: {}]", if met { "met" } else { "MISSED" });
+        for c in self.compare(&case.args)? {
+            let met = case.target.map(|t| case.measure.meets(median(&c.ratio), t));
+            let mut row = c.row(&full_name, case.show, case.measure);
+            if let (Some(t), Some(met)) = (case.target, met) {
+                let bound = match case.measure {
+                    Measure::Time => "≤",
+                    Measure::Rate => "≥",
+                };
+                row += &format!(" [target {bound} {t:.2}: {}]", if met { "met" } else { "MISSED" });
+            }
+            println!("{row}");
+            let Some(path) = &self.results else { continue };
+            let line = self.result_line(case, &c, met);
+            // One write of a whole line to a file opened for appending: lines
+            // of benches run one after another never interleave.
+            fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .and_then(|mut f| f.write_all(line.as_bytes()))
+                .map_err(|e| format!("appending to {}: {e}", path.display()))?;
         }
-        println!("{row}");
-        let Some(path) = &self.results else { return Ok(()) };
-        let line = self.result_line(case, &c, met);
-        // One write of a whole line to a file opened for appending: lines of
-        // benches run one after another never interleave.
-        fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .and_then(|mut f| f.write_all(line.as_bytes()))
-            .map_err(|e| format!("appending to {}: {e}", path.display()))
+        Ok(())
     }
 
-    /// The results file's line for `case`: tab-separated `key=value` fields,
-    /// so that the report takes new cases and fields as they come.
+    /// The results file's line for `case` compared on one side: tab-separated
+    /// `key=value` fields, so that the report takes new cases and fields as
+    /// they come.
     ///
     /// `bench` (the cargo bench target), `case`, `placement`, `load` (`off`
     /// or `on`), `hogs` (how many load processes), `measure` (`time`, ns per
     /// operation, or `rate`, operations per second), `better` (`lower` or
-    /// `higher`), `kernel` and `shim` (the medians as the program printed
-    /// them), `kernel_shown` and `shim_shown` (the same with their unit),
-    /// `ratio`, `min` and `max` (median and spread of the per-round
-    /// shim/kernel ratio), `rounds`, `cpus` (usable CPUs) and, for a case
+    /// `higher`), `base` and `side` (the names of the baseline and of the
+    /// side compared with it: `kernel` and `shim` unless the bench names its
+    /// own), `base_value` and `side_value` (their medians as the program
+    /// printed them), `base_shown` and `side_shown` (the same with their
+    /// unit), `ratio`, `min` and `max` (median and spread of the per-round
+    /// side/baseline ratio), `rounds`, `cpus` (usable CPUs) and, for a case
     /// with a target, `target` and `met` (`yes` or `no`).
     fn result_line(&self, case: &Case, c: &Comparison, met: Option<bool>) -> String {
-        let (kernel, shim) = (median(&c.kernel), median(&c.shim));
+        let (base, side) = (median(&c.base), median(&c.side));
         let (lo, hi) = c.ratio_spread();
         let mut fields = vec![
             ("bench", bench_target()),
@@ -220,10 +255,12 @@ impl Bench {
             ("hogs", self.hogs.to_string()),
             ("measure", case.measure.what().to_string()),
             ("better", case.measure.better().to_string()),
-            ("kernel", kernel.to_string()),
-            ("shim", shim.to_string()),
-            ("kernel_shown", (case.show)(kernel)),
-            ("shim_shown", (case.show)(shim)),
+            ("base", c.names.0.to_string()),
+            ("side", c.names.1.to_string()),
+            ("base_value", base.to_string()),
+            ("side_value", side.to_string()),
+            ("base_shown", (case.show)(base)),
+            ("side_shown", (case.show)(side)),
             ("ratio", median(&c.ratio).to_string()),
             ("min", lo.to_string()),
             ("max", hi.to_string()),
@@ -238,40 +275,48 @@ impl Bench {
         fields.join("\t") + "\n"
     }
 
-    /// Runs the program with `args` on both sides, interleaved over the rounds.
-    fn compare(&self, args: &[String]) -> Result<Comparison, String> {
-        let mut c = Comparison { kernel: Vec::new(), shim: Vec::new(), ratio: Vec::new() };
+    /// Runs the program with `args` on every side, interleaved over the
+    /// rounds; returns the comparison of each side after the first with it.
+    fn compare(&self, args: &[String]) -> Result<Vec<Comparison>, String> {
+        let n = self.sides.len();
+        let mut values = vec![Vec::with_capacity(self.rounds); n];
         for round in 0..self.rounds {
-            let (k, s) = if round % 2 == 0 {
-                let k = self.run_once(args, false)?;
-                (k, self.run_once(args, true)?)
-            } else {
-                let s = self.run_once(args, true)?;
-                (self.run_once(args, false)?, s)
-            };
-            c.kernel.push(k);
-            c.shim.push(s);
-            c.ratio.push(s / k);
+            for k in 0..n {
+                let at = (round + k) % n;
+                values[at].push(self.run_once(args, &self.sides[at])?);
+            }
         }
-        Ok(c)
+        let (base, sides) = values.split_first().expect("at least two sides");
+        let compared = self.sides[1..].iter().zip(sides).map(|(side, values)| Comparison {
+            names: (self.sides[0].name, side.name),
+            ratio: values.iter().zip(base).map(|(s, b)| s / b).collect(),
+            base: base.clone(),
+            side: values.clone(),
+        });
+        Ok(compared.collect())
     }
 
-    /// One run, on the kernel or under the shim (preloaded, with a fresh
-    /// `IPCSHIM_DIR` that is removed afterwards); returns the printed number.
-    fn run_once(&self, args: &[String], shim: bool) -> Result<f64, String> {
+    /// One run on `side`: on the kernel, or under the shim (preloaded, with
+    /// a fresh `IPCSHIM_DIR` that is removed afterwards); returns the
+    /// printed number.
+    fn run_once(&self, args: &[String], side: &Side) -> Result<f64, String> {
         let mut cmd = Command::new(&self.bin);
-        cmd.args(args).env_remove("LD_PRELOAD").env_remove("IPCSHIM_DIR");
+        cmd.args(args).env_remove("LD_PRELOAD").env_remove("IPCSHIM_DIR").env_remove("IPCSHIM_TRACE");
+        cmd.envs(side.env.iter().map(|(k, v)| (k, v)));
         cmd.stdin(Stdio::null()).stderr(Stdio::inherit());
-        let state = shim.then(|| TempDir::for_state("state")).transpose()?;
-        if let Some(state) = &state {
-            cmd.env("LD_PRELOAD", &self.lib).env("IPCSHIM_DIR", &state.0);
+        let state = match &side.lib {
+            Some(lib) => Some((lib, TempDir::for_state("state")?)),
+            None => None,
+        };
+        if let Some((lib, state)) = &state {
+            cmd.env("LD_PRELOAD", lib).env("IPCSHIM_DIR", &state.0);
         }
         let load = Load::start(self.hogs)?;
         let out = cmd.output().map_err(|e| format!("running {}: {e}", self.bin.display()));
         drop(load);
         let out = out?;
         drop(state);
-        let variant = if shim { "shim" } else { "kernel" };
+        let variant = side.name;
         let stdout = String::from_utf8_lossy(&out.stdout);
         match stdout.trim().parse::<f64>() {
             Ok(v) if out.status.success() && v.is_finite() && v > 0.0 => Ok(v),
@@ -328,11 +373,13 @@ impl Drop for Load {
     }
 }
 
-/// Per-round results of one case.
+/// Per-round results of one case on one side and the baseline.
 struct Comparison {
-    kernel: Vec<f64>,
-    shim: Vec<f64>,
-    /// shim / kernel, per round.
+    /// The baseline's name and the side's.
+    names: (&'static str, &'static str),
+    base: Vec<f64>,
+    side: Vec<f64>,
+    /// side / baseline, per round.
     ratio: Vec<f64>,
 }
 
@@ -348,11 +395,12 @@ impl Comparison {
         let (lo, hi) = self.ratio_spread();
         // Two significant digits at least: some targets are 0.01.
         let digits = ratio_digits(lo);
+        let (base, side) = self.names;
         format!(
-            "{:<20} kernel {:>13}   shim {:>13}   shim/kernel {} ratio median {:.digits$} ({lo:.digits$}–{hi:.digits$}) over {} rounds ({} is better)",
+            "{:<20} {base} {:>13}   {side} {:>13}   {side}/{base} {} ratio median {:.digits$} ({lo:.digits$}–{hi:.digits$}) over {} rounds ({} is better)",
             format!("{name}:"),
-            show(median(&self.kernel)),
-            show(median(&self.shim)),
+            show(median(&self.base)),
+            show(median(&self.side)),
             measure.what(),
             median(&self.ratio),
             self.ratio.len(),
@@ -450,7 +498,8 @@ impl Drop for TempDir {
     }
 }
 
-fn shim_library() -> Result<PathBuf, String> {
+/// The library the shim side preloads (see the module comment).
+pub fn shim_library() -> Result<PathBuf, String> {
     let path = match env::var_os("IPCSHIM_LIB") {
         Some(p) => PathBuf::from(p),
         // target/release/deps/<bench>-<hash>  ->  target/release/libipcshim.so
