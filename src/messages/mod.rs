@@ -75,15 +75,21 @@ pub const MAX_TEXT: usize = 1 << 24;
 /// both read and nobody writes unless something went wrong.
 #[repr(C)]
 pub struct MessageList {
+    receiving_lock: LockLine,
     receiving: ReceivingEnd,
     sending: SendingEnd,
     condition: Condition,
 }
 
+/// The receiving end's lock, on a line of its own: a sender reads the
+/// receiving end's counts (to judge room) and takes its returned blocks,
+/// and would otherwise take the lock's line from the receiver each time.
+#[repr(C, align(64))]
+struct LockLine(RobustLock);
+
 /// What receivers change, under the receiving end's lock.
 #[repr(C, align(64))]
 struct ReceivingEnd {
-    lock: RobustLock,
     /// The anchor (block index; see the module docs), or NIL before the
     /// first message. Primary. (Written once by a sender too: the blank
     /// anchor of a list that has none, before any receiver can use it.)
@@ -529,7 +535,7 @@ impl MessageList {
             drop(guard);
             return self.lock(Ends::Both);
         }
-        let first = self.receiving.lock.lock();
+        let first = self.receiving_lock.0.lock();
         if ends == Ends::Receiving && !first.recovered && damaged.load(Relaxed) == 0 {
             return Held { _receiving: Some(first), _sending: None, ends, recovered: false };
         }
@@ -541,7 +547,7 @@ impl MessageList {
     /// Where the receiving end's lock lies in a list (for tests that
     /// scribble on it).
     pub const RECEIVING_LOCK: usize =
-        std::mem::offset_of!(MessageList, receiving) + std::mem::offset_of!(ReceivingEnd, lock);
+        std::mem::offset_of!(MessageList, receiving_lock);
 
     /// Flags the list for repair by the next holder of both ends (after it
     /// was found corrupt with one end locked).
@@ -681,7 +687,7 @@ impl MessageList {
     /// chunks for the owner as needed (ENOMEM when the region is full).
     pub fn reserve(&self, st: &Store, size: usize) -> crate::error::Result<()> {
         // The first message also needs the blank anchor.
-        let count = blocks_for(size) + (self.receiving.head.load(Relaxed) == NIL) as usize;
+        let count = blocks_for(size) + (self.sending.tail.load(Relaxed) == NIL) as usize;
         let free_count = &self.sending.free_count;
         if (free_count.load(Relaxed) as usize) < count && self.take_returned(st).is_err() {
             self.mark_damaged();
@@ -721,11 +727,12 @@ impl MessageList {
             done += len;
             block = st.block(block).ok_or(Corrupt)?.next.load(Relaxed);
         }
-        let anchor = match self.receiving.head.load(Relaxed) {
-            NIL => self.make_anchor(st)?,
-            anchor => anchor,
-        };
-        let (prev, next) = self.place_for(st, anchor, &goes_before)?;
+        // The sending end knows whether there is an anchor (its tail is
+        // NIL until there is), without reading the receiving end's line.
+        if self.sending.tail.load(Relaxed) == NIL {
+            self.make_anchor(st)?;
+        }
+        let (prev, next) = self.place_for(st, &goes_before)?;
         let head = st.msg_head(first).ok_or(Corrupt)?;
         head.next_msg.store(next, Relaxed);
         head.prev_msg.store(prev, Relaxed);
@@ -752,16 +759,24 @@ impl MessageList {
     /// accepts would go last, so that the sending end alone may put it
     /// there (see [`MessageList::enqueue`]).
     pub fn appends(&self, st: &Store, goes_before: impl Fn(i64) -> bool) -> bool {
+        self.goes_last(st, &goes_before).unwrap_or(false)
+    }
+
+    /// [`MessageList::appends`], for a list that may have no anchor yet
+    /// (then the message goes last, after a new one).
+    fn goes_last(&self, st: &Store, goes_before: &impl Fn(i64) -> bool) -> Result<bool, Corrupt> {
         let tail = self.sending.tail.load(Relaxed);
+        if tail == NIL {
+            return Ok(true);
+        }
         // The tail stays allocated while the sending end is held: a
         // receiver frees a message's first block only once a later one
-        // is linked.
-        // The anchor's tag is a taken message's: it counts for nothing. The
-        // receiving end's head is read last, so that a stream in order
-        // leaves its line alone.
-        tail == NIL
-            || st.msg_head(tail).is_some_and(|t| !goes_before(t.tag.load(Relaxed)))
-            || tail == self.receiving.head.load(Relaxed)
+        // is linked. When the tail is the anchor, its tag is a taken
+        // message's and counts for nothing; the receiving end's head, which
+        // tells, is read last, so that a stream in order leaves that end's
+        // line alone.
+        let tag = st.msg_head(tail).ok_or(Corrupt)?.tag.load(Relaxed);
+        Ok(!goes_before(tag) || tail == self.receiving.head.load(Relaxed))
     }
 
     /// Makes a blank anchor for a list that never had one, and hangs the
@@ -793,12 +808,11 @@ impl MessageList {
     /// Where a new message goes: between `prev` (the anchor, or a
     /// message) and `next` (NIL: at the end). Anywhere but last only with
     /// both ends held (see [`MessageList::appends`]).
-    fn place_for(&self, st: &Store, anchor: u32, goes_before: &impl Fn(i64) -> bool) -> Result<(u32, u32), Corrupt> {
-        let tail = self.sending.tail.load(Relaxed);
-        if tail == anchor || !goes_before(st.msg_head(tail).ok_or(Corrupt)?.tag.load(Relaxed)) {
-            return Ok((tail, NIL));
+    fn place_for(&self, st: &Store, goes_before: &impl Fn(i64) -> bool) -> Result<(u32, u32), Corrupt> {
+        if self.goes_last(st, goes_before)? {
+            return Ok((self.sending.tail.load(Relaxed), NIL));
         }
-        let mut prev = anchor;
+        let mut prev = self.receiving.head.load(Relaxed);
         let mut found = None;
         self.walk(st, |block, head| {
             if goes_before(head.tag.load(Relaxed)) {
