@@ -200,7 +200,14 @@ impl Progress {
 
     /// One more action, by the calling process, now.
     fn note(&self) {
-        self.count.fetch_add(1, Relaxed);
+        // A load and a store, not an atomic add: the add would wait, at
+        // every message, for the line that the peer watches to come back
+        // from the peer's CPU, and for every store before it; the store
+        // goes through the store buffer. Two processes of the same side
+        // noting at once may count one: a watcher wants to see the word
+        // change, not by how much, and one that misses a change looks
+        // under the lock at the end of its watch anyway.
+        self.count.store(self.count.load(Relaxed).wrapping_add(1), Relaxed);
         self.at.note();
         let (pid, now) = (crate::platform::pid(), crate::platform::now_secs());
         if self.pid.load(Relaxed) != pid {
