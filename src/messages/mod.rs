@@ -244,6 +244,35 @@ impl Waiting {
         self.freed.note();
     }
 
+    /// How patiently a would-be waiter of queue `which` watches (see
+    /// `spin::watch_paced`). A sender waits for room on a full queue,
+    /// which the receiver takes about a message per look to start
+    /// emptying: the longer the queue, the less often it need look, and
+    /// it still finds room long before the receiver runs out of messages.
+    /// (The counts, each written by its own side, tell the length well
+    /// enough for a pace.) A receiver waits on an empty queue for the
+    /// very next message: it looks all the time.
+    pub fn pace(&self, which: u32) -> u32 {
+        match which {
+            SENDER => {
+                let backlog = self.sent.count.load(Relaxed).wrapping_sub(self.freed.count.load(Relaxed));
+                // Counts that lost a note each can make it "negative".
+                if backlog > i32::MAX as u32 { 1 } else { backlog / 2 }
+            }
+            _ => 1,
+        }
+    }
+
+    /// What a would-be waiter of queue `which` watches: a sender, the
+    /// receivers' progress; a receiver, the senders'.
+    pub fn watched_by(&self, which: u32) -> &Progress {
+        if which == SENDER {
+            &self.freed
+        } else {
+            &self.sent
+        }
+    }
+
     /// The receivers' or the senders' queue.
     pub fn queue(&self, which: u32) -> &WaitQueue {
         if which == SENDER {
@@ -339,10 +368,10 @@ impl<'r> Wait<'r> {
         let again = |g| (g, Slept::Settled(wait::RECHECK), wait::RECHECK);
         if !self.spun && !spin::quiet() {
             self.spun = true;
-            let progress = if which == SENDER { &waiting.freed } else { &waiting.sent };
+            let progress = waiting.watched_by(which);
             let seen = progress.count.load(Relaxed);
             drop(locked);
-            spin::watch(&progress.count, seen, Some(&progress.at), spin::SPIN_TIME);
+            spin::watch_paced(&progress.count, seen, Some(&progress.at), spin::SPIN_TIME, waiting.pace(which));
             return relock(ends).map(again);
         }
         if ends != Ends::Both {

@@ -22,7 +22,7 @@ pub use notify::{Request, ThreadRequest};
 pub use queue::NAME_MAX;
 
 use crate::error::{Errno, Result};
-use crate::messages::{Corrupt, Ends, Fault, Held, Progress, Store, Visit, Wait, MAX_TEXT, RECEIVER, SENDER};
+use crate::messages::{Corrupt, Ends, Fault, Held, Store, Visit, Wait, MAX_TEXT, RECEIVER, SENDER};
 use crate::platform::spin;
 use crate::platform::{self, descriptors as fd, LocalMutex};
 use crate::process::{inspect, Family, Namespace, ProcRef, Scope};
@@ -686,7 +686,7 @@ pub fn send(ns: &Namespace, t: &Target, text: &[u8], prio: u32, deadline: Option
         waited = true;
         if !glanced {
             glanced = true;
-            locked = glance(ns, t, locked, &q.waiting.freed)?;
+            locked = glance(ns, t, locked, SENDER)?;
             continue;
         }
         if !checked && t.nonblocking() {
@@ -750,7 +750,7 @@ pub fn receive(
         }
         if !glanced {
             glanced = true;
-            locked = glance(ns, t, locked, &q.waiting.sent)?;
+            locked = glance(ns, t, locked, RECEIVER)?;
             continue;
         }
         if !checked && t.nonblocking() {
@@ -773,13 +773,14 @@ const GLANCE: std::time::Duration = std::time::Duration::from_micros(2);
 /// peer can run meanwhile, and locks again for another try. A
 /// non-blocking descriptor may so succeed where a moment earlier it would
 /// have failed with EAGAIN, as if the call had come a moment later.
-fn glance<'r>(ns: &'r Namespace, t: &Target<'r>, locked: Locked<'r>, progress: &Progress) -> Result<Locked<'r>> {
+fn glance<'r>(ns: &'r Namespace, t: &Target<'r>, locked: Locked<'r>, which: u32) -> Result<Locked<'r>> {
     if spin::quiet() {
         return Ok(locked);
     }
+    let progress = t.q.waiting.watched_by(which);
     let (seen, ends) = (progress.count.load(Relaxed), locked.held.ends);
     drop(locked);
-    spin::watch(&progress.count, seen, Some(&progress.at), GLANCE);
+    spin::watch_paced(&progress.count, seen, Some(&progress.at), GLANCE, t.q.waiting.pace(which));
     t.lock_ends(ns, ends)
 }
 

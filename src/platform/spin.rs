@@ -150,10 +150,25 @@ fn found_busy(now: Duration) {
     QUIET_UNTIL.store(now.saturating_add(spell(level)), Relaxed);
 }
 
+/// Pause hints between two looks at a word, at most (see [`watch_paced`]).
+pub const MAX_PACE: u32 = 128;
+
+/// Pause hints per look at the clock while polling: a few dozen.
+const PAUSES_PER_CLOCK: u32 = 32;
+
 /// Watches `word` while it equals `seen`, for at most `limit`, the way
 /// `peer`'s whereabouts call for (see the module docs). True if the word
 /// changed; false if the caller should sleep.
 pub fn watch(word: &AtomicU32, seen: u32, peer: Option<&Whereabouts>, limit: Duration) -> bool {
+    watch_paced(word, seen, peer, limit, 1)
+}
+
+/// [`watch`], polling with `pace` pause hints (up to [`MAX_PACE`])
+/// between two looks. Each look takes the word's line from the peer's
+/// CPU, and the peer's next write has to take it back: a watcher that
+/// knows the change it waits for is some way off (a sender facing a long
+/// full queue) looks seldom, and leaves the peer its line meanwhile.
+pub fn watch_paced(word: &AtomicU32, seen: u32, peer: Option<&Whereabouts>, limit: Duration, pace: u32) -> bool {
     if quiet() {
         return false;
     }
@@ -162,21 +177,23 @@ pub fn watch(word: &AtomicU32, seen: u32, peer: Option<&Whereabouts>, limit: Dur
     if alone || beside_us {
         yield_while_equal(word, seen, limit)
     } else {
-        poll_while_equal(word, seen, limit)
+        poll_while_equal(word, seen, limit, pace.clamp(1, MAX_PACE))
     }
 }
 
-/// Polls `word` while it equals `seen`; the clock is the vDSO's (no system
-/// call), read every few dozen polls.
-fn poll_while_equal(word: &AtomicU32, seen: u32, limit: Duration) -> bool {
+/// Polls `word` while it equals `seen`, `pace` pause hints apart; the
+/// clock is the vDSO's (no system call), read every few dozen hints.
+fn poll_while_equal(word: &AtomicU32, seen: u32, limit: Duration, pace: u32) -> bool {
     let mut last = monotonic_now();
     let deadline = last + limit;
     loop {
-        for _ in 0..32 {
+        for _ in 0..(PAUSES_PER_CLOCK / pace).max(1) {
             if word.load(Relaxed) != seen {
                 return true;
             }
-            spin_hint();
+            for _ in 0..pace {
+                spin_hint();
+            }
         }
         let now = monotonic_now();
         if now.saturating_sub(last) >= BUSY_GAP {
