@@ -577,6 +577,6 @@ pub fn show_round_trip(ns: f64) -> String {
 }
 
 #[allow(dead_code)] // as QueueCase
-fn show_message_rate(rate: f64) -> String {
+pub fn show_message_rate(rate: f64) -> String {
     format!("{:.3} Mmsg/s", rate / 1e6)
 }
