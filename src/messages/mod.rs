@@ -443,6 +443,12 @@ unsafe impl Shared for MsgHead {}
 const HEAD_TEXT: usize = BLOCK_SIZE as usize - std::mem::size_of::<MsgHead>();
 const CONT_TEXT: usize = BLOCK_SIZE as usize - std::mem::size_of::<Block>();
 
+/// Adds to a count that only the holder of its end's lock writes: a load
+/// and a store, without the full barrier of an atomic add.
+fn add_to(count: &AtomicU32, n: u32) {
+    count.store(count.load(Relaxed).wrapping_add(n), Relaxed);
+}
+
 fn blocks_for(size: usize) -> usize {
     1 + size.saturating_sub(HEAD_TEXT).div_ceil(CONT_TEXT)
 }
@@ -638,7 +644,7 @@ impl MessageList {
         let s = &self.sending;
         st.block(block).ok_or(Corrupt)?.next.store(s.free.load(Relaxed), Relaxed);
         s.free.store(block, Relaxed);
-        s.free_count.fetch_add(1, Relaxed);
+        add_to(&s.free_count, 1);
         Ok(())
     }
 
@@ -653,9 +659,15 @@ impl MessageList {
             last = st.block(last).ok_or(Corrupt)?.next.load(Relaxed);
         }
         let last = st.block(last).ok_or(Corrupt)?;
-        s.free.store(last.next.load(Relaxed), Relaxed);
+        let rest = last.next.load(Relaxed);
+        s.free.store(rest, Relaxed);
         last.next.store(NIL, Relaxed);
-        s.free_count.fetch_sub(count as u32, Relaxed);
+        add_to(&s.free_count, (count as u32).wrapping_neg());
+        // The next send's first block, which a receiver wrote last when it
+        // gave it back: fetched now, it is here by then.
+        if let Some(next) = st.block(rest) {
+            crate::platform::prefetch_for_write(next);
+        }
         Ok(first)
     }
 
@@ -715,7 +727,7 @@ impl MessageList {
             }
             st.block(last).ok_or(Corrupt)?.next.store(first, Relaxed);
         }
-        s.free_count.fetch_add(count, Relaxed);
+        add_to(&s.free_count, count);
         Ok(())
     }
 
@@ -968,9 +980,18 @@ impl MessageList {
         r.head.store(found.block, Relaxed);
         crate::crash_point::here("msg-receive-after-unlink");
         taken(r);
-        // Its text blocks and the old anchor go back together.
+        // The next receive's message, if one is queued already (a sender
+        // wrote it on its own CPU): fetched now, it is here by then.
+        if let Some(next) = st.msg_head(next) {
+            crate::platform::prefetch(next);
+        }
+        // Its text blocks and the old anchor go back together. (Loads and
+        // stores: only the receiving end's holder writes a queued
+        // message's block links.)
         let anchor_block = st.block(anchor).ok_or(Corrupt)?;
-        let text = st.block(found.block).ok_or(Corrupt)?.next.swap(NIL, Relaxed);
+        let first_block = &st.block(found.block).ok_or(Corrupt)?.next;
+        let text = first_block.load(Relaxed);
+        first_block.store(NIL, Relaxed);
         anchor_block.next.store(text, Relaxed);
         self.give_back(st, anchor, blocks_for(found.size))
     }

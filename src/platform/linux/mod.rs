@@ -46,6 +46,35 @@ pub fn spin_hint() {
     std::hint::spin_loop();
 }
 
+/// Asks the CPU to fetch the cache line of `what`, to be written soon: a
+/// line another CPU wrote last then arrives while other work goes on. A
+/// hint only; nothing where the CPU has none.
+#[inline]
+pub fn prefetch_for_write<T>(what: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch reads and writes no memory and never faults; the
+    // address is a reference's.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_ET0};
+        _mm_prefetch::<_MM_HINT_ET0>((what as *const T).cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = what;
+}
+
+/// As [`prefetch_for_write`], to be read.
+#[inline]
+pub fn prefetch<T>(what: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: as in `prefetch_for_write`.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>((what as *const T).cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = what;
+}
+
 /// sched_yield(2).
 pub fn yield_cpu() {
     // SAFETY: sched_yield takes no arguments.
