@@ -23,10 +23,10 @@
 //! threads are runnable than there are CPUs (sampled from the system every
 //! [`SAMPLE_EVERY`]), nobody watches. When this CPU in particular is busy,
 //! the watcher notices: its polling loop sees the clock jump (it was
-//! preempted), or a yield takes long (something else ran), and a fresh
-//! count of runnable threads confirms it (on a virtual machine the
-//! hypervisor also takes CPUs away for a while, which keeps no thread in
-//! here from running, so watching goes on). Then for a
+//! preempted), or a yield takes long (something else ran), and the count
+//! of runnable threads confirms it (on a virtual machine the hypervisor
+//! also takes CPUs away for a while, and a peer that a yield ran may run
+//! long: neither keeps another thread from running, so watching goes on). Then for a
 //! while no thread of the process watches and every wait sleeps at once,
 //! as the kernel's would: a watcher takes CPU time the other work needs,
 //! and it loses the scheduler's preference for threads that sleep (a woken
@@ -120,11 +120,6 @@ fn crowded(now: u64) -> bool {
     if now.saturating_sub(sampled) < SAMPLE_EVERY.as_micros() as u64 {
         return CROWDED.load(Relaxed);
     }
-    sample(now)
-}
-
-/// Counts the runnable threads now: whether they outnumber the CPUs.
-fn sample(now: u64) -> bool {
     SAMPLED_AT.store(now, Relaxed);
     let crowded = runnable_threads().is_some_and(|n| n as usize > online_cpus());
     CROWDED.store(crowded, Relaxed);
@@ -134,9 +129,12 @@ fn sample(now: u64) -> bool {
 /// A watcher lost its CPU for a while (see [`BUSY_GAP`]). If other
 /// threads wanted it, the CPU is busy; if no more threads are runnable
 /// than there are CPUs, the hypervisor took it from the virtual machine
-/// (steal time), which a watcher costs nobody in here: no quiet spell.
+/// (steal time), or the peer that a yield handed it to ran long, neither
+/// of which a watcher costs anybody: no quiet spell. The count is the
+/// last sample's (at most [`SAMPLE_EVERY`] old), so that a yield to a
+/// busy peer does not read the system at every turn.
 fn lost_cpu(now: Duration) {
-    if sample(now.as_micros() as u64) {
+    if crowded(now.as_micros() as u64) {
         found_busy(now);
     }
 }
