@@ -61,7 +61,7 @@ fn queues(out: &mut String, frame: &Frame, before: Option<&Frame>, kind: Kind) {
         };
         let waiting = |role: Role| object.parties.iter().filter(|p| p.role == role).count();
         let (rate_in, rate_out) = match frame.rates(object, before) {
-            Some((sent, taken)) => (format!("{sent:.1}"), format!("{taken:.1}")),
+            Some((sent, taken)) => (per_second(sent), per_second(taken)),
             None => ("-".to_owned(), "-".to_owned()),
         };
         if kind == Kind::Msg {
@@ -176,4 +176,26 @@ fn cut(text: &str) -> String {
     let mut short: String = text.chars().take(LIST_WIDTH - 1).collect();
     short.push('…');
     short
+}
+
+/// A rate in at most 7 columns: "12.5", "8412", "876.5k", "7.49M".
+fn per_second(rate: f64) -> String {
+    match rate {
+        r if r >= 1e7 => format!("{:.0}M", r / 1e6),
+        r if r >= 1e6 => format!("{:.2}M", r / 1e6),
+        r if r >= 1e4 => format!("{:.1}k", r / 1e3),
+        r if r >= 100.0 => format!("{r:.0}"),
+        r => format!("{r:.1}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::per_second;
+
+    #[test]
+    fn rates_fit_their_column() {
+        let shown: Vec<String> = [0.0, 12.54, 8412.0, 876_510.4, 7_490_000.0, 12_300_000.0].map(per_second).into();
+        assert_eq!(shown, ["0.0", "12.5", "8412", "876.5k", "7.49M", "12M"]);
+    }
 }
