@@ -184,11 +184,7 @@ fn msg_section(out: &mut String, format: Format, unit: Unit, rows: &[&Object]) {
                 );
             }
             _ => {
-                let used = if unit == Unit::Human {
-                    size(unit, None, bytes, "      ", 6)
-                } else {
-                    size(unit, None, bytes, "", -12)
-                };
+                let used = used_bytes(unit, bytes);
                 let _ = writeln!(
                     out,
                     "0x{:08x} {id:<10} {} {:<10o} {used} {messages:<12}",
@@ -386,11 +382,7 @@ fn mq_section(out: &mut String, format: Format, unit: Unit, rows: &[&Object]) {
                 );
             }
             _ => {
-                let used = if unit == Unit::Human {
-                    size(unit, None, bytes, "      ", 6)
-                } else {
-                    size(unit, None, bytes, "", -12)
-                };
+                let used = used_bytes(unit, bytes);
                 let _ = writeln!(
                     out,
                     "{name:<20} {} {:<10o} {used} {messages:<12} {max_messages:<12} {message_size:<12} {}",
@@ -576,4 +568,14 @@ fn details(out: &mut String, object: &Object, unit: Unit) {
         Detail::Mq { .. } => {}
     }
     out.push('\n');
+}
+
+/// The used-bytes column of a queue's row, as util-linux prints it: right
+/// in six columns and a gap for `--human`, else left in twelve.
+fn used_bytes(unit: Unit, bytes: u64) -> String {
+    if unit == Unit::Human {
+        size(unit, None, bytes, "      ", 6)
+    } else {
+        size(unit, None, bytes, "", -12)
+    }
 }
