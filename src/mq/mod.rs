@@ -652,8 +652,7 @@ pub fn check_send(ns: &Namespace, fd: i32, len: usize) -> Result<Target<'_>> {
 pub fn send(ns: &Namespace, t: &Target, text: &[u8], prio: u32, deadline: Option<Deadline>) -> Result<()> {
     let mut locked = t.lock_ends(ns, Ends::Sending)?;
     let q = t.q;
-    let (mut pending, mut waited) = (Wait::default(), false);
-    let (mut glanced, mut checked) = (false, false);
+    let (mut turns, mut waited) = (Turns::default(), false);
     // Highest priority first, FIFO within one.
     let goes_before = |p| p < prio as i64;
     loop {
@@ -684,18 +683,7 @@ pub fn send(ns: &Namespace, t: &Target, text: &[u8], prio: u32, deadline: Option
             return Ok(());
         }
         waited = true;
-        if !glanced {
-            glanced = true;
-            locked = glance(ns, t, locked, SENDER)?;
-            continue;
-        }
-        if !checked && t.nonblocking() {
-            return Err(Errno::EAGAIN);
-        }
-        checked = true;
-        let (owner, held) = (locked.st.owner, locked.held.ends);
-        let relock = |e| t.lock_ends(ns, e);
-        locked = after_wait(pending.step(ns, &q.waiting, owner, SENDER, locked, held, deadline, |_| {}, relock)?)?;
+        locked = turns.wait(ns, t, locked, SENDER, deadline)?;
     }
 }
 
@@ -725,8 +713,7 @@ pub fn receive(
     // The first message is taken with the receiving end locked.
     let mut locked = t.lock_ends(ns, Ends::Receiving)?;
     let q = t.q;
-    let mut pending = Wait::default();
-    let (mut glanced, mut checked) = (false, false);
+    let mut turns = Turns::default();
     loop {
         if let Some(found) = with_repair(&locked, || q.list.find(&locked.st, |_| Visit::Take))? {
             match q.list.copy_out(&locked.st, &found, buffer, 0, found.size) {
@@ -748,18 +735,41 @@ pub fn receive(
             wakeups.wake();
             return Ok(found.size);
         }
-        if !glanced {
-            glanced = true;
-            locked = glance(ns, t, locked, RECEIVER)?;
-            continue;
+        locked = turns.wait(ns, t, locked, RECEIVER, deadline)?;
+    }
+}
+
+/// The turns of a send or receive that finds it must wait, as `which`:
+/// first a glance; then EAGAIN for a non-blocking descriptor; then waits.
+#[derive(Default)]
+struct Turns<'r> {
+    glanced: bool,
+    checked: bool,
+    pending: Wait<'r>,
+}
+
+impl<'r> Turns<'r> {
+    /// Takes the next turn; returns the queue locked again, for the caller
+    /// to try once more.
+    fn wait(
+        &mut self,
+        ns: &'r Namespace,
+        t: &Target<'r>,
+        locked: Locked<'r>,
+        which: u32,
+        deadline: Option<Deadline>,
+    ) -> Result<Locked<'r>> {
+        if !self.glanced {
+            self.glanced = true;
+            return glance(ns, t, locked, which);
         }
-        if !checked && t.nonblocking() {
+        if !self.checked && t.nonblocking() {
             return Err(Errno::EAGAIN);
         }
-        checked = true;
+        self.checked = true;
         let (owner, held) = (locked.st.owner, locked.held.ends);
         let relock = |e| t.lock_ends(ns, e);
-        locked = after_wait(pending.step(ns, &q.waiting, owner, RECEIVER, locked, held, deadline, |_| {}, relock)?)?;
+        after_wait(self.pending.step(ns, &t.q.waiting, owner, which, locked, held, deadline, |_| {}, relock)?)
     }
 }
 
