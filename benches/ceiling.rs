@@ -53,7 +53,8 @@ fn run() -> Result<(), String> {
         return Ok(());
     }
     let side = |name: &'static str| Side { name, lib: None, env: vec![("CEILING_SIDE", name.to_string())] };
-    let bench = harness::Bench::with_sides("ceilingbench", SOURCE, vec![side("kernel"), side("ring"), side("ring-fd")])?;
+    let bench =
+        harness::Bench::with_sides("ceilingbench", SOURCE, vec![side("kernel"), side("ring"), side("ring-fd")])?;
     for (kind, size, placement, count) in CASES {
         bench.run(&harness::Case {
             name: format!("{kind} stream {size}B"),

@@ -3,15 +3,11 @@
 use super::trace::{names, Args};
 use super::{call, namespace};
 use crate::error::Errno;
-use crate::shm::{self, Command, Reply, ShmInfo, ShmInfoTotals};
+use crate::shm::{
+    self, Command, Reply, ShmInfo, ShmInfoTotals, SHM_INFO, SHM_LOCK, SHM_STAT, SHM_STAT_ANY, SHM_UNLOCK,
+};
 use crate::user;
 use libc::{c_int, c_void, size_t};
-
-pub(super) const SHM_LOCK: c_int = 11;
-pub(super) const SHM_UNLOCK: c_int = 12;
-pub(super) const SHM_STAT: c_int = 13;
-pub(super) const SHM_INFO: c_int = 14;
-pub(super) const SHM_STAT_ANY: c_int = 15;
 
 #[no_mangle]
 pub extern "C" fn shmget(key: libc::key_t, size: size_t, shmflg: c_int) -> c_int {
@@ -37,13 +33,18 @@ pub extern "C" fn shmat(shmid: c_int, shmaddr: *const c_void, shmflg: c_int) -> 
 
 #[no_mangle]
 pub extern "C" fn shmdt(shmaddr: *const c_void) -> c_int {
-    call("shmdt", |a| {
-        a.ptr(shmaddr);
-    }, -1, || {
-        let len = shm::detach(namespace()?, shmaddr as usize)?;
-        user::forget(shmaddr as usize, len);
-        Ok(0)
-    })
+    call(
+        "shmdt",
+        |a| {
+            a.ptr(shmaddr);
+        },
+        -1,
+        || {
+            let len = shm::detach(namespace()?, shmaddr as usize)?;
+            user::forget(shmaddr as usize, len);
+            Ok(0)
+        },
+    )
 }
 
 /// # Safety

@@ -209,7 +209,7 @@ fn quote(out: &mut String, bytes: &[u8]) {
 
 /// Flag and command names, as the C headers spell them.
 pub(super) mod names {
-    use super::super::shm;
+    use crate::shm;
     pub const GET: &[(i32, &str)] = &[(libc::IPC_CREAT, "IPC_CREAT"), (libc::IPC_EXCL, "IPC_EXCL")];
     pub const SHMGET: &[(i32, &str)] = &[
         (libc::IPC_CREAT, "IPC_CREAT"),

@@ -35,6 +35,13 @@ pub const SHM_NORESERVE: i32 = 0o10000;
 pub const SHM_DEST: u32 = 0o1000;
 pub const SHM_LOCKED: u32 = 0o2000;
 
+/// shmctl's Linux commands (as `<sys/shm.h>` defines them).
+pub const SHM_LOCK: i32 = 11;
+pub const SHM_UNLOCK: i32 = 12;
+pub const SHM_STAT: i32 = 13;
+pub const SHM_INFO: i32 = 14;
+pub const SHM_STAT_ANY: i32 = 15;
+
 const TAG: u32 = TableSpec::tag(b"SHM2");
 
 /// One slot of the segment table. Locking and crash consistency: see
