@@ -103,41 +103,35 @@ impl<'r> Attachments<'r> {
         })
     }
 
-    /// `shm_nattch`: attachments of `shm_id` by live processes. Records of
-    /// dead processes are freed on the way.
-    pub fn count(&self, shm_id: i32) -> u64 {
-        let mut total = 0;
-        for record in self.used() {
+    /// The records of `shm_id` held by live processes: (process, count).
+    /// Records of dead processes are freed on the way.
+    fn live(&self, shm_id: i32) -> impl Iterator<Item = (ProcRef, i32)> + '_ {
+        self.used().filter_map(move |record| {
             let owner = record.owner.load(Acquire);
             if owner == 0 || record.shm_id.load(Acquire) != shm_id {
-                continue;
+                return None;
             }
             if Look::Thorough.dead(ProcRef(owner)) {
                 free(record);
-            } else {
-                total += record.count.load(Relaxed).max(0) as u64;
+                return None;
             }
-        }
-        total
+            Some((ProcRef(owner), record.count.load(Relaxed)))
+        })
+    }
+
+    /// `shm_nattch`: attachments of `shm_id` by live processes. Records of
+    /// dead processes are freed on the way.
+    pub fn count(&self, shm_id: i32) -> u64 {
+        self.live(shm_id).map(|(_, count)| count.max(0) as u64).sum()
     }
 
     /// The live processes with `shm_id` attached, and how many times each
     /// (what [`Attachments::count`] sums; records of dead processes are
     /// freed on the way, as there).
     pub fn holders(&self, shm_id: i32) -> Vec<(ProcRef, u32)> {
-        let mut holders = Vec::new();
-        for record in self.used() {
-            let owner = record.owner.load(Acquire);
-            if owner == 0 || record.shm_id.load(Acquire) != shm_id {
-                continue;
-            }
-            if Look::Thorough.dead(ProcRef(owner)) {
-                free(record);
-            } else if let Ok(count @ 1..) = u32::try_from(record.count.load(Relaxed)) {
-                holders.push((ProcRef(owner), count));
-            }
-        }
-        holders
+        self.live(shm_id)
+            .filter_map(|(who, count)| u32::try_from(count).ok().filter(|&count| count > 0).map(|count| (who, count)))
+            .collect()
     }
 
     /// The segments `who` has records for (freeing those of no segment,
