@@ -621,8 +621,7 @@ pub fn check_send(ns: &Namespace, fd: i32, len: usize) -> Result<Target<'_>> {
 pub fn send(ns: &Namespace, t: &Target, text: &[u8], prio: u32, deadline: Option<Deadline>) -> Result<()> {
     let mut locked = t.lock_ends(ns, Ends::Sending)?;
     let q = t.q;
-    let (mut pending, mut waited) = (Wait::default(), false);
-    let (mut glanced, mut checked) = (false, false);
+    let (mut stalled, mut waited) = (Stalled::default(), false);
     // Highest priority first, FIFO within one.
     let goes_before = |p| p < prio as i64;
     loop {
@@ -653,18 +652,7 @@ pub fn send(ns: &Namespace, t: &Target, text: &[u8], prio: u32, deadline: Option
             return Ok(());
         }
         waited = true;
-        if !glanced {
-            glanced = true;
-            locked = glance(ns, t, locked, SENDER)?;
-            continue;
-        }
-        if !checked && t.nonblocking() {
-            return Err(Errno::EAGAIN);
-        }
-        checked = true;
-        let (owner, held) = (locked.st.owner, locked.held.ends);
-        let relock = |e| t.lock_ends(ns, e);
-        locked = after_wait(pending.step(ns, &q.waiting, owner, SENDER, locked, held, deadline, |_| {}, relock)?)?;
+        locked = stalled.wait(ns, t, locked, SENDER, deadline)?;
     }
 }
 
@@ -694,8 +682,7 @@ pub fn receive(
     // The first message is taken with the receiving end locked.
     let mut locked = t.lock_ends(ns, Ends::Receiving)?;
     let q = t.q;
-    let mut pending = Wait::default();
-    let (mut glanced, mut checked) = (false, false);
+    let mut stalled = Stalled::default();
     loop {
         if let Some(found) = locked.with_repair(|| q.list.find(&locked.st, |_| Visit::Take))? {
             match q.list.copy_out(&locked.st, &found, buffer, 0, found.size) {
@@ -717,18 +704,42 @@ pub fn receive(
             wakeups.wake();
             return Ok(found.size);
         }
-        if !glanced {
-            glanced = true;
-            locked = glance(ns, t, locked, RECEIVER)?;
-            continue;
+        locked = stalled.wait(ns, t, locked, RECEIVER, deadline)?;
+    }
+}
+
+/// How far a send or receive that cannot go on yet has come in waiting.
+#[derive(Default)]
+struct Stalled<'r> {
+    glanced: bool,
+    checked: bool,
+    pending: Wait<'r>,
+}
+
+impl<'r> Stalled<'r> {
+    /// The queue cannot take or give a message yet: the first time, a
+    /// glance at it; then EAGAIN on a non-blocking descriptor; else a wait
+    /// (as `which`, SENDER or RECEIVER) until woken or `deadline`. Returns
+    /// the queue locked again for another try.
+    fn wait(
+        &mut self,
+        ns: &'r Namespace,
+        t: &Target<'r>,
+        locked: Locked<'r>,
+        which: u32,
+        deadline: Option<Deadline>,
+    ) -> Result<Locked<'r>> {
+        if !self.glanced {
+            self.glanced = true;
+            return glance(ns, t, locked, which);
         }
-        if !checked && t.nonblocking() {
+        if !self.checked && t.nonblocking() {
             return Err(Errno::EAGAIN);
         }
-        checked = true;
+        self.checked = true;
         let (owner, held) = (locked.st.owner, locked.held.ends);
         let relock = |e| t.lock_ends(ns, e);
-        locked = after_wait(pending.step(ns, &q.waiting, owner, RECEIVER, locked, held, deadline, |_| {}, relock)?)?;
+        after_wait(self.pending.step(ns, &t.q.waiting, owner, which, locked, held, deadline, |_| {}, relock)?)
     }
 }
 
