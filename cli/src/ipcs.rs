@@ -8,6 +8,9 @@ use crate::Failure;
 use clap::ArgMatches;
 use ipcshim::process::inspect::{Detail, Handle, Kind, Object};
 use std::fmt::Write;
+use table::{column_names, header, left, padded, right, row, title, Cell};
+
+mod table;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Format {
@@ -115,46 +118,83 @@ fn id_of(object: &Object) -> i32 {
     }
 }
 
-/// ipc_print_perms: id, permission bits, creator and owner.
-fn perms_row(out: &mut String, id: &str, object: &Object) {
-    let _ = writeln!(
-        out,
-        "{id} {:<10o} {} {} {} {}",
-        object.mode & 0o777,
-        user_column(object.cuid, false),
-        group_column(object.cgid),
-        user_column(object.uid, false),
-        group_column(object.gid)
-    );
+/// The name of a size column: "size" with `--human`.
+fn size_name(unit: Unit, name: &str) -> &str {
+    if unit == Unit::Human {
+        "size"
+    } else {
+        name
+    }
 }
 
-fn creator_header(out: &mut String, first: &str) {
-    let _ = writeln!(out, "{first:<10} {:<10} {:<10} {:<10} {:<10} {:<10}", "perms", "cuid", "cgid", "uid", "gid");
+/// A size column `width` wide: util-linux right-aligns a human size in 6
+/// and pads the rest after it.
+fn size_cell(unit: Unit, bytes: u64, width: usize) -> Cell {
+    if unit == Unit::Human {
+        padded(size(unit, None, bytes, &" ".repeat(width - 6), 6))
+    } else {
+        left(size(unit, None, bytes, "", 0), width)
+    }
+}
+
+/// A System V section's default row: key, id, owner, permission bits,
+/// then the section's own cells.
+fn key_row<const N: usize>(id: i32, object: &Object, own: [Cell; N]) -> Vec<Cell> {
+    let mut cells =
+        vec![padded(format!("0x{:08x}", object.key as u32)), left(id, 10), owner_cell(object), perms_cell(object)];
+    cells.extend(own);
+    cells
+}
+
+/// A `--time` row of three short dates.
+fn short_times_row(id: Cell, object: &Object, times: [i64; 3]) -> Vec<Cell> {
+    let mut cells = vec![id, owner_cell(object)];
+    cells.extend(times.map(|time| left(short_time(time), 20)));
+    cells
+}
+
+fn owner_cell(object: &Object) -> Cell {
+    padded(user_column(object.uid, true))
+}
+
+/// The permission bits in octal, `%-10o`.
+fn perms_cell(object: &Object) -> Cell {
+    left(format!("{:o}", object.mode & 0o777), 10)
+}
+
+/// ipc_print_perms: id, permission bits, creator and owner.
+fn creator_cells(id: i32, object: &Object) -> Vec<Cell> {
+    vec![
+        left(id, 10),
+        perms_cell(object),
+        padded(user_column(object.cuid, false)),
+        padded(group_column(object.cgid)),
+        padded(user_column(object.uid, false)),
+        padded(group_column(object.gid)),
+    ]
+}
+
+/// The column names of a System V section's default rows ([`key_row`]).
+fn key_header(out: &mut String, title: &str, id: &str, own: &[(&str, usize)]) {
+    header(out, title, &[&[("key", 10), (id, 10), ("owner", 10), ("perms", 10)], own].concat());
+}
+
+fn creator_header(out: &mut String, title: &str, first: &str) {
+    header(out, title, &[(first, 10), ("perms", 10), ("cuid", 10), ("cgid", 10), ("uid", 10), ("gid", 10)]);
 }
 
 fn msg_section(out: &mut String, format: Format, unit: Unit, rows: &[&Object]) {
     match format {
-        Format::Creator => {
-            out.push_str("------ Message Queues Creators/Owners --------\n");
-            creator_header(out, "msqid");
-        }
-        Format::Time => {
-            out.push_str("------ Message Queues Send/Recv/Change Times --------\n");
-            let _ = writeln!(out, "{:<8} {:<10} {:<20} {:<20} {:<20}", "msqid", "owner", "send", "recv", "change");
-        }
+        Format::Creator => creator_header(out, "Message Queues Creators/Owners", "msqid"),
+        Format::Time => header(
+            out,
+            "Message Queues Send/Recv/Change Times",
+            &[("msqid", 8), ("owner", 10), ("send", 20), ("recv", 20), ("change", 20)],
+        ),
         Format::Pid => {
-            out.push_str("------ Message Queues PIDs --------\n");
-            let _ = writeln!(out, "{:<10} {:<10} {:<10} {:<10}", "msqid", "owner", "lspid", "lrpid");
+            header(out, "Message Queues PIDs", &[("msqid", 10), ("owner", 10), ("lspid", 10), ("lrpid", 10)])
         }
-        _ => {
-            out.push_str("------ Message Queues --------\n");
-            let bytes = if unit == Unit::Human { "size" } else { "used-bytes" };
-            let _ = writeln!(
-                out,
-                "{:<10} {:<10} {:<10} {:<10} {bytes:<12} {:<12}",
-                "key", "msqid", "owner", "perms", "messages"
-            );
-        }
+        _ => key_header(out, "Message Queues", "msqid", &[(size_name(unit, "used-bytes"), 12), ("messages", 12)]),
     }
     for object in rows {
         let Detail::Msg {
@@ -164,66 +204,37 @@ fn msg_section(out: &mut String, format: Format, unit: Unit, rows: &[&Object]) {
             continue;
         };
         let id = id_of(object);
-        match format {
-            Format::Creator => perms_row(out, &format!("{id:<10}"), object),
-            Format::Time => {
-                let _ = writeln!(
-                    out,
-                    "{id:<8} {} {:<20} {:<20} {:<20}",
-                    user_column(object.uid, true),
-                    short_time(send_time),
-                    short_time(receive_time),
-                    short_time(change_time)
-                );
-            }
+        let cells = match format {
+            Format::Creator => creator_cells(id, object),
+            Format::Time => short_times_row(left(id, 8), object, [send_time, receive_time, change_time]),
             Format::Pid => {
-                let _ = writeln!(
-                    out,
-                    "{id:<8} {}  {last_send_pid:>5}     {last_receive_pid:>5}",
-                    user_column(object.uid, true)
-                );
+                vec![left(id, 8), owner_cell(object), right(last_send_pid, 5).gap(1), right(last_receive_pid, 5).gap(4)]
             }
-            _ => {
-                let used = used_bytes(unit, bytes);
-                let _ = writeln!(
-                    out,
-                    "0x{:08x} {id:<10} {} {:<10o} {used} {messages:<12}",
-                    object.key as u32,
-                    user_column(object.uid, true),
-                    object.mode & 0o777
-                );
-            }
-        }
+            _ => key_row(id, object, [size_cell(unit, bytes, 12), left(messages, 12)]),
+        };
+        row(out, &cells);
     }
 }
 
 fn shm_section(out: &mut String, format: Format, unit: Unit, rows: &[&Object]) {
     match format {
-        Format::Creator => {
-            out.push_str("------ Shared Memory Segment Creators/Owners --------\n");
-            creator_header(out, "shmid");
-        }
-        Format::Time => {
-            out.push_str("------ Shared Memory Attach/Detach/Change Times --------\n");
-            let _ = writeln!(
-                out,
-                "{:<10} {:<10} {:<20} {:<20} {:<20}",
-                "shmid", "owner", "attached", "detached", "changed"
-            );
-        }
-        Format::Pid => {
-            out.push_str("------ Shared Memory Creator/Last-op PIDs --------\n");
-            let _ = writeln!(out, "{:<10} {:<10} {:<10} {:<10}", "shmid", "owner", "cpid", "lpid");
-        }
-        _ => {
-            out.push_str("------ Shared Memory Segments --------\n");
-            let bytes = if unit == Unit::Human { "size" } else { "bytes" };
-            let _ = writeln!(
-                out,
-                "{:<10} {:<10} {:<10} {:<10} {bytes:<10} {:<10} {:<12}",
-                "key", "shmid", "owner", "perms", "nattch", "status"
-            );
-        }
+        Format::Creator => creator_header(out, "Shared Memory Segment Creators/Owners", "shmid"),
+        Format::Time => header(
+            out,
+            "Shared Memory Attach/Detach/Change Times",
+            &[("shmid", 10), ("owner", 10), ("attached", 20), ("detached", 20), ("changed", 20)],
+        ),
+        Format::Pid => header(
+            out,
+            "Shared Memory Creator/Last-op PIDs",
+            &[("shmid", 10), ("owner", 10), ("cpid", 10), ("lpid", 10)],
+        ),
+        _ => key_header(
+            out,
+            "Shared Memory Segments",
+            "shmid",
+            &[(size_name(unit, "bytes"), 10), ("nattch", 10), ("status", 12)],
+        ),
     }
     for object in rows {
         let Detail::Shm { size: bytes, attached, creator_pid, last_pid, attach_time, detach_time, change_time } =
@@ -232,83 +243,48 @@ fn shm_section(out: &mut String, format: Format, unit: Unit, rows: &[&Object]) {
             continue;
         };
         let id = id_of(object);
-        match format {
-            Format::Creator => perms_row(out, &format!("{id:<10}"), object),
-            Format::Time => {
-                let _ = writeln!(
-                    out,
-                    "{id:<10} {} {:<20} {:<20} {:<20}",
-                    user_column(object.uid, true),
-                    short_time(attach_time),
-                    short_time(detach_time),
-                    short_time(change_time)
-                );
-            }
-            Format::Pid => {
-                let _ = writeln!(out, "{id:<10} {} {creator_pid:<10} {last_pid:<10}", user_column(object.uid, true));
-            }
+        let cells = match format {
+            Format::Creator => creator_cells(id, object),
+            Format::Time => short_times_row(left(id, 10), object, [attach_time, detach_time, change_time]),
+            Format::Pid => vec![left(id, 10), owner_cell(object), left(creator_pid, 10), left(last_pid, 10)],
             _ => {
-                let shown = if unit == Unit::Human {
-                    size(unit, None, bytes, "    ", 6)
-                } else {
-                    size(unit, None, bytes, "", -10)
-                };
                 let dest = if object.mode & 0o1000 != 0 { "dest" } else { " " };
                 let locked = if object.mode & 0o2000 != 0 { "locked" } else { " " };
-                let _ = writeln!(
-                    out,
-                    "0x{:08x} {id:<10} {} {:<10o} {shown} {attached:<10} {dest:<6} {locked:<6}",
-                    object.key as u32,
-                    user_column(object.uid, true),
-                    object.mode & 0o777
-                );
+                key_row(id, object, [size_cell(unit, bytes, 10), left(attached, 10), left(dest, 6), left(locked, 6)])
             }
-        }
+        };
+        row(out, &cells);
     }
 }
 
 fn sem_section(out: &mut String, format: Format, rows: &[&Object]) {
     match format {
-        Format::Creator => {
-            out.push_str("------ Semaphore Arrays Creators/Owners --------\n");
-            creator_header(out, "semid");
-        }
-        Format::Time => {
-            out.push_str("------ Semaphore Operation/Change Times --------\n");
-            let _ = writeln!(out, "{:<8} {:<10} {:<26} {:<26}", "semid", "owner", "last-op", "last-changed");
-        }
+        Format::Creator => creator_header(out, "Semaphore Arrays Creators/Owners", "semid"),
+        Format::Time => header(
+            out,
+            "Semaphore Operation/Change Times",
+            &[("semid", 8), ("owner", 10), ("last-op", 26), ("last-changed", 26)],
+        ),
         // util-linux shows nothing for semaphores with --pid.
         Format::Pid => return,
-        _ => {
-            out.push_str("------ Semaphore Arrays --------\n");
-            let _ = writeln!(out, "{:<10} {:<10} {:<10} {:<10} {:<10}", "key", "semid", "owner", "perms", "nsems");
-        }
+        _ => key_header(out, "Semaphore Arrays", "semid", &[("nsems", 10)]),
     }
     for object in rows {
         let Detail::Sem { ref semaphores, op_time, change_time } = object.detail else { continue };
         let id = id_of(object);
-        match format {
-            Format::Creator => perms_row(out, &format!("{id:<10}"), object),
+        let cells = match format {
+            Format::Creator => creator_cells(id, object),
             Format::Time => {
-                let _ = writeln!(
-                    out,
-                    "{id:<8} {}  {:<26} {:<26}",
-                    user_column(object.uid, true),
-                    long_time(op_time),
-                    long_time(change_time)
-                );
+                vec![
+                    left(id, 8),
+                    owner_cell(object),
+                    left(long_time(op_time), 26).gap(1),
+                    left(long_time(change_time), 26),
+                ]
             }
-            _ => {
-                let _ = writeln!(
-                    out,
-                    "0x{:08x} {id:<10} {} {:<10o} {:<10}",
-                    object.key as u32,
-                    user_column(object.uid, true),
-                    object.mode & 0o777,
-                    semaphores.len()
-                );
-            }
-        }
+            _ => key_row(id, object, [left(semaphores.len(), 10)]),
+        };
+        row(out, &cells);
     }
 }
 
@@ -338,24 +314,29 @@ fn mq_section(out: &mut String, format: Format, unit: Unit, rows: &[&Object]) {
     let mut rows = rows.to_vec();
     rows.sort_by_key(|o| mq_name(o));
     match format {
-        Format::Creator => {
-            out.push_str("------ POSIX Message Queues Creators/Owners --------\n");
-            let _ = writeln!(out, "{:<20} {:<10} {:<10} {:<10}", "name", "perms", "uid", "gid");
-        }
+        Format::Creator => header(
+            out,
+            "POSIX Message Queues Creators/Owners",
+            &[("name", 20), ("perms", 10), ("uid", 10), ("gid", 10)],
+        ),
         Format::Time => unreachable!("no section with --time"),
         Format::Pid => {
-            out.push_str("------ POSIX Message Queues PIDs --------\n");
-            let _ = writeln!(out, "{:<20} {:<10} {:<10} {:<10}", "name", "owner", "lspid", "lrpid");
+            header(out, "POSIX Message Queues PIDs", &[("name", 20), ("owner", 10), ("lspid", 10), ("lrpid", 10)])
         }
-        _ => {
-            out.push_str("------ POSIX Message Queues --------\n");
-            let bytes = if unit == Unit::Human { "size" } else { "used-bytes" };
-            let _ = writeln!(
-                out,
-                "{:<20} {:<10} {:<10} {bytes:<12} {:<12} {:<12} {:<12} notify",
-                "name", "owner", "perms", "messages", "maxmsg", "msgsize"
-            );
-        }
+        _ => header(
+            out,
+            "POSIX Message Queues",
+            &[
+                ("name", 20),
+                ("owner", 10),
+                ("perms", 10),
+                (size_name(unit, "used-bytes"), 12),
+                ("messages", 12),
+                ("maxmsg", 12),
+                ("msgsize", 12),
+                ("notify", 0),
+            ],
+        ),
     }
     for object in rows {
         let Detail::Mq { bytes, messages, max_messages, message_size, last_send_pid, last_receive_pid, .. } =
@@ -363,35 +344,24 @@ fn mq_section(out: &mut String, format: Format, unit: Unit, rows: &[&Object]) {
         else {
             continue;
         };
-        let name = mq_name(object);
-        match format {
+        let name = left(mq_name(object), 20);
+        let cells = match format {
             Format::Creator => {
-                let _ = writeln!(
-                    out,
-                    "{name:<20} {:<10o} {} {}",
-                    object.mode & 0o777,
-                    user_column(object.uid, false),
-                    group_column(object.gid)
-                );
+                vec![name, perms_cell(object), padded(user_column(object.uid, false)), padded(group_column(object.gid))]
             }
-            Format::Pid => {
-                let _ = writeln!(
-                    out,
-                    "{name:<20} {} {last_send_pid:<10} {last_receive_pid:<10}",
-                    user_column(object.uid, true)
-                );
-            }
-            _ => {
-                let used = used_bytes(unit, bytes);
-                let _ = writeln!(
-                    out,
-                    "{name:<20} {} {:<10o} {used} {messages:<12} {max_messages:<12} {message_size:<12} {}",
-                    user_column(object.uid, true),
-                    object.mode & 0o777,
-                    notification_text(object)
-                );
-            }
-        }
+            Format::Pid => vec![name, owner_cell(object), left(last_send_pid, 10), left(last_receive_pid, 10)],
+            _ => vec![
+                name,
+                owner_cell(object),
+                perms_cell(object),
+                size_cell(unit, bytes, 12),
+                left(messages, 12),
+                left(max_messages, 12),
+                left(message_size, 12),
+                padded(notification_text(object)),
+            ],
+        };
+        row(out, &cells);
     }
 }
 
@@ -402,7 +372,7 @@ fn limits(out: &mut String, kind: Kind, unit: Unit) {
     match kind {
         Kind::Msg => {
             let l = ipcshim::msg::limits();
-            out.push_str("------ Messages Limits --------\n");
+            title(out, "Messages Limits");
             let _ = writeln!(out, "max queues system wide = {}", l.msgmni);
             out.push_str(&size(or(unit, Unit::Bytes), Some("max size of message"), l.msgmax as u64, "\n", 0));
             out.push_str(&size(or(unit, Unit::Bytes), Some("default max size of queue"), l.msgmnb, "\n", 0));
@@ -410,7 +380,7 @@ fn limits(out: &mut String, kind: Kind, unit: Unit) {
         Kind::Shm => {
             let l = ipcshim::shm::limits();
             let page = ipcshim::shm::page_size();
-            out.push_str("------ Shared Memory Limits --------\n");
+            title(out, "Shared Memory Limits");
             let _ = writeln!(out, "max number of segments = {}", l.shmmni);
             out.push_str(&size(or(unit, Unit::Kilobytes), Some("max seg size"), l.shmmax, "\n", 0));
             if matches!(unit, Unit::Default | Unit::Kilobytes) {
@@ -424,7 +394,7 @@ fn limits(out: &mut String, kind: Kind, unit: Unit) {
         }
         Kind::Sem => {
             let l = ipcshim::sem::limits();
-            out.push_str("------ Semaphore Limits --------\n");
+            title(out, "Semaphore Limits");
             let _ = writeln!(out, "max number of arrays = {}", l.semmni);
             let _ = writeln!(out, "max semaphores per array = {}", l.semmsl);
             let _ = writeln!(out, "max semaphores system wide = {}", l.semmns as i32);
@@ -438,7 +408,7 @@ fn limits(out: &mut String, kind: Kind, unit: Unit) {
                     .and_then(|v| v.trim().parse().ok())
                     .unwrap_or(default)
             };
-            out.push_str("------ POSIX Message Queues Limits --------\n");
+            title(out, "POSIX Message Queues Limits");
             let _ = writeln!(out, "max queues system wide = {}", read("queues_max", 256));
             let _ = writeln!(out, "max messages per queue = {}", read("msg_max", 10));
             out.push_str(&size(or(unit, Unit::Bytes), Some("max size of message"), read("msgsize_max", 8192), "\n", 0));
@@ -470,11 +440,11 @@ fn status(out: &mut String, kind: Kind, unit: Unit, rows: &[&Object]) {
                 }
             }
             if kind == Kind::Msg {
-                out.push_str("------ Messages Status --------\n");
+                title(out, "Messages Status");
                 let _ = writeln!(out, "allocated queues = {}", rows.len());
                 let _ = writeln!(out, "used headers = {messages}");
             } else {
-                out.push_str("------ POSIX Message Queues Status --------\n");
+                title(out, "POSIX Message Queues Status");
                 let _ = writeln!(out, "allocated queues = {}", rows.len());
                 let _ = writeln!(out, "messages = {messages}");
             }
@@ -486,7 +456,7 @@ fn status(out: &mut String, kind: Kind, unit: Unit, rows: &[&Object]) {
                 .iter()
                 .map(|o| if let Detail::Shm { size, .. } = o.detail { size.div_ceil(page) } else { 0 })
                 .sum();
-            out.push_str("------ Shared Memory Status --------\n");
+            title(out, "Shared Memory Status");
             let _ = write!(
                 out,
                 "segments allocated {}\npages allocated {pages}\npages resident  {pages}\npages swapped   0\nSwap performance: 0 attempts\t 0 successes\n",
@@ -498,7 +468,7 @@ fn status(out: &mut String, kind: Kind, unit: Unit, rows: &[&Object]) {
                 .iter()
                 .map(|o| if let Detail::Sem { semaphores, .. } = &o.detail { semaphores.len() } else { 0 })
                 .sum();
-            out.push_str("------ Semaphore Status --------\n");
+            title(out, "Semaphore Status");
             let _ = writeln!(out, "used arrays = {}", rows.len());
             let _ = writeln!(out, "allocated semaphores = {semaphores}");
         }
@@ -556,26 +526,14 @@ fn details(out: &mut String, object: &Object, unit: Unit) {
             let _ = writeln!(out, "nsems = {}", semaphores.len());
             let _ = writeln!(out, "otime = {:<26}", long_time(*op_time));
             let _ = writeln!(out, "ctime = {:<26}", names::ctime(*change_time));
-            let _ = writeln!(out, "{:<10} {:<10} {:<10} {:<10} {:<10}", "semnum", "value", "ncount", "zcount", "pid");
+            column_names(out, &[("semnum", 10), ("value", 10), ("ncount", 10), ("zcount", 10), ("pid", 10)]);
             for (n, s) in semaphores.iter().enumerate() {
-                let _ = writeln!(
-                    out,
-                    "{n:<10} {:<10} {:<10} {:<10} {:<10}",
-                    s.value, s.waiting_increase, s.waiting_zero, s.last_pid
-                );
+                let values =
+                    [n as i64, s.value.into(), s.waiting_increase.into(), s.waiting_zero.into(), s.last_pid.into()];
+                row(out, &values.map(|value| left(value, 10)));
             }
         }
         Detail::Mq { .. } => {}
     }
     out.push('\n');
-}
-
-/// The used-bytes column of a queue's row, as util-linux prints it: right
-/// in six columns and a gap for `--human`, else left in twelve.
-fn used_bytes(unit: Unit, bytes: u64) -> String {
-    if unit == Unit::Human {
-        size(unit, None, bytes, "      ", 6)
-    } else {
-        size(unit, None, bytes, "", -12)
-    }
 }

@@ -169,11 +169,15 @@ pub unsafe extern "C" fn mq_timedsend(
     unsafe { timed_send("mq_timedsend", mqdes, msg_ptr, msg_len, msg_prio, abs_timeout) }
 }
 
-/// Shows a timeout argument: the struct, NULL, or its address.
-fn timeout_arg(a: &mut Args, timeout: *const libc::timespec) {
-    a.read(timeout, |t, ts| {
-        t.int(ts.tv_sec).int(ts.tv_nsec);
-    });
+/// Shows the timeout argument of a timed call (`name` is mq_timedsend or
+/// mq_timedreceive; the untimed calls have none): the struct, NULL, or its
+/// address.
+fn timeout_arg(a: &mut Args, name: &str, timeout: *const libc::timespec) {
+    if name.starts_with("mq_timed") {
+        a.read(timeout, |t, ts| {
+            t.int(ts.tv_sec).int(ts.tv_nsec);
+        });
+    }
 }
 
 /// mq_send and mq_timedsend, traced as `name`.
@@ -189,10 +193,7 @@ unsafe fn timed_send(
     abs_timeout: *const libc::timespec,
 ) -> c_int {
     let args = |a: &mut Args| {
-        a.int(mqdes).bytes(msg_ptr.cast::<u8>(), msg_len).int(msg_len).int(msg_prio);
-        if name == "mq_timedsend" {
-            timeout_arg(a, abs_timeout);
-        }
+        timeout_arg(a.int(mqdes).bytes(msg_ptr.cast::<u8>(), msg_len).int(msg_len).int(msg_prio), name, abs_timeout)
     };
     call(name, args, -1, || {
         // SAFETY: the caller's contract.
@@ -243,12 +244,7 @@ unsafe fn timed_receive(
     msg_prio: *mut c_uint,
     abs_timeout: *const libc::timespec,
 ) -> ssize_t {
-    let args = |a: &mut Args| {
-        a.int(mqdes).ptr(msg_ptr).int(msg_len).ptr(msg_prio);
-        if name == "mq_timedreceive" {
-            timeout_arg(a, abs_timeout);
-        }
-    };
+    let args = |a: &mut Args| timeout_arg(a.int(mqdes).ptr(msg_ptr).int(msg_len).ptr(msg_prio), name, abs_timeout);
     call(name, args, -1, || {
         // SAFETY: the caller's contract.
         let deadline = unsafe { deadline(abs_timeout) }?;

@@ -55,8 +55,10 @@ use std::sync::atomic::{
     Ordering::{Acquire, Relaxed, Release},
 };
 
+pub mod locked;
 mod typed;
 
+pub use locked::Locked;
 pub use typed::TypedList;
 
 /// Messages are stored in blocks of this size, in chunks the owner holds.

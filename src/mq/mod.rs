@@ -22,7 +22,7 @@ pub use notify::{Request, ThreadRequest};
 pub use queue::NAME_MAX;
 
 use crate::error::{Errno, Result};
-use crate::messages::{Corrupt, Ends, Fault, Held, Store, Visit, Wait, MAX_TEXT, RECEIVER, SENDER};
+use crate::messages::{self, Ends, Fault, MessageList, Store, Visit, Wait, Waiting, MAX_TEXT, RECEIVER, SENDER};
 use crate::platform::spin;
 use crate::platform::{self, descriptors as fd, LocalMutex};
 use crate::process::{inspect, Family, Namespace, ProcRef, Scope};
@@ -269,26 +269,13 @@ fn free_if_unreferenced(ns: &Namespace, queues: &Queues, slot: u32, q: &MqQueue)
 }
 
 /// A queue locked, with what its operations need.
-struct Locked<'r> {
-    ns: &'r Namespace,
-    q: &'r MqQueue,
-    st: Store<'r>,
-    held: Held<'r>,
-}
+type Locked<'r> = messages::Locked<'r, MqQueue>;
 
-impl<'r> Locked<'r> {
-    /// The list was found corrupt: repaired now with both ends held, else
-    /// flagged for the next holder of both.
-    fn repair(&self) {
-        match self.held.ends {
-            Ends::Both => self.q.list.repair(&self.st),
-            _ => self.q.list.mark_damaged(),
-        }
-    }
+impl messages::locked::Queue for MqQueue {
+    type List = MessageList;
 
-    /// Settles every waiter of `which` to try again (woken afterwards).
-    fn settle_all(&self, which: u32, wakeups: &mut Wakeups<'r>) {
-        self.q.waiting.settle_all(self.ns, self.st.owner, which, wait::RECHECK, wakeups);
+    fn parts(&self) -> (&MessageList, &Waiting) {
+        (&self.list, &self.waiting)
     }
 }
 
@@ -314,25 +301,7 @@ fn lock_ends<'r>(
         return Err(Errno::EBADF);
     }
     let st = Store { region: ns, owner: queues.owner(slot, generation) };
-    if held.recovered {
-        crate::log::diag(|| format!("mq slot {slot}: lock holder died; repairing"));
-        q.list.repair(&st);
-        q.waiting.recover(ns, st.owner)?;
-    }
-    Ok(Locked { ns, q, st, held })
-}
-
-/// Runs a queue mutation, repairing the queue once if it turns out
-/// corrupt; with one end locked, the call fails (EIO) and the next one to
-/// lock both ends repairs.
-fn with_repair<T>(locked: &Locked, mut op: impl FnMut() -> std::result::Result<T, Corrupt>) -> Result<T> {
-    op().or_else(|Corrupt| {
-        locked.repair();
-        match locked.held.ends {
-            Ends::Both => op().map_err(|Corrupt| Errno::EIO),
-            _ => Err(Errno::EIO),
-        }
-    })
+    Locked::new(ns, q, st, held, || format!("mq slot {slot}"))
 }
 
 /// A queue as a descriptor names it.
@@ -652,7 +621,7 @@ pub fn check_send(ns: &Namespace, fd: i32, len: usize) -> Result<Target<'_>> {
 pub fn send(ns: &Namespace, t: &Target, text: &[u8], prio: u32, deadline: Option<Deadline>) -> Result<()> {
     let mut locked = t.lock_ends(ns, Ends::Sending)?;
     let q = t.q;
-    let (mut turns, mut waited) = (Turns::default(), false);
+    let (mut stalled, mut waited) = (Stalled::default(), false);
     // Highest priority first, FIFO within one.
     let goes_before = |p| p < prio as i64;
     loop {
@@ -666,7 +635,7 @@ pub fn send(ns: &Namespace, t: &Target, text: &[u8], prio: u32, deadline: Option
         }
         if q.list.has_room(|count, _| count < q.maxmsg()) {
             q.list.reserve(&locked.st, text.len())?;
-            with_repair(&locked, || q.list.enqueue(&locked.st, prio as i64, text, goes_before))?;
+            locked.with_repair(|| q.list.enqueue(&locked.st, prio as i64, text, goes_before))?;
             let nobody_waits = q.waiting.receivers.is_empty();
             let mut wakeups = Wakeups::default();
             locked.settle_all(RECEIVER, &mut wakeups);
@@ -683,7 +652,7 @@ pub fn send(ns: &Namespace, t: &Target, text: &[u8], prio: u32, deadline: Option
             return Ok(());
         }
         waited = true;
-        locked = turns.wait(ns, t, locked, SENDER, deadline)?;
+        locked = stalled.wait(ns, t, locked, SENDER, deadline)?;
     }
 }
 
@@ -713,9 +682,9 @@ pub fn receive(
     // The first message is taken with the receiving end locked.
     let mut locked = t.lock_ends(ns, Ends::Receiving)?;
     let q = t.q;
-    let mut turns = Turns::default();
+    let mut stalled = Stalled::default();
     loop {
-        if let Some(found) = with_repair(&locked, || q.list.find(&locked.st, |_| Visit::Take))? {
+        if let Some(found) = locked.with_repair(|| q.list.find(&locked.st, |_| Visit::Take))? {
             match q.list.copy_out(&locked.st, &found, buffer, 0, found.size) {
                 Ok(()) => {}
                 Err(Fault::Caller(e)) => return Err(e),
@@ -727,7 +696,7 @@ pub fn receive(
             if !prio.is_empty() {
                 prio.write_at(0, &(found.tag as u32).to_ne_bytes())?;
             }
-            with_repair(&locked, || q.list.unlink(&locked.st, &found))?;
+            locked.with_repair(|| q.list.unlink(&locked.st, &found))?;
             let mut wakeups = Wakeups::default();
             locked.settle_all(SENDER, &mut wakeups);
             drop(locked);
@@ -735,22 +704,23 @@ pub fn receive(
             wakeups.wake();
             return Ok(found.size);
         }
-        locked = turns.wait(ns, t, locked, RECEIVER, deadline)?;
+        locked = stalled.wait(ns, t, locked, RECEIVER, deadline)?;
     }
 }
 
-/// The turns of a send or receive that finds it must wait, as `which`:
-/// first a glance; then EAGAIN for a non-blocking descriptor; then waits.
+/// How far a send or receive that cannot go on yet has come in waiting.
 #[derive(Default)]
-struct Turns<'r> {
+struct Stalled<'r> {
     glanced: bool,
     checked: bool,
     pending: Wait<'r>,
 }
 
-impl<'r> Turns<'r> {
-    /// Takes the next turn; returns the queue locked again, for the caller
-    /// to try once more.
+impl<'r> Stalled<'r> {
+    /// The queue cannot take or give a message yet: the first time, a
+    /// glance at it; then EAGAIN on a non-blocking descriptor; else a wait
+    /// (as `which`, SENDER or RECEIVER) until woken or `deadline`. Returns
+    /// the queue locked again for another try.
     fn wait(
         &mut self,
         ns: &'r Namespace,

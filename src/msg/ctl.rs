@@ -183,7 +183,7 @@ fn remove(ns: &Namespace, id: i32) -> Result<()> {
     crate::crash_point::here("msg-remove-after-commit");
     let owner = ipc::owner_of(&queues, id);
     let mut wakeups = Wakeups::default();
-    let waits: Waits = locked.waits();
+    let waits: Waits = super::waits(&locked);
     waits.remove_all(&q.waiting.receivers, owner, &mut wakeups);
     waits.remove_all(&q.waiting.senders, owner, &mut wakeups);
     ns.release_chunks(owner);

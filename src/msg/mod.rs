@@ -19,7 +19,7 @@ pub use queue::MsgQueue;
 
 use crate::error::{Errno, Result};
 use crate::ipc::{self, registry, Objects};
-use crate::messages::{Corrupt, Ends, Fault, Held, Store, Wait, MAX_TEXT, RECEIVER, SENDER};
+use crate::messages::{self, Ends, Fault, Store, TypedList, Wait, Waiting, MAX_TEXT, RECEIVER, SENDER};
 use crate::platform::{self, Once};
 use crate::process::{inspect, Family, Namespace, ProcRef, Scope};
 use crate::region::TableSpec;
@@ -99,32 +99,19 @@ fn queues(ns: &Namespace) -> Result<Objects<'_, MsgQueue>> {
 }
 
 /// A queue locked, with what its operations need.
-struct Locked<'r> {
-    ns: &'r Namespace,
-    q: &'r MsgQueue,
-    st: Store<'r>,
-    held: Held<'r>,
+type Locked<'r> = messages::Locked<'r, MsgQueue>;
+
+impl messages::locked::Queue for MsgQueue {
+    type List = TypedList;
+
+    fn parts(&self) -> (&TypedList, &Waiting) {
+        (&self.list, &self.waiting)
+    }
 }
 
-impl<'r> Locked<'r> {
-    /// The list was found corrupt: repaired now with both ends held, else
-    /// flagged for the next holder of both.
-    fn repair(&self) {
-        match self.held.ends {
-            Ends::Both => self.q.list.repair(&self.st),
-            _ => self.q.list.mark_damaged(),
-        }
-    }
-
-    /// The wait table (looked up only when someone waits).
-    fn waits(&self) -> Waits<'r> {
-        Waits::of(self.ns).expect("checked when the namespace was opened")
-    }
-
-    /// Settles every waiter of `which` to try again (woken afterwards).
-    fn settle_all(&self, which: u32, wakeups: &mut Wakeups<'r>) {
-        self.q.waiting.settle_all(self.ns, self.st.owner, which, wait::RECHECK, wakeups);
-    }
+/// The wait table (looked up only when someone waits).
+fn waits<'r>(locked: &Locked<'r>) -> Waits<'r> {
+    Waits::of(locked.ns).expect("checked when the namespace was opened")
 }
 
 /// Locks queue `id` whole (both ends of its list: see `messages::Ends`).
@@ -147,12 +134,7 @@ fn lock_ends<'r>(
         return Err(Errno::EIDRM);
     }
     let st = Store { region: ns, owner: ipc::owner_of(queues, id) };
-    if held.recovered {
-        crate::log::diag(|| format!("msg queue {id}: lock holder died; repairing"));
-        q.list.repair(&st);
-        q.waiting.recover(ns, st.owner)?;
-    }
-    Ok(Locked { ns, q, st, held })
+    Locked::new(ns, q, st, held, || format!("msg queue {id}"))
 }
 
 /// The queue named `id`, and the table it is in.
@@ -160,19 +142,6 @@ fn find(ns: &Namespace, id: i32) -> Result<(Objects<'_, MsgQueue>, &MsgQueue)> {
     let queues = queues(ns)?;
     let q = registry::lookup(&queues, id)?;
     Ok((queues, q))
-}
-
-/// Runs a queue mutation, repairing the queue once if it turns out
-/// corrupt; with one end locked, the call fails (EIO) and the next one to
-/// lock both ends repairs.
-fn with_repair<T>(locked: &Locked, mut op: impl FnMut() -> std::result::Result<T, Corrupt>) -> Result<T> {
-    op().or_else(|Corrupt| {
-        locked.repair();
-        match locked.held.ends {
-            Ends::Both => op().map_err(|Corrupt| Errno::EIO),
-            _ => Err(Errno::EIO),
-        }
-    })
 }
 
 /// msgget(2).
@@ -215,10 +184,10 @@ pub fn send(ns: &Namespace, id: i32, mtype: i64, text: &[u8], flags: i32) -> Res
         let qbytes = q.qbytes.load(Relaxed);
         if q.list.has_room(|count, bytes| text.len() as u64 + bytes <= qbytes && count < qbytes) {
             q.list.reserve(&locked.st, text.len())?;
-            with_repair(&locked, || q.enqueue(&locked.st, mtype, text))?;
+            locked.with_repair(|| q.enqueue(&locked.st, mtype, text))?;
             let mut wakeups = Wakeups::default();
             if !q.waiting.receivers.is_empty() {
-                let waits = locked.waits();
+                let waits = waits(&locked);
                 for (index, record) in waits.queued(&q.waiting.receivers, locked.st.owner) {
                     let select = Select::decode([record.payload[0].load(Relaxed), record.payload[1].load(Relaxed)]);
                     if select.accepts(mtype) {
@@ -281,7 +250,7 @@ pub fn receive(ns: &Namespace, id: i32, buffer: &mut OutBuf, select: Select, fla
             locked = lock_ends(ns, &queues, q, id, Ends::Both)?;
         }
         platform::with_credentials(|c| q.header.perm.check(c, 0o444))?;
-        if let Some(found) = with_repair(&locked, || q.find(&locked.st, select))? {
+        if let Some(found) = locked.with_repair(|| q.find(&locked.st, select))? {
             if found.size > capacity {
                 if flags & libc::MSG_NOERROR == 0 {
                     return Err(Errno::E2BIG);
@@ -306,7 +275,7 @@ pub fn receive(ns: &Namespace, id: i32, buffer: &mut OutBuf, select: Select, fla
                 }
             }
             if flags & MSG_COPY == 0 {
-                with_repair(&locked, || q.list.unlink(&locked.st, &found))?;
+                locked.with_repair(|| q.list.unlink(&locked.st, &found))?;
                 let mut wakeups = Wakeups::default();
                 locked.settle_all(SENDER, &mut wakeups);
                 drop(locked);

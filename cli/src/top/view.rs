@@ -5,7 +5,7 @@
 use super::frame::{handle_text, Frame};
 use crate::names::{human, user_column};
 use crate::place::Target;
-use ipcshim::process::inspect::{Detail, Kind, Role};
+use ipcshim::process::inspect::{Detail, Kind, Object, Role};
 use std::fmt::Write;
 
 /// Longest list of semaphore values or pids shown before it is cut ("…").
@@ -37,20 +37,43 @@ fn none(out: &mut String) {
     out.push_str("  none\n");
 }
 
+/// A section's title, its column names, and its rows (after "none" if
+/// it has none).
+fn section<'f>(out: &mut String, frame: &'f Frame, kind: Kind, name: &str, columns: &str) -> Vec<&'f Object> {
+    title(out, name);
+    out.push_str(columns);
+    out.push('\n');
+    let rows = frame.of(kind);
+    if rows.is_empty() {
+        none(out);
+    }
+    rows
+}
+
+/// The column names of a System V section: ID, KEY and OWNER, then `rest`.
+fn system_v_columns(rest: &str) -> String {
+    format!("{:>8} {:<10} {:<10} {rest}", "ID", "KEY", "OWNER")
+}
+
+/// The first cells of a System V row, under [`system_v_columns`].
+fn system_v_cells(out: &mut String, object: &Object) {
+    let _ = write!(
+        out,
+        "{:>8} 0x{:08x} {} ",
+        handle_text(&object.handle),
+        object.key as u32,
+        user_column(object.uid, true)
+    );
+}
+
 /// Message queues of `kind` (System V, or POSIX).
 fn queues(out: &mut String, frame: &Frame, before: Option<&Frame>, kind: Kind) {
-    let rows = frame.of(kind);
     let columns = "MESSAGES      BYTES    IN/S   OUT/S SND-WAIT RCV-WAIT   LSPID   LRPID";
-    if kind == Kind::Msg {
-        title(out, "Message queues");
-        let _ = writeln!(out, "{:>8} {:<10} {:<10} {columns}", "ID", "KEY", "OWNER");
+    let rows = if kind == Kind::Msg {
+        section(out, frame, kind, "Message queues", &system_v_columns(columns))
     } else {
-        title(out, "POSIX message queues");
-        let _ = writeln!(out, "{:<19} {:<10} {columns}", "NAME", "OWNER");
-    }
-    if rows.is_empty() {
-        return none(out);
-    }
+        section(out, frame, kind, "POSIX message queues", &format!("{:<19} {:<10} {columns}", "NAME", "OWNER"))
+    };
     for object in rows {
         let (messages, bytes, send_pid, receive_pid) = match object.detail {
             Detail::Msg { messages, bytes, last_send_pid, last_receive_pid, .. }
@@ -65,14 +88,13 @@ fn queues(out: &mut String, frame: &Frame, before: Option<&Frame>, kind: Kind) {
             None => ("-".to_owned(), "-".to_owned()),
         };
         if kind == Kind::Msg {
-            let _ = write!(out, "{:>8} 0x{:08x} ", handle_text(&object.handle), object.key as u32);
+            system_v_cells(out, object);
         } else {
-            let _ = write!(out, "{:<19} ", handle_text(&object.handle));
+            let _ = write!(out, "{:<19} {} ", handle_text(&object.handle), user_column(object.uid, true));
         }
         let _ = writeln!(
             out,
-            "{} {messages:>8} {bytes:>10} {rate_in:>7} {rate_out:>7} {:>8} {:>8} {send_pid:>7} {receive_pid:>7}",
-            user_column(object.uid, true),
+            "{messages:>8} {bytes:>10} {rate_in:>7} {rate_out:>7} {:>8} {:>8} {send_pid:>7} {receive_pid:>7}",
             waiting(Role::Sender),
             waiting(Role::Receiver)
         );
@@ -80,17 +102,8 @@ fn queues(out: &mut String, frame: &Frame, before: Option<&Frame>, kind: Kind) {
 }
 
 fn semaphores(out: &mut String, frame: &Frame) {
-    title(out, "Semaphore sets");
-    let _ = writeln!(
-        out,
-        "{:>8} {:<10} {:<10} {:>5} {:<LIST_WIDTH$} {:>4} {:>4} LAST-PIDS",
-        "ID", "KEY", "OWNER", "NSEMS", "VALUES", "NCNT", "ZCNT"
-    );
-    let rows = frame.of(Kind::Sem);
-    if rows.is_empty() {
-        return none(out);
-    }
-    for object in rows {
+    let columns = format!("{:>5} {:<LIST_WIDTH$} {:>4} {:>4} LAST-PIDS", "NSEMS", "VALUES", "NCNT", "ZCNT");
+    for object in section(out, frame, Kind::Sem, "Semaphore sets", &system_v_columns(&columns)) {
         let Detail::Sem { semaphores, .. } = &object.detail else { continue };
         let values: Vec<String> = semaphores.iter().map(|s| s.value.to_string()).collect();
         let mut pids: Vec<String> = Vec::new();
@@ -99,12 +112,10 @@ fn semaphores(out: &mut String, frame: &Frame) {
                 pids.push(pid.to_string());
             }
         }
+        system_v_cells(out, object);
         let _ = writeln!(
             out,
-            "{:>8} 0x{:08x} {} {:>5} {:<LIST_WIDTH$} {:>4} {:>4} {}",
-            handle_text(&object.handle),
-            object.key as u32,
-            user_column(object.uid, true),
+            "{:>5} {:<LIST_WIDTH$} {:>4} {:>4} {}",
             semaphores.len(),
             cut(&values.join(",")),
             semaphores.iter().map(|s| s.waiting_increase.max(0) as u64).sum::<u64>(),
@@ -115,26 +126,15 @@ fn semaphores(out: &mut String, frame: &Frame) {
 }
 
 fn segments(out: &mut String, frame: &Frame) {
-    title(out, "Shared memory segments");
-    let _ = writeln!(
-        out,
-        "{:>8} {:<10} {:<10} {:>7} {:>6} {:>7} {:>7} ATTACHED",
-        "ID", "KEY", "OWNER", "SIZE", "NATTCH", "CPID", "LPID"
-    );
-    let rows = frame.of(Kind::Shm);
-    if rows.is_empty() {
-        return none(out);
-    }
-    for object in rows {
+    let columns = format!("{:>7} {:>6} {:>7} {:>7} ATTACHED", "SIZE", "NATTCH", "CPID", "LPID");
+    for object in section(out, frame, Kind::Shm, "Shared memory segments", &system_v_columns(&columns)) {
         let Detail::Shm { size, attached, creator_pid, last_pid, .. } = object.detail else { continue };
         let holders: Vec<String> =
             object.parties.iter().filter(|p| matches!(p.role, Role::Attached(_))).map(|p| p.pid.to_string()).collect();
+        system_v_cells(out, object);
         let _ = writeln!(
             out,
-            "{:>8} 0x{:08x} {} {:>7} {attached:>6} {creator_pid:>7} {last_pid:>7} {}",
-            handle_text(&object.handle),
-            object.key as u32,
-            user_column(object.uid, true),
+            "{:>7} {attached:>6} {creator_pid:>7} {last_pid:>7} {}",
             human(size),
             if holders.is_empty() { "-".to_owned() } else { holders.join(",") }
         );
