@@ -133,10 +133,13 @@ fn crowded(now: u64) -> bool {
 /// of which a watcher costs anybody: no quiet spell. The count is the
 /// last sample's (at most [`SAMPLE_EVERY`] old), so that a yield to a
 /// busy peer does not read the system at every turn.
-fn lost_cpu(now: Duration) {
-    if crowded(now.as_micros() as u64) {
+/// True if the CPU was busy: the watch ends, for a sleep.
+fn lost_cpu(now: Duration) -> bool {
+    let busy = crowded(now.as_micros() as u64);
+    if busy {
         found_busy(now);
     }
+    busy
 }
 
 fn found_busy(now: Duration) {
@@ -194,8 +197,7 @@ fn poll_while_equal(word: &AtomicU32, seen: u32, limit: Duration, pace: u32) -> 
             }
         }
         let now = monotonic_now();
-        if now.saturating_sub(last) >= BUSY_GAP {
-            lost_cpu(now);
+        if now.saturating_sub(last) >= BUSY_GAP && lost_cpu(now) {
             return word.load(Relaxed) != seen;
         }
         if now >= deadline {
@@ -218,8 +220,7 @@ fn yield_while_equal(word: &AtomicU32, seen: u32, limit: Duration) -> bool {
         if word.load(Relaxed) != seen {
             return true;
         }
-        if now.saturating_sub(before) >= BUSY_GAP {
-            lost_cpu(now);
+        if now.saturating_sub(before) >= BUSY_GAP && lost_cpu(now) {
             return false;
         }
         if now >= deadline {
