@@ -1,9 +1,10 @@
-//! A list of messages stored as chains of blocks in chunks that its owner
-//! holds: the storage of System V message queues and of POSIX queues.
+//! A list of messages stored as chains of runs of blocks (see [`Run`]) in
+//! chunks that its owner holds: the storage of System V message queues and
+//! of POSIX queues.
 //!
 //! Locking: the list has a lock for each of its two ends (see [`Ends`]).
 //!
-//! The list hangs from an *anchor*: the first block of the message taken
+//! The list hangs from an *anchor*: the first run of the message taken
 //! off the front last (or of a blank message, before the first is taken).
 //! The first message is the anchor's successor. Taking it makes it the
 //! anchor, so taking a message off the front writes `head` only, never a
@@ -14,23 +15,23 @@
 //! anchor) and each message's `next_msg` link, plus the bytes of the
 //! messages on it.
 //! Everything else (`tail`, each message's `prev_msg`, `count`, `bytes`,
-//! the free-block list and its count, and a [`TypedList`]'s index) is
+//! the free list and its count, and a [`TypedList`]'s index) is
 //! *derived*, and [`MessageList::repair`] rebuilds it from the primary
 //! state and the chunk ownership array. Each mutation changes the
 //! primary state with one store, made after the message it publishes is
 //! fully written, so whatever instruction a lock holder dies at, the next
 //! holder finds every message either wholly on the list or not on it:
 //!
-//! - enqueue: take blocks off the free list (derived), fill them
+//! - enqueue: take runs off the free list (derived), fill them
 //!   (unreachable so far), point the new message at its successor, then
 //!   link it with one store to its predecessor's `next_msg` (the anchor's
 //!   for the first message; before the very first, a blank anchor is made
 //!   the same way and linked with one store to `head`), then update the
-//!   derived totals. Dying before the link leaves blocks off every list:
+//!   derived totals. Dying before the link leaves runs off every list:
 //!   repair returns them to the free list.
 //! - receive: copy the message out first, then unlink it with one store
 //!   (`head`, making it the anchor, when it is the first; else its
-//!   predecessor's `next_msg`), then free its blocks (but the first block
+//!   predecessor's `next_msg`), then free its runs (but the first run
 //!   of a new anchor) and the old anchor's. Dying before the unlink leaves
 //!   the message queued for the next receiver; after it, it is consumed.
 //! - chunk claim: see `region::chunks`; a chunk claimed but not yet threaded
@@ -259,7 +260,11 @@ impl Waiting {
             SENDER => {
                 let backlog = self.sent.count.load(Relaxed).wrapping_sub(self.freed.count.load(Relaxed));
                 // Counts that lost a note each can make it "negative".
-                if backlog > i32::MAX as u32 { 1 } else { backlog / 2 }
+                if backlog > i32::MAX as u32 {
+                    1
+                } else {
+                    backlog / 2
+                }
             }
             _ => 1,
         }
@@ -397,53 +402,62 @@ impl<'r> Wait<'r> {
     }
 }
 
-/// The first bytes of every block: the next block of the same message, or
-/// of the free list.
+/// The first bytes of every run: blocks side by side in one chunk that a
+/// message's text (or the free space) fills from one end to the other,
+/// across the blocks' boundaries, so that it is copied in one piece.
+/// A message is a chain of runs: one when the free space allows, as it
+/// does in a stream of like messages, where each run taken comes back
+/// whole; more when the free space is cut up.
 #[repr(C)]
-struct Block {
+struct Run {
+    /// The next run of the same message, or of the free list, or NIL.
     next: AtomicU32,
+    /// The blocks it spans, its first included: 1 to the end of its chunk
+    /// (checked by [`Store::run`] before the run is used).
+    blocks: AtomicU32,
 }
 
-/// The first block of a chain given back to the sending end: how many
+/// The first run of a chain given back to the sending end: how many
 /// blocks it and the chains below it hold, so that the sender that takes
 /// them need not walk them.
 #[repr(C)]
 struct Returned {
-    next: AtomicU32,
-    blocks: AtomicU32,
+    run: Run,
+    total: AtomicU32,
 }
 
-/// The first block of a message.
+/// The first run of a message.
 #[repr(C)]
 struct MsgHead {
-    next: AtomicU32,
+    run: Run,
     /// The next message on the list, or NIL.
     next_msg: AtomicU32,
     size: AtomicU32,
     /// The previous message on the list, or NIL. Derived: it makes taking
     /// a message out of the middle of the list O(1).
     prev_msg: AtomicU32,
-    /// What the owner orders and selects by (a System V type, a POSIX priority).
-    tag: AtomicI64,
     /// Kept by a [`TypedList`] only (derived, see `typed`): the next
     /// message of the same tag, or NIL, and the message's place in the
     /// order of sending.
     next_same: AtomicU32,
+    /// What the owner orders and selects by (a System V type, a POSIX priority).
+    tag: AtomicI64,
+    seq: AtomicU64,
     /// Kept by a [`TypedList`]: its tag's entry in the index when it was
     /// sent (a hint, checked before it is used: entries move).
     entry: AtomicU32,
-    seq: AtomicU64,
 }
 
 // SAFETY: repr(C), atomics only.
-unsafe impl Shared for Block {}
+unsafe impl Shared for Run {}
 // SAFETY: repr(C), atomics only.
 unsafe impl Shared for Returned {}
 // SAFETY: repr(C), atomics only.
 unsafe impl Shared for MsgHead {}
 
-const HEAD_TEXT: usize = BLOCK_SIZE as usize - std::mem::size_of::<MsgHead>();
-const CONT_TEXT: usize = BLOCK_SIZE as usize - std::mem::size_of::<Block>();
+const BLOCK: usize = BLOCK_SIZE as usize;
+const HEAD_TEXT: usize = BLOCK - std::mem::size_of::<MsgHead>();
+const CONT_TEXT: usize = BLOCK - std::mem::size_of::<Run>();
 
 /// Adds to a count that only the holder of its end's lock writes: a load
 /// and a store, without the full barrier of an atomic add.
@@ -451,19 +465,24 @@ fn add_to(count: &AtomicU32, n: u32) {
     count.store(count.load(Relaxed).wrapping_add(n), Relaxed);
 }
 
-fn blocks_for(size: usize) -> usize {
+/// The most blocks a message of `size` text bytes can take: when every
+/// run it gets is one block long.
+fn most_blocks_for(size: usize) -> usize {
     1 + size.saturating_sub(HEAD_TEXT).div_ceil(CONT_TEXT)
 }
 
-/// Where each piece of a message's text lives: (offset in block, length).
-fn text_pieces(size: usize) -> impl Iterator<Item = (usize, usize)> {
-    let first = size.min(HEAD_TEXT);
-    std::iter::once((std::mem::size_of::<MsgHead>(), first)).chain(
-        (0..size.saturating_sub(HEAD_TEXT).div_ceil(CONT_TEXT)).map(move |i| {
-            let done = HEAD_TEXT + i * CONT_TEXT;
-            (std::mem::size_of::<Block>(), (size - done).min(CONT_TEXT))
-        }),
-    )
+/// Where text starts in a message's first run (`first`) or a later one.
+fn text_at(first: bool) -> usize {
+    if first {
+        std::mem::size_of::<MsgHead>()
+    } else {
+        std::mem::size_of::<Run>()
+    }
+}
+
+/// The blocks of a run that holds `rest` more text bytes, starting at `at`.
+fn blocks_holding(at: usize, rest: usize) -> u32 {
+    (at + rest).div_ceil(BLOCK) as u32
 }
 
 /// A message located by [`MessageList::find`] or a [`TypedList`].
@@ -524,20 +543,51 @@ impl Store<'_> {
         self.at_block(block)
     }
 
-    fn block(&self, block: u32) -> Option<&Block> {
-        self.at_block(block)
+    /// The run at `block` and the blocks it spans, if it lies in a chunk
+    /// the owner holds and ends in that chunk.
+    fn run(&self, block: u32) -> Option<(&Run, u32)> {
+        let run: &Run = self.at_block(block)?;
+        let blocks = run.blocks.load(Relaxed);
+        (blocks >= 1 && blocks <= BLOCKS_PER_CHUNK - block % BLOCKS_PER_CHUNK).then_some((run, blocks))
     }
 
+    /// Calls `piece(run, at, len)` for each piece of the first `size` text
+    /// bytes of the message at `first`, in order: the run that holds it,
+    /// where in the run it starts, and how long it is. Each run holds at
+    /// least a block's worth less its header, so a corrupted chain ends
+    /// soon, at a run that is not the owner's.
+    fn pieces<E: From<Corrupt>>(
+        &self,
+        first: u32,
+        size: usize,
+        mut piece: impl FnMut(u32, usize, usize) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let (mut run, mut done, mut at) = (first, 0, text_at(true));
+        loop {
+            let (head, blocks) = self.run(run).ok_or(Corrupt)?;
+            // Read before the piece is copied: a load that follows a long
+            // copy into the same line waits for all of the copy's stores.
+            let next = head.next.load(Relaxed);
+            let len = (blocks as usize * BLOCK - at).min(size - done);
+            piece(run, at, len)?;
+            done += len;
+            if done == size {
+                return Ok(());
+            }
+            (run, at) = (next, text_at(false));
+        }
+    }
+
+    /// Copies `src` into the run at `block`, from byte `at` of the run:
+    /// false if that leaves the run's chunk (the run was checked to lie in it).
     fn store_bytes(&self, block: u32, at: usize, src: &[u8]) -> bool {
         let (chunk, offset) = Self::place(block);
-        at + src.len() <= BLOCK_SIZE as usize
-            && self.region.chunk(self.owner, chunk).is_some_and(|e| self.region.copy_in(e, offset + at as u64, src))
+        self.region.chunk(self.owner, chunk).is_some_and(|e| self.region.copy_in(e, offset + at as u64, src))
     }
 
     fn load_bytes(&self, block: u32, at: usize, count: usize, dst: &mut OutBuf, dst_at: usize) -> Result<(), Fault> {
         let (chunk, offset) = Self::place(block);
-        let extent = self.region.chunk(self.owner, chunk).filter(|_| at + count <= BLOCK_SIZE as usize);
-        let extent = extent.ok_or(Fault::Corrupt)?;
+        let extent = self.region.chunk(self.owner, chunk).ok_or(Fault::Corrupt)?;
         self.region.copy_out(extent, offset + at as u64, count, dst, dst_at).map_err(|e| match e {
             Errno::EFAULT => Fault::Caller(e),
             _ => Fault::Corrupt,
@@ -590,8 +640,7 @@ impl MessageList {
 
     /// Where the receiving end's lock lies in a list (for tests that
     /// scribble on it).
-    pub const RECEIVING_LOCK: usize =
-        std::mem::offset_of!(MessageList, receiving_lock);
+    pub const RECEIVING_LOCK: usize = std::mem::offset_of!(MessageList, receiving_lock);
 
     /// Flags the list for repair by the next holder of both ends (after it
     /// was found corrupt with one end locked).
@@ -642,50 +691,83 @@ impl MessageList {
         (self.sending.sent.load(Relaxed), self.receiving.taken.load(Relaxed))
     }
 
-    fn push_free(&self, st: &Store, block: u32) -> Result<(), Corrupt> {
+    /// Puts the run of `blocks` blocks at `first` (which the caller knows
+    /// to lie in one chunk of the owner's) on the free list.
+    fn push_free(&self, st: &Store, first: u32, blocks: u32) -> Result<(), Corrupt> {
         let s = &self.sending;
-        st.block(block).ok_or(Corrupt)?.next.store(s.free.load(Relaxed), Relaxed);
-        s.free.store(block, Relaxed);
-        add_to(&s.free_count, 1);
+        let run = st.at_block::<Run>(first).ok_or(Corrupt)?;
+        run.next.store(s.free.load(Relaxed), Relaxed);
+        run.blocks.store(blocks, Relaxed);
+        s.free.store(first, Relaxed);
+        add_to(&s.free_count, blocks);
         Ok(())
     }
 
-    /// Takes the first `count` blocks off the free list. They are chained
-    /// through `next` already, in list order, so a message's blocks need no
-    /// linking of their own: only the last one's link is cut. The first.
-    fn take_free(&self, st: &Store, count: usize) -> Result<u32, Corrupt> {
+    /// Takes runs off the free list for a message of `size` text bytes:
+    /// whole runs while the text goes on past them, and of the run it ends
+    /// in, the blocks it needs (the rest stays free, a run of its own).
+    /// They are chained in list order already: only the last one's link is
+    /// cut. The first.
+    ///
+    /// In a stream of like messages every run comes back as it was taken,
+    /// so a sender takes whole runs and splits none.
+    fn take_free(&self, st: &Store, size: usize) -> Result<u32, Corrupt> {
         let s = &self.sending;
         let first = s.free.load(Relaxed);
-        let mut last = first;
-        for _ in 1..count {
-            last = st.block(last).ok_or(Corrupt)?.next.load(Relaxed);
-        }
-        let last = st.block(last).ok_or(Corrupt)?;
-        let rest = last.next.load(Relaxed);
-        s.free.store(rest, Relaxed);
-        last.next.store(NIL, Relaxed);
-        add_to(&s.free_count, (count as u32).wrapping_neg());
-        // The next send's first block, which a receiver wrote last when it
+        let (mut run, mut rest, mut at, mut taken) = (first, size, text_at(true), 0);
+        let left = loop {
+            let (head, blocks) = st.run(run).ok_or(Corrupt)?;
+            let next = head.next.load(Relaxed);
+            let room = blocks as usize * BLOCK - at;
+            if rest > room {
+                taken += blocks;
+                rest -= room;
+                (run, at) = (next, text_at(false));
+                continue;
+            }
+            let needed = blocks_holding(at, rest);
+            head.next.store(NIL, Relaxed);
+            taken += needed;
+            if needed == blocks {
+                break next;
+            }
+            let after = run + needed;
+            let remainder = st.at_block::<Run>(after).ok_or(Corrupt)?;
+            remainder.next.store(next, Relaxed);
+            remainder.blocks.store(blocks - needed, Relaxed);
+            head.blocks.store(needed, Relaxed);
+            break after;
+        };
+        s.free.store(left, Relaxed);
+        add_to(&s.free_count, taken.wrapping_neg());
+        // The next send's first run, which a receiver wrote last when it
         // gave it back: fetched now, it is here by then.
-        if let Some(next) = st.block(rest) {
+        if let Some(next) = st.at_block::<Run>(left) {
             crate::platform::prefetch_for_write(next);
         }
         Ok(first)
     }
 
-    /// Returns the `count` blocks chained from `first` (a message's) to the
-    /// sending end in one go: their own links are kept, the last one's
-    /// joins the returned list. (Each link rewritten would be a cache line
-    /// taken from the CPU of the process that wrote the message.) Only the
+    /// Returns the runs chained from `first` (a message's) to the sending
+    /// end in one go: their own links are kept, the last one's joins the
+    /// returned list. (Each link rewritten would be a cache line taken
+    /// from the CPU of the process that wrote the message.) Only the
     /// receiving end's holder pushes; the sending end may take the whole
     /// list meanwhile, hence the compare-and-swap.
-    fn give_back(&self, st: &Store, first: u32, count: usize) -> Result<(), Corrupt> {
-        let mut last = first;
-        for _ in 1..count {
-            last = st.block(last).ok_or(Corrupt)?.next.load(Relaxed);
-        }
-        let last = st.block(last).ok_or(Corrupt)?;
-        let head = st.at_block::<Returned>(first).ok_or(Corrupt)?;
+    fn give_back(&self, st: &Store, first: u32) -> Result<(), Corrupt> {
+        let (mut run, mut count) = (first, 0u32);
+        let last = loop {
+            let (head, blocks) = st.run(run).ok_or(Corrupt)?;
+            count = count.saturating_add(blocks);
+            if count as u64 > st.total_blocks() {
+                return Err(Corrupt); // a cycle
+            }
+            match head.next.load(Relaxed) {
+                NIL => break head,
+                next => run = next,
+            }
+        };
+        let chain = st.at_block::<Returned>(first).ok_or(Corrupt)?;
         let returned = &self.receiving.returned;
         let mut top = returned.load(Relaxed);
         loop {
@@ -695,9 +777,9 @@ impl MessageList {
             // (only this end pushes, so the top cannot come back).
             let below = match top {
                 NIL => 0,
-                t => st.at_block::<Returned>(t).ok_or(Corrupt)?.blocks.load(Relaxed),
+                t => st.at_block::<Returned>(t).ok_or(Corrupt)?.total.load(Relaxed),
             };
-            head.blocks.store(below.saturating_add(count as u32), Relaxed);
+            chain.total.store(below.saturating_add(count), Relaxed);
             // Release: the sender that takes the blocks sees them as left.
             match returned.compare_exchange_weak(top, first, Release, Relaxed) {
                 Ok(_) => return Ok(()),
@@ -713,21 +795,29 @@ impl MessageList {
         if first == NIL {
             return Ok(());
         }
-        let count = st.at_block::<Returned>(first).ok_or(Corrupt)?.blocks.load(Relaxed);
+        let count = st.at_block::<Returned>(first).ok_or(Corrupt)?.total.load(Relaxed);
         if count as u64 > st.total_blocks() {
             return Err(Corrupt);
         }
-        // The taken chain goes after the few free blocks the sending end
-        // has left (its own, in its cache), not walked itself.
+        // The taken chain goes after the few free runs the sending end has
+        // left (its own, in its cache), not walked itself.
         let s = &self.sending;
-        let mut last = s.free.load(Relaxed);
-        if last == NIL {
+        let mut run = s.free.load(Relaxed);
+        if run == NIL {
             s.free.store(first, Relaxed);
         } else {
-            for _ in 1..s.free_count.load(Relaxed) {
-                last = st.block(last).ok_or(Corrupt)?.next.load(Relaxed);
+            for _ in 0..s.free_count.load(Relaxed) {
+                let (head, _) = st.run(run).ok_or(Corrupt)?;
+                match head.next.load(Relaxed) {
+                    NIL => {
+                        head.next.store(first, Relaxed);
+                        add_to(&s.free_count, count);
+                        return Ok(());
+                    }
+                    next => run = next,
+                }
             }
-            st.block(last).ok_or(Corrupt)?.next.store(first, Relaxed);
+            return Err(Corrupt); // more runs than free blocks: a cycle
         }
         add_to(&s.free_count, count);
         Ok(())
@@ -737,7 +827,7 @@ impl MessageList {
     /// chunks for the owner as needed (ENOMEM when the region is full).
     pub fn reserve(&self, st: &Store, size: usize) -> crate::error::Result<()> {
         // The first message also needs the blank anchor.
-        let count = blocks_for(size) + (self.sending.tail.load(Relaxed) == NIL) as usize;
+        let count = most_blocks_for(size) + (self.sending.tail.load(Relaxed) == NIL) as usize;
         let free_count = &self.sending.free_count;
         if (free_count.load(Relaxed) as usize) < count && self.take_returned(st).is_err() {
             self.mark_damaged();
@@ -746,10 +836,8 @@ impl MessageList {
         while (free_count.load(Relaxed) as usize) < count {
             let chunk = st.region.claim_chunk(st.owner)?;
             crate::crash_point::here("msg-chunk-claimed");
-            for i in (0..BLOCKS_PER_CHUNK).rev() {
-                // A freshly claimed chunk is ours: this cannot fail.
-                let _ = self.push_free(st, chunk * BLOCKS_PER_CHUNK + i);
-            }
+            // A freshly claimed chunk is ours: this cannot fail.
+            let _ = self.push_free(st, chunk * BLOCKS_PER_CHUNK, BLOCKS_PER_CHUNK);
         }
         Ok(())
     }
@@ -767,16 +855,15 @@ impl MessageList {
         text: &[u8],
         goes_before: impl Fn(i64) -> bool,
     ) -> Result<u32, Corrupt> {
-        let first = self.take_free(st, blocks_for(text.len()))?;
-        let mut block = first;
+        let first = self.take_free(st, text.len())?;
         let mut done = 0;
-        for (at, len) in text_pieces(text.len()) {
-            if !st.store_bytes(block, at, &text[done..done + len]) {
+        st.pieces(first, text.len(), |run, at, len| {
+            if !st.store_bytes(run, at, &text[done..done + len]) {
                 return Err(Corrupt);
             }
             done += len;
-            block = st.block(block).ok_or(Corrupt)?.next.load(Relaxed);
-        }
+            Ok(())
+        })?;
         // The sending end knows whether there is an anchor (its tail is
         // NIL until there is), without reading the receiving end's line.
         if self.sending.tail.load(Relaxed) == NIL {
@@ -832,7 +919,7 @@ impl MessageList {
     /// Makes a blank anchor for a list that never had one, and hangs the
     /// list from it with one store. Its block.
     fn make_anchor(&self, st: &Store) -> Result<u32, Corrupt> {
-        let anchor = self.take_free(st, 1)?;
+        let anchor = self.take_free(st, 0)?;
         let blank = st.msg_head(anchor).ok_or(Corrupt)?;
         for link in [&blank.next_msg, &blank.prev_msg] {
             link.store(NIL, Relaxed);
@@ -933,17 +1020,12 @@ impl MessageList {
 
     /// Copies the first `count` text bytes of `found` into `dst` at `at`.
     pub fn copy_out(&self, st: &Store, found: &Found, dst: &mut OutBuf, at: usize, count: usize) -> Result<(), Fault> {
-        let mut block = found.block;
         let mut done = 0;
-        for (piece_at, len) in text_pieces(found.size) {
-            if done >= count {
-                break;
-            }
-            let len = len.min(count - done);
-            st.load_bytes(block, piece_at, len, dst, at + done)?;
+        st.pieces(found.block, count.min(found.size), |run, piece_at, len| {
+            st.load_bytes(run, piece_at, len, dst, at + done)?;
             done += len;
-            block = st.block(block).ok_or(Fault::Corrupt)?.next.load(Relaxed);
-        }
+            Ok::<(), Fault>(())
+        })?;
         crate::crash_point::here("msg-receive-after-copy");
         Ok(())
     }
@@ -975,7 +1057,7 @@ impl MessageList {
                 n => st.msg_head(n).ok_or(Corrupt)?.prev_msg.store(prev, Relaxed),
             }
             taken(r);
-            return self.give_back(st, found.block, blocks_for(found.size));
+            return self.give_back(st, found.block);
         }
         // The first message: the single store that consumes it makes it
         // the anchor (the tail still, if it was the last).
@@ -987,15 +1069,16 @@ impl MessageList {
         if let Some(next) = st.msg_head(next) {
             crate::platform::prefetch(next);
         }
-        // Its text blocks and the old anchor go back together. (Loads and
-        // stores: only the receiving end's holder writes a queued
-        // message's block links.)
-        let anchor_block = st.block(anchor).ok_or(Corrupt)?;
-        let first_block = &st.block(found.block).ok_or(Corrupt)?.next;
-        let text = first_block.load(Relaxed);
-        first_block.store(NIL, Relaxed);
-        anchor_block.next.store(text, Relaxed);
-        self.give_back(st, anchor, blocks_for(found.size))
+        // The old anchor and the runs after the new one's first go back
+        // together. An anchor keeps its first run whole, so that the run
+        // comes back as it was taken. (Loads and stores: only the
+        // receiving end's holder writes a queued message's run links.)
+        let (old_anchor, _) = st.run(anchor).ok_or(Corrupt)?;
+        let (new_anchor, _) = st.run(found.block).ok_or(Corrupt)?;
+        let text = new_anchor.next.load(Relaxed);
+        new_anchor.next.store(NIL, Relaxed);
+        old_anchor.next.store(text, Relaxed);
+        self.give_back(st, anchor)
     }
 
     /// Rebuilds all derived state from the message list and the chunks the
@@ -1016,12 +1099,12 @@ impl MessageList {
         let mut used = HashSet::new();
         let (r, s) = (&self.receiving, &self.sending);
         let anchor = r.head.load(Relaxed);
-        // An anchor is one block: the text blocks of a message that became
-        // the anchor are free, even if it died before it said so.
-        let anchor = match st.block(anchor) {
-            Some(block) => {
-                block.next.store(NIL, Relaxed);
-                used.insert(anchor);
+        // An anchor is its first run: the later runs of a message that
+        // became the anchor are free, even if it died before it said so.
+        let anchor = match st.run(anchor) {
+            Some((run, blocks)) => {
+                run.next.store(NIL, Relaxed);
+                used.extend(anchor..anchor + blocks);
                 anchor
             }
             None => {
@@ -1070,17 +1153,28 @@ impl MessageList {
         s.free_count.store(0, Relaxed);
         self.condition.damaged.store(0, Relaxed);
         let kept = !used.iter().any(|block| keep.contains(&(block / BLOCKS_PER_CHUNK)));
+        // Each stretch of free blocks becomes one run; runs are pushed from
+        // the top down, so the list starts with the lowest.
         for chunk in chunks.iter().rev().filter(|c| !(kept && keep.contains(c))) {
-            for block in (chunk * BLOCKS_PER_CHUNK..(chunk + 1) * BLOCKS_PER_CHUNK).rev() {
-                if !used.contains(&block) {
-                    let _ = self.push_free(st, block);
+            let start = chunk * BLOCKS_PER_CHUNK;
+            // The stretch found so far ends before `end`.
+            let mut end = start + BLOCKS_PER_CHUNK;
+            for block in (start..end).rev() {
+                if used.contains(&block) {
+                    if block + 1 < end {
+                        let _ = self.push_free(st, block + 1, end - block - 1);
+                    }
+                    end = block;
                 }
+            }
+            if start < end {
+                let _ = self.push_free(st, start, end - start);
             }
         }
         kept
     }
 
-    /// The blocks of the message at `block`, its size and the next message,
+    /// The blocks of the message at `first`, its size and the next message,
     /// if it is intact and shares no block with `used`.
     fn message_blocks(&self, st: &Store, first: u32, used: &HashSet<u32>) -> Option<(Vec<u32>, usize, u32)> {
         let head = st.msg_head(first)?;
@@ -1088,15 +1182,21 @@ impl MessageList {
         if size > MAX_TEXT {
             return None;
         }
-        let mut blocks = Vec::with_capacity(blocks_for(size));
-        let mut block = first;
-        for _ in 0..blocks_for(size) {
-            if used.contains(&block) || blocks.contains(&block) {
-                return None;
+        let mut blocks = HashSet::new();
+        let (mut run, mut rest, mut at) = (first, size, text_at(true));
+        loop {
+            let (link, count) = st.run(run)?;
+            for block in run..run + count {
+                if used.contains(&block) || !blocks.insert(block) {
+                    return None;
+                }
             }
-            blocks.push(block);
-            block = st.block(block)?.next.load(Relaxed);
+            let room = count as usize * BLOCK - at;
+            let next = link.next.load(Relaxed);
+            if rest <= room {
+                return (next == NIL).then(|| (blocks.into_iter().collect(), size, head.next_msg.load(Relaxed)));
+            }
+            (run, rest, at) = (next, rest - room, text_at(false));
         }
-        (block == NIL).then_some((blocks, size, head.next_msg.load(Relaxed)))
     }
 }
