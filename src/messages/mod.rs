@@ -418,12 +418,13 @@ struct Run {
 }
 
 /// The first run of a chain given back to the sending end: how many
-/// blocks it and the chains below it hold, so that the sender that takes
-/// them need not walk them.
+/// blocks it and the chains below it hold, and the last run of the chain
+/// at the bottom, so that the sender that takes them need not walk them.
 #[repr(C)]
 struct Returned {
     run: Run,
     total: AtomicU32,
+    bottom: AtomicU32,
 }
 
 /// The first run of a message.
@@ -756,14 +757,14 @@ impl MessageList {
     /// list meanwhile, hence the compare-and-swap.
     fn give_back(&self, st: &Store, first: u32) -> Result<(), Corrupt> {
         let (mut run, mut count) = (first, 0u32);
-        let last = loop {
+        let (last, last_block) = loop {
             let (head, blocks) = st.run(run).ok_or(Corrupt)?;
             count = count.saturating_add(blocks);
             if count as u64 > st.total_blocks() {
                 return Err(Corrupt); // a cycle
             }
             match head.next.load(Relaxed) {
-                NIL => break head,
+                NIL => break (head, run),
                 next => run = next,
             }
         };
@@ -772,14 +773,19 @@ impl MessageList {
         let mut top = returned.load(Relaxed);
         loop {
             last.next.store(top, Relaxed);
-            // The count below: read in a block the sending end may be
-            // taking and reusing right now, but then the exchange fails
-            // (only this end pushes, so the top cannot come back).
-            let below = match top {
-                NIL => 0,
-                t => st.at_block::<Returned>(t).ok_or(Corrupt)?.total.load(Relaxed),
+            // The count and the bottom below: read in a block the sending
+            // end may be taking and reusing right now, but then the
+            // exchange fails (only this end pushes, so the top cannot
+            // come back).
+            let (below, bottom) = match top {
+                NIL => (0, last_block),
+                t => {
+                    let below = st.at_block::<Returned>(t).ok_or(Corrupt)?;
+                    (below.total.load(Relaxed), below.bottom.load(Relaxed))
+                }
             };
             chain.total.store(below.saturating_add(count), Relaxed);
+            chain.bottom.store(bottom, Relaxed);
             // Release: the sender that takes the blocks sees them as left.
             match returned.compare_exchange_weak(top, first, Release, Relaxed) {
                 Ok(_) => return Ok(()),
@@ -788,37 +794,27 @@ impl MessageList {
         }
     }
 
-    /// Moves the blocks receivers returned to the sending end's free list.
+    /// Moves the blocks receivers returned to the front of the sending
+    /// end's free list, to be used first: the blocks given back last are
+    /// the likeliest to be in the caches of both sides still, so a stream
+    /// keeps to as few blocks as it needs and its writes find their lines
+    /// close. (Used last, they make a 4 KiB stream across two CPUs run at
+    /// less than half the speed.)
     fn take_returned(&self, st: &Store) -> Result<(), Corrupt> {
         // Acquire: pairs with the Release of `give_back`.
         let first = self.receiving.returned.swap(NIL, Acquire);
         if first == NIL {
             return Ok(());
         }
-        let count = st.at_block::<Returned>(first).ok_or(Corrupt)?.total.load(Relaxed);
+        let taken = st.at_block::<Returned>(first).ok_or(Corrupt)?;
+        let count = taken.total.load(Relaxed);
         if count as u64 > st.total_blocks() {
             return Err(Corrupt);
         }
-        // The taken chain goes after the few free runs the sending end has
-        // left (its own, in its cache), not walked itself.
+        let (bottom, _) = st.run(taken.bottom.load(Relaxed)).ok_or(Corrupt)?;
         let s = &self.sending;
-        let mut run = s.free.load(Relaxed);
-        if run == NIL {
-            s.free.store(first, Relaxed);
-        } else {
-            for _ in 0..s.free_count.load(Relaxed) {
-                let (head, _) = st.run(run).ok_or(Corrupt)?;
-                match head.next.load(Relaxed) {
-                    NIL => {
-                        head.next.store(first, Relaxed);
-                        add_to(&s.free_count, count);
-                        return Ok(());
-                    }
-                    next => run = next,
-                }
-            }
-            return Err(Corrupt); // more runs than free blocks: a cycle
-        }
+        bottom.next.store(s.free.load(Relaxed), Relaxed);
+        s.free.store(first, Relaxed);
         add_to(&s.free_count, count);
         Ok(())
     }
