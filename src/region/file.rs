@@ -194,6 +194,7 @@ fn write_header(header: &Header, layout: &Layout) {
     header.table_count.store(layout.tables.len() as u32, Ordering::Relaxed);
     header.chunk_count.store(layout.chunk_count, Ordering::Relaxed);
     header.chunk_hint.store(0, Ordering::Relaxed);
+    header.chunks_used.store(0, Ordering::Relaxed);
     header.total_size.store(layout.total_size, Ordering::Relaxed);
     for (record, table) in header.tables.iter().zip(&layout.tables) {
         record.tag.store(table.spec.tag, Ordering::Relaxed);

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64};
 pub const MAGIC: u64 = u64::from_le_bytes(*b"IPCSHIM\0");
 /// Bumped whenever the meaning of the header, the directory or the chunk
 /// area changes. A family that changes its own tables changes their tags.
-pub const VERSION: u32 = 5;
+pub const VERSION: u32 = 6;
 pub const PAGE: u64 = 4096;
 /// The unit of object storage: a page, so that small objects waste little.
 pub const CHUNK_SIZE: u64 = 4096;
@@ -72,7 +72,7 @@ pub struct TableRecord {
 /// Written once by the creator while it holds an exclusive `flock` on the
 /// file, `magic` last; a creator killed halfway leaves `magic == 0`, and the
 /// next process to open the file initialises it again. Nothing in it
-/// changes afterwards except `chunk_hint`.
+/// changes afterwards except `chunk_hint` and `chunks_used`.
 #[repr(C)]
 pub struct Header {
     pub magic: AtomicU64,
@@ -82,6 +82,10 @@ pub struct Header {
     /// Where the next chunk search starts (a hint: any value is safe).
     pub chunk_hint: AtomicU32,
     pub total_size: AtomicU64,
+    /// No chunk at or above this has ever been claimed: a search for an
+    /// owner's chunks stops here. Only ever raised, before the claim it
+    /// covers, so a claimer that dies leaves no chunk above it.
+    pub chunks_used: AtomicU32,
     pub tables: [TableRecord; MAX_TABLES],
 }
 
