@@ -51,30 +51,11 @@ const NODE_OVERHEAD: u64 = 48;
 
 type Queues<'r> = Table<'r, Names, MqQueue>;
 
-/// The limits in /proc/sys/fs/mqueue, read at every mq_open (they are
-/// per IPC namespace and may change at any time), Linux's defaults where
+/// A limit in /proc/sys/fs/mqueue, read when a call needs it (they are
+/// per IPC namespace and may change at any time), Linux's default where
 /// the platform has none.
-struct Limits {
-    msg_max: i64,
-    msgsize_max: i64,
-    msg_default: i64,
-    msgsize_default: i64,
-    queues_max: u64,
-}
-
-fn limits() -> Limits {
-    let read = |name: &str, default: u64| {
-        platform::sysctl_values(&format!("/proc/sys/fs/mqueue/{name}"))
-            .and_then(|v| v.first().copied())
-            .unwrap_or(default)
-    };
-    Limits {
-        msg_max: read("msg_max", 10) as i64,
-        msgsize_max: read("msgsize_max", 8192) as i64,
-        msg_default: read("msg_default", 10) as i64,
-        msgsize_default: read("msgsize_default", 8192) as i64,
-        queues_max: read("queues_max", 256),
-    }
+fn limit(name: &str, default: u64) -> u64 {
+    platform::sysctl_values(&format!("/proc/sys/fs/mqueue/{name}")).and_then(|v| v.first().copied()).unwrap_or(default)
 }
 
 /// Descriptors this process got from mq_open (inherited over fork with
@@ -428,18 +409,26 @@ fn create(
     attr: Option<(i64, i64)>,
 ) -> Result<i32> {
     sweep(ns, queues, names);
-    let limits = limits();
     let creds = platform::with_credentials(|c| c.clone());
     let privileged = creds.has_cap(platform::CAP_SYS_RESOURCE);
     let slots = || (0..queues.len()).filter_map(|i| queues.get(i).map(|q| (i, q)));
-    let in_use = slots().filter(|(_, q)| q.slot.state.load(Acquire) != FREE).count() as u64;
-    if in_use >= limits.queues_max && !privileged {
-        return Err(Errno::ENOSPC);
+    // Each limit is read only where it decides something: a file read is
+    // several system calls, and mq_open would otherwise make twenty.
+    if !privileged {
+        let in_use = slots().filter(|(_, q)| q.slot.state.load(Acquire) != FREE).count() as u64;
+        if in_use >= limit("queues_max", 256) {
+            return Err(Errno::ENOSPC);
+        }
     }
-    let (maxmsg, msgsize) =
-        attr.unwrap_or((limits.msg_max.min(limits.msg_default), limits.msgsize_max.min(limits.msgsize_default)));
-    let (most_msgs, biggest) =
-        if privileged { (HARD_MSGMAX, HARD_MSGSIZEMAX) } else { (limits.msg_max, limits.msgsize_max) };
+    let maxima = || (limit("msg_max", 10) as i64, limit("msgsize_max", 8192) as i64);
+    let (maxmsg, msgsize) = match attr {
+        Some(attr) => attr,
+        None => {
+            let (msg_max, msgsize_max) = maxima();
+            (msg_max.min(limit("msg_default", 10) as i64), msgsize_max.min(limit("msgsize_default", 8192) as i64))
+        }
+    };
+    let (most_msgs, biggest) = if privileged { (HARD_MSGMAX, HARD_MSGSIZEMAX) } else { maxima() };
     if maxmsg <= 0 || msgsize <= 0 || maxmsg > most_msgs || msgsize > biggest || msgsize as usize > MAX_TEXT {
         return Err(Errno::EINVAL);
     }

@@ -121,8 +121,23 @@ pub fn kernel_limits(name: &str) -> Option<Vec<u64>> {
 /// The numbers in a /proc/sys file.
 pub fn sysctl_values(path: &str) -> Option<Vec<u64>> {
     let path = std::ffi::CString::new(path).ok()?;
+    let fd = Fd::open(&path, libc::O_RDONLY, 0).ok()?;
     let mut buf = [0u8; 256];
-    let text = std::str::from_utf8(read_small(&path, &mut buf)?).ok()?;
+    // A /proc/sys file gives its whole line to one read that has room for
+    // it: a line read whole needs no second read to find the end (these
+    // are read at every msgget and mq_open).
+    let first = loop {
+        // SAFETY: `buf` is valid for writes of its length.
+        match unsafe { sys!(libc::SYS_read, fd.raw(), buf.as_mut_ptr(), buf.len()) } {
+            Err(Errno::EINTR) => continue,
+            other => break other.ok()?,
+        }
+    };
+    let len = match first {
+        n if n < buf.len() && buf[..n].ends_with(b"\n") => n,
+        n => n + fd.read_all(&mut buf[n..]).ok()?,
+    };
+    let text = std::str::from_utf8(&buf[..len]).ok()?;
     text.split_ascii_whitespace().map(|v| v.parse().ok()).collect()
 }
 
