@@ -10,6 +10,9 @@
 //! two different CPUs, the first two this process may use: CPU 0 and 1 on an
 //! unrestricted machine), `1cpu` (both pinned to the first) and `free`
 //! (left to the scheduler).  With a single CPU the `2cpu` cases are skipped.
+//!
+//! `cycle` (one process, `pinned` or `free`) times mq_open of a new queue,
+//! a message through it, mq_close and mq_unlink.
 
 use std::process::ExitCode;
 
@@ -40,5 +43,7 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<(), String> {
-    harness::queue_cases(&harness::Bench::new("mqbench", SOURCE)?, &CASES)
+    let bench = harness::Bench::new("mqbench", SOURCE)?;
+    harness::queue_cases(&bench, &CASES)?;
+    harness::cycle_cases(&bench, 5_000)
 }

@@ -29,6 +29,14 @@
  *   parse_u64(s, min, max, &v)  strict decimal parse; 0 if invalid
  *   warmup_count(count)   untimed iterations before the timed ones
  *   now_ns()              CLOCK_MONOTONIC in ns
+ *   time_in_batches(warm, count, op, ctx)
+ *                         one-process timing: op(ctx, i) `warm` times
+ *                         untimed, then `count` times (rounded up to
+ *                         batches of BENCH_BATCH); returns the median
+ *                         batch's ns times count / BENCH_BATCH, the ns
+ *                         `count` take at that pace (on a busy machine one
+ *                         preemption would otherwise outweigh a whole run
+ *                         of fast operations)
  *   parse_placement(s)    "free", "1cpu", "2cpu" or "pinned" as PLACE_*; -1
  *                         if none
  *   place_self(p)         the parent (or only) process: pins itself to the
@@ -174,6 +182,38 @@ static inline uint64_t now_ns(void)
     if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
         die("clock_gettime");
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+#define BENCH_BATCH 100
+
+static int by_value(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static inline uint64_t time_in_batches(uint64_t warm, uint64_t count, void (*op)(void *ctx, uint64_t i),
+                                       void *ctx)
+{
+    uint64_t batches = (count + BENCH_BATCH - 1) / BENCH_BATCH;
+    uint64_t *batch_ns = calloc(batches, sizeof *batch_ns);
+    if (!batch_ns)
+        die("calloc");
+    uint64_t t0 = 0;
+    for (uint64_t i = 0; i < warm + batches * BENCH_BATCH; i++) {
+        if (i >= warm && (i - warm) % BENCH_BATCH == 0) {
+            uint64_t now = now_ns();
+            if (i > warm)
+                batch_ns[(i - warm) / BENCH_BATCH - 1] = now - t0;
+            t0 = now;
+        }
+        op(ctx, i);
+    }
+    batch_ns[batches - 1] = now_ns() - t0;
+    qsort(batch_ns, batches, sizeof *batch_ns, by_value);
+    uint64_t median = batch_ns[batches / 2];
+    free(batch_ns);
+    return median * count / BENCH_BATCH;
 }
 
 enum { PLACE_FREE, PLACE_1CPU, PLACE_2CPU, PLACE_PINNED };

@@ -3,6 +3,10 @@
  *
  *   mqbench pingpong <size> <count> <cpus>   prints mean round-trip time in ns
  *   mqbench stream   <size> <count> <cpus>   prints messages per second
+ *   mqbench cycle    <size> <count> free|pinned
+ *                    one process: prints ns per mq_open of a new queue,
+ *                    mq_send + mq_receive of one message, mq_close and
+ *                    mq_unlink (the median over batches of 100)
  *
  * pingpong: two processes, two queues; the parent sends a request on one,
  * the child answers on the other, one message each way per round trip.
@@ -213,6 +217,24 @@ static mqd_t create_queue(int i, const char *tag, int flags, size_t size)
     return q;
 }
 
+/* The cycle mode's iteration: a new queue, a message through it, its
+ * close and unlink. */
+static void cycle_op(void *ctx, uint64_t i)
+{
+    struct { char *buf; size_t size; } *c = ctx;
+    unsigned prio;
+    mqd_t q = create_queue(Q_DATA, "cycle", O_RDWR, c->size);
+    put_seq(c->buf, c->size, i);
+    psend(q, c->buf, c->size, PRIO_DATA);
+    ssize_t n = precv(q, c->buf, c->size, &prio);
+    errno = 0;
+    if (!check_seq(c->buf, n, prio, PRIO_DATA, c->size, i))
+        die("bad message");
+    if (mq_close(q) != 0 || mq_unlink(qname[Q_DATA]) != 0)
+        die("mq_close/mq_unlink (cycle)");
+    created[Q_DATA] = 0;
+}
+
 static uint64_t parse_num(const char *s, const char *what, uint64_t min,
                           uint64_t max)
 {
@@ -228,10 +250,12 @@ static uint64_t parse_num(const char *s, const char *what, uint64_t min,
 int main(int argc, char **argv)
 {
     int placement = argc == 5 ? parse_placement(argv[4]) : -1;
-    if (argc != 5 || (strcmp(argv[1], "pingpong") && strcmp(argv[1], "stream"))
-        || placement < 0 || placement == PLACE_PINNED) {
-        fprintf(stderr, "usage: %s pingpong|stream <size> <count> free|1cpu|2cpu\n",
-                argv[0]);
+    int cycle = argc == 5 && !strcmp(argv[1], "cycle");
+    if (argc != 5 || (strcmp(argv[1], "pingpong") && strcmp(argv[1], "stream") && !cycle)
+        || placement < 0 || (placement != PLACE_FREE && (placement == PLACE_PINNED) != cycle)) {
+        fprintf(stderr, "usage: %s pingpong|stream <size> <count> free|1cpu|2cpu\n"
+                        "       %s cycle <size> <count> free|pinned\n",
+                argv[0], argv[0]);
         return 2;
     }
     int pingpong = strcmp(argv[1], "pingpong") == 0;
@@ -246,6 +270,15 @@ int main(int argc, char **argv)
     install_signals();
 
     place_self(placement);
+    if (cycle) {
+        struct { char *buf; size_t size; } c = { buf, size };
+        uint64_t elapsed = time_in_batches(warm, count, cycle_op, &c);
+        free(buf);
+        printf("%.1f\n", (double)elapsed / (double)count);
+        if (fflush(stdout) != 0 || ferror(stdout))
+            die("writing result");
+        return 0;
+    }
 
     mqd_t out = create_queue(Q_DATA, "data", O_WRONLY, size), in = (mqd_t)-1;
     if (pingpong)

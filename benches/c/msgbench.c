@@ -8,6 +8,11 @@
  *                                    msgrcv of a message that the receive
  *                                    finds behind 10 000 of other types
  *                                    (the median over batches of 100)
+ *   msgbench cycle <size> <count> <cpus>
+ *                                    one process: prints ns per msgget of a
+ *                                    new queue, msgsnd + msgrcv of one
+ *                                    message, and IPC_RMID (the median over
+ *                                    batches of 100)
  *
  * <cpus> places the two processes (see bench.h): "2cpu" pins the sender
  * (parent) to one CPU and the receiver (child) to another, "1cpu" pins both
@@ -52,7 +57,6 @@ static int qid = -1;
 
 /* The one-process modes: what the queue holds, and how the receive selects. */
 #define BACKLOG 10000
-#define BATCH 100
 
 struct selective {
     const char *mode;
@@ -182,57 +186,68 @@ static void child_main(int pingpong, int placement, struct msg *m,
     _exit(0);
 }
 
-static int by_value(const void *a, const void *b)
+/* What one iteration of a one-process mode works with. */
+struct one_process {
+    const struct selective *selective;
+    struct msg *m;
+    size_t size;
+};
+
+/* A send and a receive by the mode's selector, behind the backlog. */
+static void selective_op(void *ctx, uint64_t i)
 {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
+    const struct one_process *c = ctx;
+    put_seq(c->m, TYPE_ACK, c->size, i);
+    if (msgsnd(qid, c->m, c->size, IPC_NOWAIT) != 0)
+        die("msgsnd");
+    ssize_t n = msgrcv(qid, c->m, c->size, c->selective->msgtyp, c->selective->flags | IPC_NOWAIT);
+    if (n < 0)
+        die("msgrcv");
+    errno = 0;
+    if (!check_seq(c->m, n, TYPE_ACK, c->size, i))
+        die("bad message");
 }
 
-/* A one-process mode: returns the median ns of a batch of BATCH pairs
- * (after `warm` untimed ones), times count / BATCH: the ns `count` pairs
- * take at that pace. */
+/* A one-process mode: the ns `count` pairs take (see time_in_batches),
+ * behind BACKLOG messages of other types. */
 static uint64_t selective_loop(const struct selective *s, struct msg *m, size_t size, uint64_t warm,
                                uint64_t count)
 {
-    uint64_t batches = (count + BATCH - 1) / BATCH;
-    uint64_t *batch_ns = calloc(batches, sizeof *batch_ns);
-    if (!batch_ns)
-        die("calloc");
     for (int i = 0; i < BACKLOG; i++) {
         m->mtype = s->backlog_type;
         m->mtext[0] = (char)i;
         if (msgsnd(qid, m, 1, IPC_NOWAIT) != 0)
             die("msgsnd (filling the queue: is msgmnb below 16384?)");
     }
-    uint64_t t0 = 0;
-    for (uint64_t i = 0; i < warm + batches * BATCH; i++) {
-        if (i >= warm && (i - warm) % BATCH == 0) {
-            uint64_t now = now_ns();
-            if (i > warm)
-                batch_ns[(i - warm) / BATCH - 1] = now - t0;
-            t0 = now;
-        }
-        put_seq(m, TYPE_ACK, size, i);
-        if (msgsnd(qid, m, size, IPC_NOWAIT) != 0)
-            die("msgsnd");
-        ssize_t n = msgrcv(qid, m, size, s->msgtyp, s->flags | IPC_NOWAIT);
-        if (n < 0)
-            die("msgrcv");
-        errno = 0;
-        if (!check_seq(m, n, TYPE_ACK, size, i))
-            die("bad message");
-    }
-    batch_ns[batches - 1] = now_ns() - t0;
-    qsort(batch_ns, batches, sizeof *batch_ns, by_value);
-    uint64_t median = batch_ns[batches / 2];
-    free(batch_ns);
+    struct one_process c = { s, m, size };
+    uint64_t ns = time_in_batches(warm, count, selective_op, &c);
     struct msqid_ds ds;
     if (msgctl(qid, IPC_STAT, &ds) != 0)
         die("msgctl(IPC_STAT)");
     errno = 0;
     if (ds.msg_qnum != BACKLOG)
         die("the backlog changed");
-    return median * count / BATCH;
+    return ns;
+}
+
+/* A new queue, a message through it, and its removal. */
+static void cycle_op(void *ctx, uint64_t i)
+{
+    const struct one_process *c = ctx;
+    int q = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+    if (q < 0)
+        die("msgget (cycle)");
+    put_seq(c->m, TYPE_REQ, c->size, i);
+    if (msgsnd(q, c->m, c->size, IPC_NOWAIT) != 0)
+        die("msgsnd (cycle)");
+    ssize_t n = msgrcv(q, c->m, c->size, 0, IPC_NOWAIT);
+    if (n < 0)
+        die("msgrcv (cycle)");
+    errno = 0;
+    if (!check_seq(c->m, n, TYPE_REQ, c->size, i))
+        die("bad message");
+    if (msgctl(q, IPC_RMID, NULL) != 0)
+        die("msgctl(IPC_RMID) (cycle)");
 }
 
 static uint64_t parse_num(const char *s, const char *what, uint64_t min,
@@ -294,10 +309,11 @@ int main(int argc, char **argv)
         if (strcmp(argv[1], selectives[i].mode) == 0)
             selective = &selectives[i];
     int two_process = argc == 5 && (!strcmp(argv[1], "pingpong") || !strcmp(argv[1], "stream"));
-    if ((!two_process && !selective) || placement < 0
+    int cycle = argc == 5 && !strcmp(argv[1], "cycle");
+    if ((!two_process && !selective && !cycle) || placement < 0
         || (placement != PLACE_FREE && two_process == (placement == PLACE_PINNED))) {
         fprintf(stderr, "usage: %s pingpong|stream <size> <count> free|1cpu|2cpu\n"
-                        "       %s bytype|except|lowest <size> <count> free|pinned\n",
+                        "       %s bytype|except|lowest|cycle <size> <count> free|pinned\n",
                 argv[0], argv[0]);
         return 2;
     }
@@ -318,13 +334,14 @@ int main(int argc, char **argv)
         die("msgget");
 
     uint64_t elapsed = selective ? selective_loop(selective, m, size, warm, count)
+                       : cycle   ? time_in_batches(warm, count, cycle_op, &(struct one_process){ NULL, m, size })
                                  : two_process_loop(pingpong, placement, m, size, warm, count);
     if (msgctl(qid, IPC_RMID, NULL) != 0)
         die("msgctl(IPC_RMID)");
     qid = -1;
     free(m);
 
-    if (pingpong || selective)
+    if (pingpong || selective || cycle)
         printf("%.1f\n", (double)elapsed / (double)count);
     else
         printf("%.0f\n", (double)count * 1e9 / (double)elapsed);

@@ -571,6 +571,25 @@ pub fn queue_cases(bench: &Bench, cases: &[QueueCase]) -> Result<(), String> {
     Ok(())
 }
 
+/// The create-use-remove cases of a queue bench (mode `cycle`): per cycle a
+/// new queue, one 64-byte message sent and received, and the queue's
+/// removal, in one process, pinned and free. The target is the one for any
+/// object creation: no slower than the kernel.
+#[allow(dead_code)] // as QueueCase
+pub fn cycle_cases(bench: &Bench, count: u64) -> Result<(), String> {
+    for placement in ["pinned", "free"] {
+        bench.run(&Case {
+            name: "cycle 64B".to_string(),
+            placement,
+            args: vec!["cycle".to_string(), "64".to_string(), count.to_string(), placement.to_string()],
+            measure: Measure::Time,
+            show: |ns| format!("{:.2} µs/cycle", ns / 1e3),
+            target: Some(1.0),
+        })?;
+    }
+    Ok(())
+}
+
 /// Nanoseconds per round trip, in µs.
 pub fn show_round_trip(ns: f64) -> String {
     format!("{:.2} µs/rt", ns / 1e3)
