@@ -352,9 +352,9 @@ impl<'r> Wait<'r> {
     /// the caller to try once more, with how the sleep ended and the
     /// record's state, or the relock's error.
     ///
-    /// The first time, it only spins (when the peer can run meanwhile) on
-    /// the queue's `sent` (or `freed`) word, unregistered, and locks the
-    /// same ends again: in a ping-pong the answer usually comes within
+    /// The first time, it only watches the queue's `sent` (or `freed`)
+    /// word (for as long as `platform::spin` finds it pays), unregistered,
+    /// and locks the same ends again: in a ping-pong the answer usually comes within
     /// microseconds, and then nobody had to queue or be settled. A waiter
     /// registers only with both ends held (so the peer, which settles
     /// waiters under its own end, cannot have missed it): holding one, it
@@ -373,9 +373,9 @@ impl<'r> Wait<'r> {
         relock: impl Fn(Ends) -> crate::error::Result<G>,
     ) -> crate::error::Result<(G, Slept, u32)> {
         let again = |g| (g, Slept::Settled(wait::RECHECK), wait::RECHECK);
-        if !self.spun && !spin::quiet() {
+        let progress = waiting.watched_by(which);
+        if !self.spun && spin::worth_watching(Some(&progress.at)) {
             self.spun = true;
-            let progress = waiting.watched_by(which);
             let seen = progress.count.load(Relaxed);
             drop(locked);
             spin::watch_paced(&progress.count, seen, Some(&progress.at), spin::SPIN_TIME, waiting.pace(which));

@@ -743,10 +743,10 @@ const GLANCE: std::time::Duration = std::time::Duration::from_micros(2);
 /// non-blocking descriptor may so succeed where a moment earlier it would
 /// have failed with EAGAIN, as if the call had come a moment later.
 fn glance<'r>(ns: &'r Namespace, t: &Target<'r>, locked: Locked<'r>, which: u32) -> Result<Locked<'r>> {
-    if spin::quiet() {
+    let progress = t.q.waiting.watched_by(which);
+    if !spin::worth_watching(Some(&progress.at)) {
         return Ok(locked);
     }
-    let progress = t.q.waiting.watched_by(which);
     let (seen, ends) = (progress.count.load(Relaxed), locked.held.ends);
     drop(locked);
     spin::watch_paced(&progress.count, seen, Some(&progress.at), GLANCE, t.q.waiting.pace(which));

@@ -21,7 +21,11 @@
 //!
 //! Watching only pays while the CPUs have nothing else to do. When more
 //! threads are runnable than there are CPUs (sampled from the system every
-//! [`SAMPLE_EVERY`]), nobody watches. When this CPU in particular is busy,
+//! [`SAMPLE_EVERY`]), nobody watches for long: a waiter whose peer last ran
+//! on another CPU only glances at the word for [`GLANCE_TIME`] (a running
+//! peer in a stream answers within it, and a sleep would cost both sides a
+//! system call, a wake-up across CPUs and two context switches: far more
+//! CPU than the glance); any other waiter sleeps at once. When this CPU in particular is busy,
 //! the watcher notices: its polling loop sees the clock jump (it was
 //! preempted), or a yield takes long (something else ran), and the count
 //! of runnable threads confirms it (on a virtual machine the hypervisor
@@ -50,6 +54,10 @@ use std::time::Duration;
 /// ping-pong that once fell asleep gets back to watching; short against a
 /// scheduler time slice.
 pub const SPIN_TIME: Duration = Duration::from_micros(50);
+
+/// How long a waiter glances at a word across CPUs when the CPUs are
+/// crowded (see the module docs): a few of a running peer's operations.
+pub const GLANCE_TIME: Duration = Duration::from_micros(3);
 
 /// A gap this long between two looks at the clock while polling (or a
 /// yield that took this long) means other work ran on this CPU meanwhile.
@@ -171,7 +179,7 @@ pub fn watch(word: &AtomicU32, seen: u32, peer: Option<&Whereabouts>, limit: Dur
 /// full queue) looks seldom, and leaves the peer its line meanwhile.
 pub fn watch_paced(word: &AtomicU32, seen: u32, peer: Option<&Whereabouts>, limit: Duration, pace: u32) -> bool {
     if quiet() {
-        return false;
+        return across(peer) && poll_while_equal(word, seen, limit.min(GLANCE_TIME), 1);
     }
     let alone = online_cpus() <= 1;
     let beside_us = peer.and_then(Whereabouts::cpu).is_some_and(|cpu| cpu == current_cpu());
@@ -180,6 +188,17 @@ pub fn watch_paced(word: &AtomicU32, seen: u32, peer: Option<&Whereabouts>, limi
     } else {
         poll_while_equal(word, seen, limit, pace.clamp(1, MAX_PACE))
     }
+}
+
+/// Whether a watch for `peer` would look at all (see [`watch_paced`]): a
+/// caller that must let a lock go to watch keeps it when not.
+pub fn worth_watching(peer: Option<&Whereabouts>) -> bool {
+    !quiet() || across(peer)
+}
+
+/// Whether `peer` last ran on another CPU than ours.
+fn across(peer: Option<&Whereabouts>) -> bool {
+    online_cpus() > 1 && peer.and_then(Whereabouts::cpu).is_some_and(|cpu| cpu != current_cpu())
 }
 
 /// Polls `word` while it equals `seen`, `pace` pause hints apart; the
