@@ -420,15 +420,17 @@ fn create(
             return Err(Errno::ENOSPC);
         }
     }
-    let maxima = || (limit("msg_max", 10) as i64, limit("msgsize_max", 8192) as i64);
-    let (maxmsg, msgsize) = match attr {
-        Some(attr) => attr,
-        None => {
-            let (msg_max, msgsize_max) = maxima();
-            (msg_max.min(limit("msg_default", 10) as i64), msgsize_max.min(limit("msgsize_default", 8192) as i64))
-        }
+    // msg_max and msgsize_max bound the defaults, and without the
+    // capability the attributes too.
+    let maxima = if attr.is_none() || !privileged {
+        (limit("msg_max", 10) as i64, limit("msgsize_max", 8192) as i64)
+    } else {
+        (HARD_MSGMAX, HARD_MSGSIZEMAX)
     };
-    let (most_msgs, biggest) = if privileged { (HARD_MSGMAX, HARD_MSGSIZEMAX) } else { maxima() };
+    let (maxmsg, msgsize) = attr.unwrap_or_else(|| {
+        (maxima.0.min(limit("msg_default", 10) as i64), maxima.1.min(limit("msgsize_default", 8192) as i64))
+    });
+    let (most_msgs, biggest) = if privileged { (HARD_MSGMAX, HARD_MSGSIZEMAX) } else { maxima };
     if maxmsg <= 0 || msgsize <= 0 || maxmsg > most_msgs || msgsize > biggest || msgsize as usize > MAX_TEXT {
         return Err(Errno::EINVAL);
     }
