@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,6 +135,24 @@ static inline void check(int ok, const char *what)
 	printf("%s: %s\n", what, ok ? "yes" : "NO");
 	if (!ok)
 		test_failures++;
+}
+
+/* ---------------------------------------------- randomness and checksums */
+
+/* A reproducible pseudo-random sequence (xorshift64): the same runs on the
+ * kernel and under the shim. */
+static inline uint64_t next_random_from(uint64_t *state)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 7;
+	*state ^= *state << 17;
+	return *state;
+}
+
+/* Folds `value` into an FNV-1a-style checksum of a transcript. */
+static inline void checksum_mix(uint64_t *sum, uint64_t value)
+{
+	*sum = (*sum ^ value) * 1099511628211ULL;
 }
 
 /* ------------------------------------------------- objects and children */

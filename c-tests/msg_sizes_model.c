@@ -39,19 +39,6 @@ static size_t queued;
 static int qid, mismatches;
 static uint64_t checksum = 1469598103934665603ULL, rng = 0x2545f4914f6cdd1dULL;
 
-static uint64_t next_random(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
-
-static void mix(uint64_t v)
-{
-	checksum = (checksum ^ v) * 1099511628211ULL;
-}
-
 static void fill(char *text, uint32_t seq, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
@@ -74,11 +61,11 @@ static void disagree(const char *what, long a, long b)
 
 static size_t random_size(void)
 {
-	switch (next_random() % 10) {
+	switch (next_random_from(&rng) % 10) {
 	case 0: return 0;
-	case 1: case 2: case 3: case 4: return next_random() % 200;
-	case 5: case 6: case 7: return 200 + next_random() % 3000;
-	default: return 3000 + next_random() % (MAX_TEXT - 3000 + 1);
+	case 1: case 2: case 3: case 4: return next_random_from(&rng) % 200;
+	case 5: case 6: case 7: return 200 + next_random_from(&rng) % 3000;
+	default: return 3000 + next_random_from(&rng) % (MAX_TEXT - 3000 + 1);
 	}
 }
 
@@ -103,12 +90,12 @@ static long choose(long msgtyp, int flags)
 static void send_one(uint32_t seq)
 {
 	static struct mbuf m;
-	long type = 1 + (long)(next_random() % 6);
+	long type = 1 + (long)(next_random_from(&rng) % 6);
 	size_t len = random_size();
 	m.mtype = type;
 	fill(m.mtext, seq, len);
 	int r = msgsnd(qid, &m, len, IPC_NOWAIT);
-	mix(r == 0 ? 1 : (uint64_t)errno << 8);
+	checksum_mix(&checksum, r == 0 ? 1 : (uint64_t)errno << 8);
 	if (r == 0) {
 		if (queued == MAX_QUEUED) {
 			printf("model overflow\n");
@@ -126,20 +113,20 @@ static int receive_one(void)
 	static struct mbuf m;
 	long msgtyp;
 	int flags = IPC_NOWAIT;
-	switch (next_random() % 4) {
+	switch (next_random_from(&rng) % 4) {
 	case 0: msgtyp = 0; break;
-	case 1: msgtyp = 1 + (long)(next_random() % 6); break;
-	case 2: msgtyp = 1 + (long)(next_random() % 6); flags |= MSG_EXCEPT; break;
-	default: msgtyp = -(1 + (long)(next_random() % 6)); break;
+	case 1: msgtyp = 1 + (long)(next_random_from(&rng) % 6); break;
+	case 2: msgtyp = 1 + (long)(next_random_from(&rng) % 6); flags |= MSG_EXCEPT; break;
+	default: msgtyp = -(1 + (long)(next_random_from(&rng) % 6)); break;
 	}
-	size_t room = next_random() % 8 == 0 ? next_random() % MAX_TEXT : MAX_TEXT;
-	if (next_random() % 2)
+	size_t room = next_random_from(&rng) % 8 == 0 ? next_random_from(&rng) % MAX_TEXT : MAX_TEXT;
+	if (next_random_from(&rng) % 2)
 		flags |= MSG_NOERROR;
 	long want = choose(msgtyp, flags);
 	memset(m.mtext, 0x5a, sizeof m.mtext);
 	ssize_t n = msgrcv(qid, &m, room, msgtyp, flags);
 	int err = n < 0 ? errno : 0;
-	mix((uint64_t)n ^ ((uint64_t)err << 32));
+	checksum_mix(&checksum, (uint64_t)n ^ ((uint64_t)err << 32));
 	if (want < 0) {
 		if (n >= 0 || err != ENOMSG)
 			disagree("expected ENOMSG, got length/errno", n < 0 ? err : n, ENOMSG);
@@ -191,7 +178,7 @@ int main(void)
 	for (size_t p = 0; p < sizeof send_share / sizeof send_share[0]; p++) {
 		int taken = 0, sent_tries = 0;
 		for (int op = 0; op < OPS; op++) {
-			if ((int)(next_random() % 10) < send_share[p]) {
+			if ((int)(next_random_from(&rng) % 10) < send_share[p]) {
 				send_one(seq++);
 				sent_tries++;
 			} else {

@@ -39,19 +39,6 @@ static size_t queued, queued_bytes, qbytes;
 static int qid, mismatches;
 static uint64_t checksum = 1469598103934665603ULL, rng = 0x9e3779b97f4a7c15ULL;
 
-static uint64_t next_random(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
-
-static void mix(uint64_t value)
-{
-	checksum = (checksum ^ value) * 1099511628211ULL;
-}
-
 static void mismatch(const char *fmt, ...)
 {
 	if (mismatches++ < 5) {
@@ -106,7 +93,7 @@ static void send_one(long type, uint32_t seq, size_t len)
 	if (queued == MAX_QUEUED)
 		return;
 	int r = msgsnd(qid, &m, len, IPC_NOWAIT);
-	mix(r == 0 ? 1 : (uint64_t)errno);
+	checksum_mix(&checksum, r == 0 ? 1 : (uint64_t)errno);
 	if (full) {
 		if (r == 0 || errno != EAGAIN)
 			mismatch("send %u: expected EAGAIN, got %s\n", seq, r == 0 ? "success" : errname(errno));
@@ -126,7 +113,7 @@ static void receive_one(long msgtyp, int flags)
 	long pick = select_model(msgtyp, flags);
 	ssize_t n = msgrcv(qid, &m, sizeof m.mtext, msgtyp, flags | IPC_NOWAIT);
 	int e = errno;
-	mix(n < 0 ? (uint64_t)e << 32 : (uint64_t)m.mtype * 31 + (uint64_t)n);
+	checksum_mix(&checksum, n < 0 ? (uint64_t)e << 32 : (uint64_t)m.mtype * 31 + (uint64_t)n);
 	if (pick < 0) {
 		if (n >= 0 || e != ENOMSG)
 			mismatch("msgrcv(%ld, %#x): expected ENOMSG, got %zd %s\n", msgtyp, flags, n, errname(e));
@@ -136,7 +123,7 @@ static void receive_one(long msgtyp, int flags)
 	uint32_t seq = 0;
 	if (n >= (ssize_t)sizeof seq)
 		memcpy(&seq, m.mtext, sizeof seq);
-	mix(seq);
+	checksum_mix(&checksum, seq);
 	if (n != (ssize_t)want.len || m.mtype != want.type || seq != want.seq || !intact(m.mtext, (size_t)n, seq)) {
 		mismatch("msgrcv(%ld, %#x): expected type %ld seq %u len %zu, got %zd type %ld seq %u (%s)\n", msgtyp,
 			 flags, want.type, want.seq, want.len, n, n < 0 ? 0L : m.mtype, seq, errname(n < 0 ? e : 0));
@@ -183,30 +170,30 @@ static void check_totals(void)
 /* A type from the phase's range: 1..range, with extremes now and then. */
 static long draw_type(long range)
 {
-	switch (next_random() % 64) {
+	switch (next_random_from(&rng) % 64) {
 	case 0: return LONG_MAX;
-	case 1: return LONG_MAX - 1 - (long)(next_random() % 3);
-	default: return 1 + (long)(next_random() % (uint64_t)range);
+	case 1: return LONG_MAX - 1 - (long)(next_random_from(&rng) % 3);
+	default: return 1 + (long)(next_random_from(&rng) % (uint64_t)range);
 	}
 }
 
 /* A receive selector, mostly aimed at types that may be queued. */
 static void draw_receive(long range)
 {
-	uint64_t kind = next_random() % 16;
+	uint64_t kind = next_random_from(&rng) % 16;
 	long type = draw_type(range + range / 4); /* sometimes absent */
 	if (kind < 1)
-		receive_one(0, next_random() % 2 ? MSG_EXCEPT : 0); /* MSG_EXCEPT ignored for 0 */
+		receive_one(0, next_random_from(&rng) % 2 ? MSG_EXCEPT : 0); /* MSG_EXCEPT ignored for 0 */
 	else if (kind < 7)
 		receive_one(type, 0);
 	else if (kind < 10)
 		receive_one(type, MSG_EXCEPT);
 	else if (kind < 14)
-		receive_one(next_random() % 32 ? -type : -LONG_MAX, next_random() % 2 ? MSG_EXCEPT : 0);
+		receive_one(next_random_from(&rng) % 32 ? -type : -LONG_MAX, next_random_from(&rng) % 2 ? MSG_EXCEPT : 0);
 	else if (kind < 15 && queued)
-		receive_one((long)(next_random() % (queued + 2)), MSG_COPY);
+		receive_one((long)(next_random_from(&rng) % (queued + 2)), MSG_COPY);
 	else if (queued)
-		receive_one(model[next_random() % queued].type, 0); /* a queued type, anywhere */
+		receive_one(model[next_random_from(&rng) % queued].type, 0); /* a queued type, anywhere */
 }
 
 struct phase {
@@ -241,13 +228,13 @@ int main(void)
 		size_t most_queued = 0, most_types = 0;
 		for (int op = 0; op < OPS_PER_PHASE; op++) {
 			/* Sends win below the level, receives above it. */
-			int send = next_random() % 100 < (queued < ph->level ? 70u : 30u);
+			int send = next_random_from(&rng) % 100 < (queued < ph->level ? 70u : 30u);
 			if (send) {
 				/* In the "one type" phase, the other types come late. */
 				long range = ph->types == 1 && op > OPS_PER_PHASE / 2 ? 6 : ph->types;
-				size_t len = ph->long_text && next_random() % ph->long_text == 0
-					? sizeof(uint32_t) + next_random() % (MAX_TEXT - sizeof(uint32_t))
-					: sizeof(uint32_t) + next_random() % 2;
+				size_t len = ph->long_text && next_random_from(&rng) % ph->long_text == 0
+					? sizeof(uint32_t) + next_random_from(&rng) % (MAX_TEXT - sizeof(uint32_t))
+					: sizeof(uint32_t) + next_random_from(&rng) % 2;
 				send_one(draw_type(range), seq++, len);
 				sends++;
 			} else {

@@ -73,15 +73,23 @@ impl Fd {
     pub fn read_all(&self, buf: &mut [u8]) -> Result<usize> {
         let mut done = 0;
         while done < buf.len() {
-            // SAFETY: the rest of `buf` is valid for writes.
-            match unsafe { sys!(libc::SYS_read, self.0, buf[done..].as_mut_ptr(), buf.len() - done) } {
-                Ok(0) => break,
-                Ok(n) => done += n,
-                Err(Errno::EINTR) => continue,
-                Err(e) => return Err(e),
+            match self.read_some(&mut buf[done..])? {
+                0 => break,
+                n => done += n,
             }
         }
         Ok(done)
+    }
+
+    /// One read(2) into `buf` (again if a signal interrupts it): the bytes read.
+    pub fn read_some(&self, buf: &mut [u8]) -> Result<usize> {
+        loop {
+            // SAFETY: `buf` is valid for writes of its length.
+            match unsafe { sys!(libc::SYS_read, self.0, buf.as_mut_ptr(), buf.len()) } {
+                Err(Errno::EINTR) => continue,
+                other => return other,
+            }
+        }
     }
 }
 
@@ -126,14 +134,7 @@ pub fn sysctl_values(path: &str) -> Option<Vec<u64>> {
     // A /proc/sys file gives its whole line to one read that has room for
     // it: a line read whole needs no second read to find the end (these
     // are read at every msgget and mq_open).
-    let first = loop {
-        // SAFETY: `buf` is valid for writes of its length.
-        match unsafe { sys!(libc::SYS_read, fd.raw(), buf.as_mut_ptr(), buf.len()) } {
-            Err(Errno::EINTR) => continue,
-            other => break other.ok()?,
-        }
-    };
-    let len = match first {
+    let len = match fd.read_some(&mut buf).ok()? {
         n if n < buf.len() && buf[..n].ends_with(b"\n") => n,
         n => n + fd.read_all(&mut buf[n..]).ok()?,
     };

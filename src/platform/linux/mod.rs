@@ -52,12 +52,7 @@ pub fn spin_hint() {
 #[inline]
 pub fn prefetch_for_write<T>(what: &T) {
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch reads and writes no memory and never faults; the
-    // address is a reference's.
-    unsafe {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_ET0};
-        _mm_prefetch::<_MM_HINT_ET0>((what as *const T).cast());
-    }
+    prefetch_with::<{ std::arch::x86_64::_MM_HINT_ET0 }, T>(what);
     #[cfg(not(target_arch = "x86_64"))]
     let _ = what;
 }
@@ -66,13 +61,17 @@ pub fn prefetch_for_write<T>(what: &T) {
 #[inline]
 pub fn prefetch<T>(what: &T) {
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: as in `prefetch_for_write`.
-    unsafe {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        _mm_prefetch::<_MM_HINT_T0>((what as *const T).cast());
-    }
+    prefetch_with::<{ std::arch::x86_64::_MM_HINT_T0 }, T>(what);
     #[cfg(not(target_arch = "x86_64"))]
     let _ = what;
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn prefetch_with<const HINT: i32, T>(what: &T) {
+    // SAFETY: a prefetch reads and writes no memory and never faults; the
+    // address is a reference's.
+    unsafe { std::arch::x86_64::_mm_prefetch::<HINT>((what as *const T).cast()) }
 }
 
 /// sched_yield(2).
