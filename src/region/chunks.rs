@@ -222,3 +222,32 @@ impl Region {
         Some(Extent { offset: self.chunk_offset(chunk), len: CHUNK_SIZE })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{open, Owner, TableSpec};
+    use std::sync::atomic::Ordering;
+
+    #[test]
+    fn an_owners_chunks_are_found_and_released_wherever_the_search_put_them() {
+        let path = std::env::temp_dir().join(format!("ipcshim-chunks-test-{}.region", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let spec = TableSpec { tag: TableSpec::tag(b"TST1"), prefix: 0, stride: 64, count: 4 };
+        let region = open(&path, &[spec], 64).expect("region");
+        std::fs::remove_file(&path).expect("remove the region file");
+        let (a, b) = (Owner::new(0, 1, 1), Owner::new(0, 2, 1));
+        assert!(region.chunks_of(a).is_empty());
+
+        // The search starts at the hint: A's chunks land far from the start.
+        region.header().chunk_hint.store(40, Ordering::Relaxed);
+        let first = region.claim_extent(a, 3).expect("claim for A");
+        let other = region.claim_chunk(b).expect("claim for B");
+        assert_eq!(region.chunks_of(a), (first..first + 3).collect::<Vec<_>>());
+        assert_eq!(region.chunks_of(b), vec![other]);
+
+        region.release_chunks(a);
+        assert!(region.chunks_of(a).is_empty());
+        assert!((first..first + 3).all(|c| !region.chunk_owned_by(c, a)));
+        assert_eq!(region.chunks_of(b), vec![other]);
+    }
+}
