@@ -56,7 +56,21 @@ pub(super) fn mapped() -> Option<&'static Namespace> {
 }
 
 /// The calling process's namespace, mapped on first use.
+#[inline]
 pub fn namespace() -> Result<&'static Namespace> {
+    match mapped() {
+        Some(ns) => Ok(ns),
+        None => first_use(),
+    }
+}
+
+/// Maps the namespace, or waits for the thread that maps it. Out of line:
+/// every call of every family starts with [`namespace`], whose answer is
+/// one load once mapped; with this beside it, each call also saved and
+/// restored the registers that only the first one needs.
+#[cold]
+#[inline(never)]
+fn first_use() -> Result<&'static Namespace> {
     loop {
         if let Some(ns) = mapped() {
             return Ok(ns);

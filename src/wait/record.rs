@@ -387,6 +387,9 @@ impl<'r> Wakeups<'r> {
 
     /// Wakes the owners that are asleep (the others see the state).
     pub fn wake(self) {
+        if self.0.is_empty() {
+            return;
+        }
         for record in self.0 {
             if record.asleep.load(SeqCst) != 0 {
                 platform::futex_wake(&record.state, 1);
