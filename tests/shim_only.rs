@@ -99,6 +99,11 @@ fn crash_after_moving_the_type_index_keeps_every_message_reachable_by_type() {
 }
 
 #[test]
+fn crash_while_merging_the_free_space_loses_nothing() {
+    crash_at("msg-free-merging", 3, None);
+}
+
+#[test]
 fn crash_after_copying_a_message_out_leaves_it_queued() {
     crash_at("msg-receive-after-copy", 5, None);
 }

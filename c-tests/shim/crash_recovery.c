@@ -65,6 +65,13 @@ static size_t size_of_seq(int seq, int small)
 	return small ? sizeof(int) + seq % 8 : sizeof(int) + (size_t)(seq * 97) % 400;
 }
 
+#define CHURN_WINDOW 8
+
+static size_t churn_size(int seq)
+{
+	return sizeof(int) + (size_t)(seq * 7919) % 1017;
+}
+
 static int victim(int argc, char **argv)
 {
 	int qid = atoi(argv[2]);
@@ -82,6 +89,17 @@ static int victim(int argc, char **argv)
 			if (seq == 40 && (msgrcv(qid, &m, sizeof m.text, 1000000, IPC_NOWAIT) >= 0 || errno != ENOMSG))
 				return 3;
 			if (msgsnd(qid, &m, fill(&m, 1 + seq, seq, size_of_seq(seq, 1)), 0) != 0)
+				return 3;
+		}
+	}
+	if (strcmp(argv[1], "victim-churn") == 0) {
+		/* Sizes from one to five blocks, CHURN_WINDOW of them queued:
+		 * what is given back cuts the free space up, and the sends
+		 * that find it so merge it (msg-free-merging). */
+		for (int seq = 0;; seq++) {
+			if (msgsnd(qid, &m, fill(&m, VICTIM, seq, churn_size(seq)), 0) != 0)
+				return 3;
+			if (seq >= CHURN_WINDOW && msgrcv(qid, &m, sizeof m.text, VICTIM, 0) < 0)
 				return 3;
 		}
 	}
@@ -137,6 +155,31 @@ static void expect_victim_messages(int qid, int first, int last)
 	}
 	check(errno == ENOMSG, "drained to ENOMSG");
 	check(intact && next == last, "each message intact, in order, none lost or duplicated");
+	check(bytes == ds.msg_cbytes, "msg_cbytes repaired");
+}
+
+/* The queue holds the last few (at most `most`) of the victim's churn,
+ * which ones depending on when it died: consecutive, intact, counted. */
+static void expect_victim_window(int qid, int most)
+{
+	struct msqid_ds ds;
+	msgctl(qid, IPC_STAT, &ds);
+	printf("queue holds %lu messages, at most %d expected\n", (unsigned long)ds.msg_qnum, most);
+	check((int)ds.msg_qnum <= most, "msg_qnum repaired");
+	struct message m;
+	int next = -1, intact = 1, count = 0;
+	size_t bytes = 0;
+	ssize_t len;
+	while ((len = msgrcv(qid, &m, sizeof m.text, VICTIM, IPC_NOWAIT)) >= 0) {
+		int seq;
+		bytes += (size_t)len;
+		if (!verify(&m, len, &seq) || (next >= 0 && seq != next) || (size_t)len != churn_size(seq))
+			intact = 0;
+		next = seq + 1;
+		count++;
+	}
+	check(errno == ENOMSG, "drained to ENOMSG");
+	check(intact && count == (int)ds.msg_qnum, "each message intact, in order, none lost or duplicated");
 	check(bytes == ds.msg_cbytes, "msg_cbytes repaired");
 }
 
@@ -217,6 +260,9 @@ int main(int argc, char **argv)
 		 * first. The n-th making or moving dies, a move before its
 		 * message is linked. */
 		expect_one_message_per_type(qid, n == 1 ? 40 : 128);
+	} else if (strstr(point, "merging")) {
+		run_victim(argv[0], "victim-churn", qid, point, n, "mixed");
+		expect_victim_window(qid, CHURN_WINDOW);
 	} else if (strstr(point, "send") || strstr(point, "chunk")) {
 		int small = strstr(point, "chunk") != NULL;
 		run_victim(argv[0], "victim-send", qid, point, n, small ? "small" : "mixed");
