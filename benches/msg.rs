@@ -12,6 +12,10 @@
 //! first) and `free` (left to the scheduler).  With a single CPU the `2cpu`
 //! cases are skipped.
 //!
+//! `stream-after-mix` streams on a queue that first carried 100 000 messages
+//! of mixed sizes: storage cut up by earlier traffic must not slow a queue
+//! down for good.
+//!
 //! The one-process cases (`pinned` to the first CPU, or `free`) time a send
 //! and a receive by type of a message queued behind 10 000 of other types:
 //! msgtyp > 0 (`bytype`), MSG_EXCEPT (`except`), msgtyp < 0 (`lowest`).
@@ -28,7 +32,7 @@ const SOURCE: &str = include_str!("c/msgbench.c");
 /// (mode, message size in bytes, placement, message count).  The counts aim
 /// at 0.2–1 s per kernel run on a 2-core VM, where a round trip between two
 /// CPUs costs about eight times one on a single CPU.
-const CASES: [harness::QueueCase; 12] = [
+const CASES: [harness::QueueCase; 15] = [
     ("pingpong", 64, "2cpu", 15_000),
     ("pingpong", 64, "1cpu", 80_000),
     ("pingpong", 64, "free", 15_000),
@@ -41,6 +45,9 @@ const CASES: [harness::QueueCase; 12] = [
     ("stream", 4096, "2cpu", 50_000),
     ("stream", 4096, "1cpu", 50_000),
     ("stream", 4096, "free", 50_000),
+    ("stream-after-mix", 4096, "2cpu", 50_000),
+    ("stream-after-mix", 4096, "1cpu", 50_000),
+    ("stream-after-mix", 4096, "free", 50_000),
 ];
 
 /// The one-process cases: (mode, message size, placement, count).  The

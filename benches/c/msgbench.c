@@ -3,6 +3,12 @@
  *
  *   msgbench pingpong <size> <count> <cpus>   prints mean round-trip time in ns
  *   msgbench stream   <size> <count> <cpus>   prints messages per second
+ *   msgbench stream-after-mix <size> <count> <cpus>
+ *                                    stream, on a queue that first carried
+ *                                    MIX_OPS sends and receives of sizes
+ *                                    from 1 to MIX_MAX bytes (untimed): a
+ *                                    queue's storage cut up by a mix of
+ *                                    sizes must not slow later messages
  *   msgbench bytype|except|lowest <size> <count> <cpus>
  *                                    one process: prints ns per msgsnd +
  *                                    msgrcv of a message that the receive
@@ -230,6 +236,36 @@ static uint64_t selective_loop(const struct selective *s, struct msg *m, size_t 
     return ns;
 }
 
+#define MIX_OPS 100000
+#define MIX_MAX 2048
+
+/* Sends and receives (a fixed pseudo-random mix) messages of 1 to MIX_MAX
+ * bytes, up to half the queue's default 16384 bytes queued at a time, then
+ * empties the queue. `m` has room for MIX_MAX bytes. */
+static void mix_sizes(struct msg *m)
+{
+    uint32_t x = 0x2545f491;
+    size_t queued[64], head = 0, tail = 0, bytes = 0;
+    for (int i = 0; i < MIX_OPS || head != tail; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        size_t size = 1 + x % MIX_MAX;
+        if (i < MIX_OPS && (x >> 28 & 1) && bytes + size <= 8192 && tail - head < 64) {
+            m->mtype = TYPE_REQ;
+            if (msgsnd(qid, m, size, IPC_NOWAIT) != 0)
+                die("msgsnd (mix)");
+            queued[tail++ % 64] = size;
+            bytes += size;
+        } else if (head != tail) {
+            size_t want = queued[head++ % 64];
+            if (msgrcv(qid, m, MIX_MAX, 0, IPC_NOWAIT) != (ssize_t)want)
+                die("msgrcv (mix)");
+            bytes -= want;
+        }
+    }
+}
+
 /* A new queue, a message through it, and its removal. */
 static void cycle_op(void *ctx, uint64_t i)
 {
@@ -308,11 +344,12 @@ int main(int argc, char **argv)
     for (size_t i = 0; argc == 5 && i < sizeof selectives / sizeof selectives[0]; i++)
         if (strcmp(argv[1], selectives[i].mode) == 0)
             selective = &selectives[i];
-    int two_process = argc == 5 && (!strcmp(argv[1], "pingpong") || !strcmp(argv[1], "stream"));
+    int after_mix = argc == 5 && !strcmp(argv[1], "stream-after-mix");
+    int two_process = argc == 5 && (!strcmp(argv[1], "pingpong") || !strcmp(argv[1], "stream") || after_mix);
     int cycle = argc == 5 && !strcmp(argv[1], "cycle");
     if ((!two_process && !selective && !cycle) || placement < 0
         || (placement != PLACE_FREE && two_process == (placement == PLACE_PINNED))) {
-        fprintf(stderr, "usage: %s pingpong|stream <size> <count> free|1cpu|2cpu\n"
+        fprintf(stderr, "usage: %s pingpong|stream|stream-after-mix <size> <count> free|1cpu|2cpu\n"
                         "       %s bytype|except|lowest|cycle <size> <count> free|pinned\n",
                 argv[0], argv[0]);
         return 2;
@@ -322,7 +359,7 @@ int main(int argc, char **argv)
     uint64_t count = parse_num(argv[3], "count", 1, UINT64_C(1) << 40);
     uint64_t warm = warmup_count(count);
 
-    struct msg *m = calloc(1, sizeof *m + size);
+    struct msg *m = calloc(1, sizeof *m + (size > MIX_MAX ? size : MIX_MAX));
     if (!m)
         die("calloc");
 
@@ -332,6 +369,8 @@ int main(int argc, char **argv)
     qid = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
     if (qid < 0)
         die("msgget");
+    if (after_mix)
+        mix_sizes(m);
 
     uint64_t elapsed = selective ? selective_loop(selective, m, size, warm, count)
                        : cycle   ? time_in_batches(warm, count, cycle_op, &(struct one_process){ NULL, m, size })
