@@ -225,16 +225,12 @@ impl Region {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{open, Owner, TableSpec};
+    use super::super::{scratch, Owner};
     use std::sync::atomic::Ordering;
 
     #[test]
     fn an_owners_chunks_are_found_and_released_wherever_the_search_put_them() {
-        let path = std::env::temp_dir().join(format!("ipcshim-chunks-test-{}.region", std::process::id()));
-        let _ = std::fs::remove_file(&path);
-        let spec = TableSpec { tag: TableSpec::tag(b"TST1"), prefix: 0, stride: 64, count: 4 };
-        let region = open(&path, &[spec], 64).expect("region");
-        std::fs::remove_file(&path).expect("remove the region file");
+        let region = scratch("chunks", 4, 64);
         let (a, b) = (Owner::new(0, 1, 1), Owner::new(0, 2, 1));
         assert!(region.chunks_of(a).is_empty());
 

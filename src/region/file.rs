@@ -29,6 +29,19 @@ pub fn open(path: &Path, tables: &[TableSpec], chunk_count: u32) -> Result<Regio
     open_file(path, Some((tables, chunk_count)))
 }
 
+/// A region of its own for a unit test (`name` tells tests apart): one
+/// table of `entries` entries of 64 bytes, `chunk_count` chunks, its file
+/// already removed.
+#[cfg(test)]
+pub fn scratch(name: &str, entries: u32, chunk_count: u32) -> Region {
+    let path = std::env::temp_dir().join(format!("ipcshim-{name}-test-{}.region", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let spec = TableSpec { tag: TableSpec::tag(b"TEST"), prefix: 0, stride: 64, count: entries };
+    let region = open(&path, &[spec], chunk_count).expect("a scratch region");
+    std::fs::remove_file(&path).expect("remove the scratch region's file");
+    region
+}
+
 /// Maps the existing namespace at `path` (for tools that look into one):
 /// ENOENT if there is no file; one that was never completely created is
 /// refused (EIO) rather than created.

@@ -25,6 +25,8 @@ pub mod lock;
 mod slot;
 
 pub use chunks::Extent;
+#[cfg(test)]
+pub use file::scratch;
 pub use file::{layout_of, open, open_existing, Unmapped};
 pub use layout::{Layout, TableSpec, CHUNK_SIZE};
 pub use lock::{Guard, RobustLock};
