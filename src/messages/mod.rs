@@ -128,12 +128,18 @@ struct SendingEnd {
     taken_seen: AtomicU64,
     taken_bytes_seen: AtomicU64,
     /// Set when a message took more runs than it would from uncut free
-    /// space (see [`MessageList::defragment`]); how many such messages go
-    /// by before the next merge is tried, and how often the last tries
-    /// found too little to merge. Derived.
+    /// space, or short runs were set aside (see
+    /// [`MessageList::defragment`]); how many such messages go by before
+    /// the next merge is tried, and how often the last tries found too
+    /// little to merge (see `space::MergeWait`). Derived.
     cut_up: AtomicU32,
-    merge_in: AtomicU32,
-    merge_level: AtomicU32,
+    merge_wait: AtomicU32,
+    /// Short free runs that messages of several blocks passed by, linked
+    /// through `Run::next`, and their blocks: free, but off the free list
+    /// until a merge joins them to their neighbours (see `take_free`).
+    /// Derived.
+    parked: AtomicU32,
+    parked_count: AtomicU32,
 }
 
 #[repr(C, align(64))]
@@ -591,13 +597,13 @@ impl MessageList {
     /// Empties the list of a new owner (whose chunks are all new).
     pub fn init(&self) {
         let (r, s) = (&self.receiving, &self.sending);
-        for list in [&r.head, &r.returned, &s.tail, &s.free] {
+        for list in [&r.head, &r.returned, &s.tail, &s.free, &s.parked] {
             list.store(NIL, Relaxed);
         }
         for count in [&r.taken, &r.taken_bytes, &s.sent, &s.sent_bytes, &s.taken_seen, &s.taken_bytes_seen] {
             count.store(0, Relaxed);
         }
-        for word in [&s.free_count, &s.cut_up, &s.merge_in, &s.merge_level] {
+        for word in [&s.free_count, &s.cut_up, &s.merge_wait, &s.parked_count] {
             word.store(0, Relaxed);
         }
         self.condition.damaged.store(0, Relaxed);
@@ -989,7 +995,8 @@ impl MessageList {
         s.sent_bytes.store(bytes, Relaxed);
         r.returned.store(NIL, Relaxed);
         s.free.store(NIL, Relaxed);
-        for word in [&s.free_count, &s.cut_up, &s.merge_in, &s.merge_level] {
+        s.parked.store(NIL, Relaxed);
+        for word in [&s.free_count, &s.cut_up, &s.merge_wait, &s.parked_count] {
             word.store(0, Relaxed);
         }
         self.condition.damaged.store(0, Relaxed);

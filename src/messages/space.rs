@@ -43,6 +43,26 @@ fn fewest_runs_for(size: usize) -> usize {
 /// sort of its runs.
 const MERGE_EVERY: u32 = 16;
 
+/// A list's `merge_wait`: how many times in a row a merge found too little
+/// to merge (the top byte), and how many more cut-up messages go by before
+/// the next (the rest).
+struct MergeWait {
+    level: u32,
+    wait: u32,
+}
+
+impl From<u32> for MergeWait {
+    fn from(word: u32) -> Self {
+        MergeWait { level: word >> 24, wait: word & 0xff_ffff }
+    }
+}
+
+impl From<MergeWait> for u32 {
+    fn from(w: MergeWait) -> u32 {
+        w.level << 24 | w.wait.min(0xff_ffff)
+    }
+}
+
 /// How many times in a row a merge of the free list that found too little
 /// to merge doubles the wait before the next (see [`MessageList::defragment`]).
 const MAX_MERGE_LEVEL: u32 = 10;
@@ -68,24 +88,51 @@ impl MessageList {
     /// Takes runs off the free list for a message of `size` text bytes:
     /// whole runs while the text goes on past them, and of the run it ends
     /// in, the blocks it needs (the rest stays free, a run of its own).
-    /// They are chained in list order already: only the last one's link is
-    /// cut. The first.
+    /// Pieces of chunks that would not finish it are set aside (`parked`)
+    /// while the rest of the free list can hold it. The runs taken are
+    /// chained in list order already: only the last one's link is cut, and
+    /// a link that passed over runs set aside is pointed past them. The
+    /// first.
     ///
     /// In a stream of like messages every run comes back as it was taken,
     /// so a sender takes whole runs and splits none.
     pub(super) fn take_free(&self, st: &Store, size: usize) -> Result<u32, Corrupt> {
         let s = &self.sending;
-        let first = s.free.load(Relaxed);
-        let (mut run, mut rest, mut at, mut taken) = (first, size, text_at(true), 0);
-        let mut runs = 1;
+        let (mut run, mut rest, mut at) = (s.free.load(Relaxed), size, text_at(true));
+        let (mut first, mut last) = (NIL, None::<&Run>);
+        let (mut taken, mut parked, mut runs) = (0u32, 0u32, 0);
+        // Blocks on the free list past the runs looked at so far.
+        let mut beyond = s.free_count.load(Relaxed);
         let left = loop {
             let (head, blocks) = st.run(run).ok_or(Corrupt)?;
             let next = head.next.load(Relaxed);
+            beyond = beyond.checked_sub(blocks).ok_or(Corrupt)?;
             let room = blocks as usize * BLOCK - at;
+            // A piece of a chunk that would not finish the message is set
+            // aside while what lies beyond it holds the rest however cut
+            // up: taken, it would come back as it is and cut up every later
+            // message that takes it, since its neighbours are in use in the
+            // meantime (a stream with messages in flight keeps them so);
+            // set aside, it stays free until a merge joins it to them.
+            let worst = if first == NIL { most_blocks_for(rest) } else { rest.div_ceil(CONT_TEXT) };
+            if rest > room && blocks < BLOCKS_PER_CHUNK && beyond as usize >= worst {
+                head.next.store(s.parked.load(Relaxed), Relaxed);
+                s.parked.store(run, Relaxed);
+                parked += blocks;
+                run = next;
+                continue;
+            }
+            // Chained in list order already unless a run was set aside.
+            match last {
+                None => first = run,
+                Some(prev) if prev.next.load(Relaxed) != run => prev.next.store(run, Relaxed),
+                Some(_) => {}
+            }
+            runs += 1;
             if rest > room {
                 taken += blocks;
                 rest -= room;
-                runs += 1;
+                last = Some(head);
                 (run, at) = (next, text_at(false));
                 continue;
             }
@@ -103,9 +150,10 @@ impl MessageList {
             break after;
         };
         s.free.store(left, Relaxed);
-        add_to(&s.free_count, taken.wrapping_neg());
+        add_to(&s.free_count, (taken + parked).wrapping_neg());
+        add_to(&s.parked_count, parked);
         // One run more than the fewest is where a chunk's end falls.
-        if runs > fewest_runs_for(size) + 1 {
+        if runs > fewest_runs_for(size) + 1 || s.parked_count.load(Relaxed) >= BLOCKS_PER_CHUNK {
             s.cut_up.store(1, Relaxed);
         }
         // The next send's first run, which a receiver wrote last when it
@@ -207,16 +255,43 @@ impl MessageList {
     fn defragment(&self, st: &Store) -> Result<(), Corrupt> {
         let s = &self.sending;
         s.cut_up.store(0, Relaxed);
-        let wait = s.merge_in.load(Relaxed);
+        let MergeWait { level, wait } = MergeWait::from(s.merge_wait.load(Relaxed));
         if wait > 0 {
-            s.merge_in.store(wait - 1, Relaxed);
+            s.merge_wait.store(MergeWait { level, wait: wait - 1 }.into(), Relaxed);
             return Ok(());
         }
         self.take_returned(st)?;
+        self.unpark(st)?;
         let (before, after) = self.merge_free(st)?;
-        let level = if after * 4 <= before * 3 { 0 } else { (s.merge_level.load(Relaxed) + 1).min(MAX_MERGE_LEVEL) };
-        s.merge_level.store(level, Relaxed);
-        s.merge_in.store((MERGE_EVERY << level) - 1, Relaxed);
+        let level = if after * 4 <= before * 3 { 0 } else { (level + 1).min(MAX_MERGE_LEVEL) };
+        s.merge_wait.store(MergeWait { level, wait: (MERGE_EVERY << level) - 1 }.into(), Relaxed);
+        Ok(())
+    }
+
+    /// Puts the runs set aside back at the front of the free list.
+    fn unpark(&self, st: &Store) -> Result<(), Corrupt> {
+        let s = &self.sending;
+        let (first, count) = (s.parked.load(Relaxed), s.parked_count.load(Relaxed));
+        if first == NIL {
+            return Ok(());
+        }
+        let (mut run, mut seen) = (first, 0u32);
+        let last = loop {
+            let (head, blocks) = st.run(run).ok_or(Corrupt)?;
+            seen = seen.checked_add(blocks).filter(|&n| n <= count).ok_or(Corrupt)?;
+            match head.next.load(Relaxed) {
+                NIL => break head,
+                next => run = next,
+            }
+        };
+        if seen != count {
+            return Err(Corrupt);
+        }
+        last.next.store(s.free.load(Relaxed), Relaxed);
+        s.free.store(first, Relaxed);
+        add_to(&s.free_count, count);
+        s.parked.store(NIL, Relaxed);
+        s.parked_count.store(0, Relaxed);
         Ok(())
     }
 
@@ -272,8 +347,12 @@ impl MessageList {
         let cut_up = self.sending.cut_up.load(Relaxed) != 0;
         // A message of one block fits any run; it takes what was given back
         // only once the free list runs short, as one batch.
-        let collect = size > HEAD_TEXT || (free_count.load(Relaxed) as usize) < count;
-        if (cut_up && self.defragment(st).is_err()) || (collect && self.take_returned(st).is_err()) {
+        let short = || (free_count.load(Relaxed) as usize) < count;
+        let collect = size > HEAD_TEXT || short();
+        if (cut_up && self.defragment(st).is_err())
+            || (collect && self.take_returned(st).is_err())
+            || (short() && self.unpark(st).is_err())
+        {
             self.mark_damaged();
             return Err(crate::error::Errno::EIO);
         }
@@ -319,7 +398,8 @@ mod tests {
 
     /// A mix of sizes cuts the free space up into runs of a block or two;
     /// once the mix is over, large messages are copied in as few pieces as
-    /// their size allows again, not in pieces of a block for ever.
+    /// their size allows again, not in pieces of a block for ever, also
+    /// when several are in flight (and keep the pieces' neighbours in use).
     #[test]
     fn free_space_cut_up_by_a_mix_of_sizes_is_merged_again() {
         let region = scratch("messages", 1, 64);
@@ -330,18 +410,24 @@ mod tests {
 
         let text = [7u8; 4096];
         let most = fewest_runs_for(text.len()) + 1;
-        let stream = |count: usize| -> Vec<usize> {
-            (0..count)
-                .map(|_| {
-                    let first = send(&list, &st, &text);
-                    let runs = runs_of(&st, first);
+        // `count` messages of 4 KiB, `in_flight` sent before they are
+        // received: the runs each took.
+        let stream = |count: usize, in_flight: usize| -> Vec<usize> {
+            let mut runs = Vec::with_capacity(count);
+            while runs.len() < count {
+                for _ in 0..in_flight {
+                    runs.push(runs_of(&st, send(&list, &st, &text)));
+                }
+                for _ in 0..in_flight {
                     assert_eq!(receive(&list, &st), text.len());
-                    runs
-                })
-                .collect()
+                }
+            }
+            runs
         };
-        let fresh = stream(40);
-        assert!(fresh.iter().all(|&n| n <= most), "4 KiB messages in a new queue took {fresh:?} runs");
+        for in_flight in [1, 3] {
+            let fresh = stream(40, in_flight);
+            assert!(fresh.iter().all(|&n| n <= most), "4 KiB messages in a new queue took {fresh:?} runs");
+        }
 
         let (mut x, mut queued) = (0x2545_f491u32, std::collections::VecDeque::new());
         for _ in 0..20_000 {
@@ -359,11 +445,33 @@ mod tests {
         while let Some(size) = queued.pop_front() {
             assert_eq!(receive(&list, &st), size);
         }
+        let pieces = free_pieces(&list, &st);
+        assert!(pieces > 2 * region.chunks_of(st.owner).len(), "the mix left the free space in {pieces} pieces only");
         // However long the merges were put off, the stream is whole again
-        // once they are done, and stays so.
-        let before = stream(((MERGE_EVERY as usize) << MAX_MERGE_LEVEL) + 1);
-        assert!(before.iter().any(|&n| n > most), "the mix did not cut the free space up: {before:?}");
-        let after = stream(40);
-        assert!(after.iter().all(|&n| n <= most), "4 KiB messages after the mix took {after:?} runs");
+        // once they are done, and stays so, with messages in flight too.
+        stream(((MERGE_EVERY as usize) << MAX_MERGE_LEVEL) + 1, 1);
+        for in_flight in [1, 3] {
+            let after = stream(2000, in_flight);
+            let last = &after[after.len() - 40..];
+            assert!(
+                last.iter().all(|&n| n <= most),
+                "4 KiB messages after the mix, {in_flight} in flight, took {last:?} runs"
+            );
+        }
+    }
+
+    /// The free runs of `list`: on its free list, given back, set aside.
+    fn free_pieces(list: &MessageList, st: &Store) -> usize {
+        [&list.sending.free, &list.receiving.returned, &list.sending.parked]
+            .into_iter()
+            .map(|first| {
+                let (mut run, mut count) = (first.load(Relaxed), 0);
+                while let Some((head, _)) = st.run(run) {
+                    count += 1;
+                    run = head.next.load(Relaxed);
+                }
+                count
+            })
+            .sum()
     }
 }

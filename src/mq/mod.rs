@@ -35,7 +35,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
 /// The queue table's tag: its name, and the version of its layout.
-pub const TAG: u32 = crate::region::TableSpec::tag(b"MQU5");
+pub const TAG: u32 = crate::region::TableSpec::tag(b"MQU6");
 
 /// Queue slots in a namespace (Linux's HARD_QUEUESMAX is 1024; only
 /// CAP_SYS_RESOURCE goes past queues_max).

@@ -34,7 +34,7 @@ pub const MSG_STAT_ANY: i32 = 13;
 pub const MSG_COPY: i32 = 0o40000;
 
 /// The queue table's tag: its name, and the version of its layout.
-pub const TAG: u32 = TableSpec::tag(b"MSQ5");
+pub const TAG: u32 = TableSpec::tag(b"MSQ6");
 
 /// The system's limits, read once per process from /proc/sys/kernel (Linux's
 /// defaults where it is absent).
