@@ -237,10 +237,11 @@ impl MessageList {
         Ok(())
     }
 
-    /// A message took more runs than uncut free space would have given it
-    /// (see `take_free`): merges the free runs that lie side by side, the
-    /// returned ones included, so that the next messages are copied in as
-    /// few pieces as their size allows. Without it, runs are never joined
+    /// A message took more runs than uncut free space would have given it,
+    /// or a chunk's worth of runs was set aside (see `take_free`): merges
+    /// the free runs that lie side by side, the returned and the parked
+    /// ones included, so that the next messages are copied in as few
+    /// pieces as their size allows. Without it, runs are never joined
     /// again once a mix of sizes has cut them up: each comes back as it was
     /// taken, and a queue that carried a mix of small and large messages
     /// copies every large one in pieces of a block or two for ever after.
