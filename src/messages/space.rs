@@ -114,8 +114,8 @@ impl MessageList {
             // message that takes it, since its neighbours are in use in the
             // meantime (a stream with messages in flight keeps them so);
             // set aside, it stays free until a merge joins it to them.
-            let worst = if first == NIL { most_blocks_for(rest) } else { rest.div_ceil(CONT_TEXT) };
-            if rest > room && blocks < BLOCKS_PER_CHUNK && beyond as usize >= worst {
+            let worst = || if first == NIL { most_blocks_for(rest) } else { rest.div_ceil(CONT_TEXT) };
+            if rest > room && blocks < BLOCKS_PER_CHUNK && beyond as usize >= worst() {
                 head.next.store(s.parked.load(Relaxed), Relaxed);
                 s.parked.store(run, Relaxed);
                 parked += blocks;
